@@ -1,0 +1,168 @@
+"""Start chrome-headless-shell with the deterministic flag set and a CDP pipe.
+
+The flag list follows SPEC §4: ``--deterministic-mode`` puts every target under
+BeginFrame control; SwiftShader software GL gives identical pixels on every host.
+"""
+
+from __future__ import annotations
+
+import collections
+import fcntl
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from dataclasses import dataclass, field
+
+from ..errors import BrowserCrashedError
+from .cdp import CdpPipe
+from .resolve import ChromeBinary
+
+DETERMINISTIC_FLAGS = (
+    "--deterministic-mode",
+    "--enable-begin-frame-control",
+    "--run-all-compositor-stages-before-draw",
+    "--disable-new-content-rendering-timeout",
+    "--enable-surface-synchronization",
+    "--disable-threaded-animation",
+    "--disable-threaded-scrolling",
+    "--disable-checker-imaging",
+    "--disable-image-animation-resync",
+)
+
+COMMON_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+    "--hide-scrollbars",
+    "--mute-audio",
+    "--disable-dev-shm-usage",
+    "--font-render-hinting=none",
+    "--force-color-profile=srgb",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--disable-breakpad",
+    "--disable-crash-reporter",
+    "--disable-quic",
+    "--disable-features=Translate,MediaRouter,OptimizationHints,DialMediaRouteProvider",
+    # The page may only reach our local server: anything else fails fast, never leaks.
+    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+    "--remote-debugging-pipe",
+)
+
+
+@dataclass
+class BrowserProcess:
+    """A running browser: its process, CDP pipe and the tail of its stderr."""
+
+    binary: ChromeBinary
+    process: subprocess.Popen[bytes]
+    cdp: CdpPipe
+    user_data_dir: str
+    stderr_tail: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=60))
+
+    def describe_exit(self) -> str:
+        code = self.process.poll()
+        state = "still running" if code is None else f"exit code {code}"
+        tail = "\n".join(list(self.stderr_tail)[-15:])
+        return f"{self.binary.path}: {state}" + (f"; stderr:\n{tail}" if tail else "")
+
+    def close(self) -> None:
+        """Ask the browser to quit, then make sure it is gone and its profile removed."""
+        if self.process.poll() is None:
+            try:
+                self.cdp.call("Browser.close", timeout=5)
+            except Exception:  # noqa: BLE001 - best effort; we kill below anyway
+                pass
+            try:
+                self.process.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=5)
+        self.cdp.close()
+        shutil.rmtree(self.user_data_dir, ignore_errors=True)
+
+    def __enter__(self) -> BrowserProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def launch_browser(
+    binary: ChromeBinary,
+    *,
+    width: int,
+    height: int,
+    deterministic: bool = True,
+    extra_flags: tuple[str, ...] = (),
+) -> BrowserProcess:
+    """Launch ``binary`` and return a connected :class:`BrowserProcess`."""
+    user_data_dir = tempfile.mkdtemp(prefix="hf-chrome-")
+    args = [
+        binary.path,
+        *COMMON_FLAGS,
+        *(DETERMINISTIC_FLAGS if deterministic else ()),
+        *binary.extra_flags,
+        *extra_flags,
+        f"--window-size={width},{height}",
+        f"--user-data-dir={user_data_dir}",
+        "about:blank",
+    ]
+    to_browser_r, to_browser_w = os.pipe()
+    from_browser_r, from_browser_w = os.pipe()
+
+    def place_pipe_fds() -> None:  # runs in the child, before exec
+        # Move both ends out of the way first so dup2 onto 3/4 cannot clobber them; the
+        # copies are close-on-exec and dup2's targets are not, so only 3/4 are inherited
+        # (every other fd Python opened is close-on-exec, PEP 446).
+        a = fcntl.fcntl(to_browser_r, fcntl.F_DUPFD_CLOEXEC, 10)
+        b = fcntl.fcntl(from_browser_w, fcntl.F_DUPFD_CLOEXEC, 10)
+        os.dup2(a, 3)
+        os.dup2(b, 4)
+
+    env = {**os.environ, **binary.env}
+    try:
+        process = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+            preexec_fn=place_pipe_fds,  # noqa: PLW1509 - needed to place fds 3/4
+            close_fds=False,
+        )
+    except OSError as exc:
+        shutil.rmtree(user_data_dir, ignore_errors=True)
+        raise BrowserCrashedError(f"could not start {binary.path}: {exc}") from exc
+    finally:
+        os.close(to_browser_r)
+        os.close(from_browser_w)
+
+    holder: dict[str, BrowserProcess] = {}
+    cdp = CdpPipe(to_browser_w, from_browser_r, lambda: holder["b"].describe_exit())
+    browser = BrowserProcess(binary, process, cdp, user_data_dir)
+    holder["b"] = browser
+    threading.Thread(target=_drain_stderr, args=(browser,), daemon=True).start()
+    try:
+        cdp.call("Browser.getVersion", timeout=30)
+    except Exception:
+        browser.close()
+        raise
+    return browser
+
+
+def _drain_stderr(browser: BrowserProcess) -> None:
+    assert browser.process.stderr is not None
+    for raw in browser.process.stderr:
+        line = raw.decode("utf-8", "replace").rstrip()
+        if line:
+            browser.stderr_tail.append(line)

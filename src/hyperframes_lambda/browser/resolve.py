@@ -1,0 +1,58 @@
+"""Find the chrome-headless-shell binary to render with — one resolver, three routes.
+
+Order: ``HYPERFRAMES_CHROME_PATH`` (explicit override), then the pinned
+``@sparticuz/chromium`` build installed by ``hyperframes-lambda browser install`` (the
+same binary Lambda runs), then Debian's ``chromium-headless-shell`` package.
+Debian's full ``chromium`` is deliberately not a candidate: it has no BeginFrame.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import ChromeBinaryUnavailableError
+
+ENV_CHROME_PATH = "HYPERFRAMES_CHROME_PATH"
+DEBIAN_HEADLESS_SHELL = Path("/usr/lib/chromium/chromium-headless-shell")
+
+INSTALL_HINT = (
+    "Install one of:\n"
+    "  - the Lambda build:  hyperframes-lambda browser install\n"
+    "  - Debian/Ubuntu:     apt-get install chromium-headless-shell\n"
+    f"or point {ENV_CHROME_PATH} at a chrome-headless-shell binary."
+)
+
+
+@dataclass(frozen=True)
+class ChromeBinary:
+    """An executable plus the environment and flags it needs to start."""
+
+    path: str
+    source: str  # "env" | "sparticuz" | "debian"
+    env: dict[str, str] = field(default_factory=dict)
+    extra_flags: tuple[str, ...] = ()
+
+
+def resolve_chrome() -> ChromeBinary:
+    """Return the first usable browser, or raise with both install routes named."""
+    override = os.environ.get(ENV_CHROME_PATH)
+    if override:
+        path = Path(override)
+        if not (path.is_file() and os.access(path, os.X_OK)):
+            raise ChromeBinaryUnavailableError(
+                f"{ENV_CHROME_PATH}={override} is not an executable file.\n{INSTALL_HINT}"
+            )
+        return ChromeBinary(str(path), "env")
+
+    from . import sparticuz  # local import: keeps brotli off the import path of the CLI
+
+    installed = sparticuz.installed_binary()
+    if installed is not None:
+        return installed
+
+    if DEBIAN_HEADLESS_SHELL.is_file() and os.access(DEBIAN_HEADLESS_SHELL, os.X_OK):
+        return ChromeBinary(str(DEBIAN_HEADLESS_SHELL), "debian")
+
+    raise ChromeBinaryUnavailableError(f"No chrome-headless-shell binary was found.\n{INSTALL_HINT}")

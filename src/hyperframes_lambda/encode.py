@@ -1,0 +1,223 @@
+"""Encode captured frames into a video, streaming, while capture runs (SPEC §6).
+
+Capture is the bottleneck (SPEC §16), so frames go to one ffmpeg process as they are
+captured: a bounded queue and a writer thread let the browser produce frame i+1 while
+ffmpeg encodes frame i. Every output is one closed GOP starting on an IDR frame, so
+chunks rendered by different workers concatenate with ``-c copy``.
+"""
+
+from __future__ import annotations
+
+import queue
+import subprocess
+import threading
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from .errors import EncodeError
+from .ffmpeg import ffmpeg_exe
+
+OutputFormat = Literal["mp4", "mov", "webm", "png-sequence"]
+Codec = Literal["h264", "h265"]
+Quality = Literal["draft", "standard", "high"]
+
+
+@dataclass(frozen=True)
+class QualityPreset:
+    x264_preset: str
+    crf: int
+    vp9_crf: int
+    capture_format: Literal["jpeg", "png"]
+    jpeg_quality: int
+
+
+# Encoder side from the reference (draft ultrafast/28, standard medium/18, high slow/15).
+# Capture side is ours: JPEG is ~2x faster to capture than PNG at 1080p (SPEC §4), and
+# at q90+ its loss is far below what crf 18 discards; "high" captures lossless PNG.
+QUALITY_PRESETS: dict[str, QualityPreset] = {
+    "draft": QualityPreset("ultrafast", 28, 40, "jpeg", 80),
+    "standard": QualityPreset("medium", 18, 31, "jpeg", 90),
+    "high": QualityPreset("slow", 15, 24, "png", 100),
+}
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    """Locked encoder parameters (what a plan freezes in ``meta/encoder.json``)."""
+
+    fps: int
+    width: int
+    height: int
+    format: OutputFormat = "mp4"
+    codec: Codec = "h264"
+    quality: Quality = "standard"
+    crf: int | None = None
+    bitrate: str | None = None
+
+    @property
+    def preset(self) -> QualityPreset:
+        return QUALITY_PRESETS[self.quality]
+
+    @property
+    def needs_alpha(self) -> bool:
+        return self.format in ("webm", "mov", "png-sequence")
+
+    @property
+    def capture_format(self) -> Literal["jpeg", "png"]:
+        return "png" if self.needs_alpha else self.preset.capture_format
+
+
+def _rate_control(settings: EncoderSettings, default_crf: int) -> list[str]:
+    if settings.bitrate:
+        return ["-b:v", settings.bitrate]
+    return ["-crf", str(settings.crf if settings.crf is not None else default_crf)]
+
+
+def video_encoder_args(settings: EncoderSettings, gop_frames: int) -> list[str]:
+    """ffmpeg output arguments for one closed-GOP segment of ``gop_frames`` frames."""
+    n = max(1, gop_frames)
+    if settings.format == "mp4" and settings.codec == "h264":
+        return [
+            "-c:v", "libx264", "-preset", settings.preset.x264_preset,
+            *_rate_control(settings, settings.preset.crf),
+            "-g", str(n), "-keyint_min", str(n), "-sc_threshold", "0",
+            "-force_key_frames", f"expr:eq(mod(n,{n}),0)", "-bf", "0",
+            "-x264-params",
+            "scenecut=0:open-gop=0:repeat-headers=1:colorprim=bt709:transfer=bt709:colormatrix=bt709",
+            *_bt709_tv_args(),
+            "-video_track_timescale", "90000", "-avoid_negative_ts", "make_zero",
+            "-movflags", "+faststart",
+        ]  # fmt: skip
+    if settings.format == "mp4" and settings.codec == "h265":
+        return [
+            "-c:v", "libx265", "-preset", settings.preset.x264_preset,
+            *_rate_control(settings, settings.preset.crf),
+            "-x265-params",
+            f"keyint={n}:min-keyint={n}:scenecut=0:open-gop=0:bframes=0:repeat-headers=1:"
+            "colorprim=bt709:transfer=bt709:colormatrix=bt709:log-level=error",
+            "-force_key_frames", f"expr:eq(mod(n,{n}),0)",
+            "-tag:v", "hvc1",
+            *_bt709_tv_args(),
+            "-video_track_timescale", "90000", "-avoid_negative_ts", "make_zero",
+            "-movflags", "+faststart",
+        ]  # fmt: skip
+    if settings.format == "webm":
+        rate = (
+            ["-b:v", settings.bitrate]
+            if settings.bitrate
+            else ["-b:v", "0", "-crf", str(settings.crf if settings.crf is not None else settings.preset.vp9_crf)]
+        )
+        return [
+            "-c:v", "libvpx-vp9", *rate, "-deadline", "good", "-row-mt", "1", "-cpu-used", "4",
+            "-g", str(n), "-keyint_min", str(n), "-auto-alt-ref", "0", "-pix_fmt", "yuva420p",
+        ]  # fmt: skip
+    if settings.format == "mov":
+        return [
+            "-c:v", "prores_ks", "-profile:v", "4444", "-pix_fmt", "yuva444p10le",
+            "-vendor", "apl0", "-video_track_timescale", "90000",
+        ]  # fmt: skip
+    raise EncodeError(f"format {settings.format!r} is not encoded by ffmpeg")
+
+
+def _bt709_tv_args() -> list[str]:
+    return [
+        "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
+        "-color_range", "tv", "-vf", "scale=in_range=pc:out_range=tv", "-pix_fmt", "yuv420p",
+    ]  # fmt: skip
+
+
+class StreamingEncoder:
+    """One ffmpeg process fed screenshots through a bounded queue.
+
+    ``write`` returns as soon as the frame is queued; ``finish`` waits for ffmpeg and
+    raises :class:`EncodeError` with ffmpeg's own words on failure.
+    """
+
+    def __init__(
+        self,
+        settings: EncoderSettings,
+        output: Path,
+        gop_frames: int,
+        *,
+        input_format: Literal["jpeg", "png"],
+        queue_frames: int = 24,
+    ) -> None:
+        self.output = output
+        decoder = "mjpeg" if input_format == "jpeg" else "png"
+        args = [
+            ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+            "-f", "image2pipe", "-framerate", str(settings.fps), "-c:v", decoder, "-i", "-",
+            *video_encoder_args(settings, gop_frames),
+            "-r", str(settings.fps), str(output),
+        ]  # fmt: skip
+        self._process = subprocess.Popen(
+            args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        self._stderr: deque[str] = deque(maxlen=40)
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=queue_frames)
+        self._write_error: BaseException | None = None
+        self._writer = threading.Thread(target=self._write_loop, name="encoder-writer", daemon=True)
+        self._reader = threading.Thread(target=self._read_stderr, name="encoder-stderr", daemon=True)
+        self._writer.start()
+        self._reader.start()
+        self.frames_written = 0
+
+    def write(self, frame: bytes) -> None:
+        if self._write_error is not None:
+            raise EncodeError(f"ffmpeg stopped accepting frames: {self._describe()}")
+        self._queue.put(frame)
+        self.frames_written += 1
+
+    def finish(self) -> None:
+        self._queue.put(None)
+        self._writer.join()
+        code = self._process.wait()
+        self._reader.join(timeout=5)
+        if code != 0 or self._write_error is not None:
+            raise EncodeError(f"ffmpeg failed encoding {self.output.name}: {self._describe()}")
+
+    def abort(self) -> None:
+        """Stop ffmpeg and remove whatever it wrote."""
+        if self._process.poll() is None:
+            self._process.kill()
+        self._process.wait()
+        while True:  # unblock a writer stuck on a full queue
+            try:
+                self._queue.get_nowait()
+            except queue.Empty:
+                break
+        self._queue.put(None)
+        self._writer.join(timeout=5)
+        self.output.unlink(missing_ok=True)
+
+    def _write_loop(self) -> None:
+        stdin = self._process.stdin
+        assert stdin is not None
+        try:
+            while True:
+                frame = self._queue.get()
+                if frame is None:
+                    break
+                if self._write_error is None:
+                    stdin.write(frame)
+        except (BrokenPipeError, OSError) as exc:
+            self._write_error = exc
+            while self._queue.get() is not None:  # drain so producers never block
+                pass
+        finally:
+            try:
+                stdin.close()
+            except OSError:
+                pass
+
+    def _read_stderr(self) -> None:
+        assert self._process.stderr is not None
+        for raw in self._process.stderr:
+            self._stderr.append(raw.decode("utf-8", "replace").rstrip())
+
+    def _describe(self) -> str:
+        code = self._process.poll()
+        tail = "\n".join(self._stderr) or "(no output)"
+        return f"exit code {code}; {tail}"

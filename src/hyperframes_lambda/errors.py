@@ -1,0 +1,183 @@
+"""Typed errors with stable names (SPEC §10).
+
+Every error the renderer raises on purpose is a :class:`RenderError` subclass carrying a
+stable ``code`` (what Step Functions will see as ``errorType``) and whether retrying can
+help. This module is the one source of truth for those names: the Lambda adapter and the
+state machine's retry lists are checked against :func:`terminal_codes`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+
+class RenderError(Exception):
+    """Base of every deliberate failure. ``code`` is stable; the message is for humans."""
+
+    code: ClassVar[str] = "RENDER_FAILED"
+    retryable: ClassVar[bool] = False
+
+
+# --- terminal: bad input or a broken contract; retrying cannot help -------------------
+
+
+class InvalidConfigError(RenderError):
+    code = "INVALID_CONFIG"
+
+
+class InvalidEventError(RenderError):
+    code = "INVALID_EVENT"
+
+
+class CompositionError(RenderError):
+    """The project is not a valid composition (entry file, root element, size, duration)."""
+
+    code = "INVALID_COMPOSITION"
+
+
+class PageScriptError(RenderError):
+    """A script of the composition threw while loading or seeking."""
+
+    code = "PAGE_SCRIPT_ERROR"
+
+
+class AssetNotFoundError(RenderError):
+    """A local asset the page references does not exist in the project."""
+
+    code = "ASSET_NOT_FOUND"
+
+
+class AssetFetchError(RenderError):
+    """A remote asset could not be fetched from its URL nor from any fallback."""
+
+    code = "ASSET_FETCH_FAILED"
+
+
+class AssetIntegrityError(RenderError):
+    """Downloaded bytes did not match their published integrity hash."""
+
+    code = "ASSET_INTEGRITY_MISMATCH"
+
+
+class PlanHashMismatchError(RenderError):
+    code = "PLAN_HASH_MISMATCH"
+
+
+class FfmpegVersionMismatchError(RenderError):
+    code = "FFMPEG_VERSION_MISMATCH"
+
+
+class PlanProtocolUnsupportedError(RenderError):
+    code = "PLAN_PROTOCOL_UNSUPPORTED"
+
+
+class S3UriNotAllowedError(RenderError):
+    code = "S3_URI_NOT_ALLOWED"
+
+
+class PlanArtifactDigestMismatchError(RenderError):
+    code = "PLAN_ARTIFACT_DIGEST_MISMATCH"
+
+
+class PlanTooLargeError(RenderError):
+    code = "PLAN_TOO_LARGE"
+
+
+class FormatNotSupportedInDistributedError(RenderError):
+    code = "FORMAT_NOT_SUPPORTED_IN_DISTRIBUTED"
+
+
+class BrowserGpuNotSoftwareError(RenderError):
+    code = "BROWSER_GPU_NOT_SOFTWARE"
+
+
+class FontFetchFailedError(RenderError):
+    code = "FONT_FETCH_FAILED"
+
+
+class VideoSourceUnrenderableError(RenderError):
+    code = "VIDEO_SOURCE_UNRENDERABLE"
+
+
+class InvalidVideoMetadataError(RenderError):
+    code = "INVALID_VIDEO_METADATA"
+
+
+class NotMediaPayloadError(RenderError):
+    code = "NOT_MEDIA_PAYLOAD"
+
+
+class ChromeBinaryUnavailableError(RenderError):
+    code = "ChromeBinaryUnavailableError"
+
+
+class ChunkIndexOutOfRangeError(RenderError):
+    code = "CHUNK_INDEX_OUT_OF_RANGE"
+
+
+class FfmpegUnavailableError(RenderError):
+    code = "FFMPEG_UNAVAILABLE"
+
+
+class OutputVerificationError(RenderError):
+    """The encoded output does not have the frames/duration the plan promised."""
+
+    code = "OUTPUT_VERIFICATION_FAILED"
+
+
+# --- retryable: the environment failed, the same input may well succeed --------------
+
+
+class BrowserCrashedError(RenderError):
+    code = "BROWSER_CRASHED"
+    retryable = True
+
+
+class CdpTimeoutError(RenderError):
+    code = "CDP_TIMEOUT"
+    retryable = True
+
+
+class CdpProtocolError(RenderError):
+    code = "CDP_PROTOCOL_ERROR"
+    retryable = True
+
+
+class CaptureError(RenderError):
+    """The browser did not produce a frame after repeated attempts."""
+
+    code = "CAPTURE_FAILED"
+    retryable = True
+
+
+class EncodeError(RenderError):
+    code = "ENCODE_FAILED"
+    retryable = True
+
+
+class FontFetchUnavailableError(RenderError):
+    code = "FONT_FETCH_UNAVAILABLE"
+    retryable = True
+
+
+class VideoExtractionFailedError(RenderError):
+    code = "VIDEO_EXTRACTION_FAILED"
+    retryable = True
+
+
+def all_error_classes() -> list[type[RenderError]]:
+    """Every concrete error class, found by walking the hierarchy."""
+    seen: list[type[RenderError]] = []
+    stack: list[type[RenderError]] = [RenderError]
+    while stack:
+        cls = stack.pop()
+        for sub in cls.__subclasses__():
+            if sub not in seen:
+                seen.append(sub)
+                stack.append(sub)
+    return seen
+
+
+def terminal_codes() -> list[str]:
+    """Stable names Step Functions must not retry, sorted."""
+    return sorted({cls.code for cls in all_error_classes() if not cls.retryable})

@@ -1,0 +1,84 @@
+"""Serve one compiled project directory to the browser on 127.0.0.1.
+
+Pages need a real origin (fonts, modules, fetch of local JSON) and must never touch the
+network: the browser is started with a host-resolver rule that sends every other host to
+NOTFOUND, and this server serves only the given directory. Requests for files that do
+not exist are recorded so the renderer can fail naming them, instead of rendering a
+frame with a hole in it.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+IGNORED_MISSING = frozenset({"/favicon.ico"})
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    server: _Server
+    extensions_map = {  # noqa: RUF012 - class attribute shape required by the base class
+        **SimpleHTTPRequestHandler.extensions_map,
+        ".js": "text/javascript",
+        ".mjs": "text/javascript",
+        ".json": "application/json",
+        ".wasm": "application/wasm",
+        ".woff2": "font/woff2",
+        ".woff": "font/woff",
+        ".svg": "image/svg+xml",
+    }
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        if code == 404:
+            path = unquote(urlsplit(self.path).path)
+            if path not in IGNORED_MISSING:
+                self.server.missing.append(path)
+        super().send_error(code, message, explain)
+
+    def end_headers(self) -> None:
+        self.send_header("Cache-Control", "no-store")
+        super().end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base signature
+        return
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    missing: list[str]
+
+
+class PageServer:
+    """``with PageServer(dir) as server: server.url("index.html")``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        handler = partial(_Handler, directory=str(root))
+        self._server = _Server(("127.0.0.1", 0), handler)
+        self._server.missing = []
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def origin(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def url(self, relative_path: str) -> str:
+        return f"{self.origin}/{relative_path.lstrip('/')}"
+
+    @property
+    def missing(self) -> list[str]:
+        """Paths the page asked for that are not in the project (404s)."""
+        return list(self._server.missing)
+
+    def __enter__(self) -> PageServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
