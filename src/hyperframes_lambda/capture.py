@@ -135,10 +135,13 @@ class PageCapture:
             if status:
                 if status.get("errors"):
                     raise PageScriptError(
-                        "the composition's scripts failed while loading:\n" + "\n".join(status["errors"])
+                        "the composition's scripts failed while loading:\n"
+                        + "\n".join(status["errors"])
                     )
                 if status.get("failure"):
-                    raise CompositionError(f"the composition cannot be rendered: {status['failure']}")
+                    raise CompositionError(
+                        f"the composition cannot be rendered: {status['failure']}"
+                    )
                 if status.get("ready"):
                     self._check_missing_assets()
                     self.duration = float(status.get("duration") or 0.0)
@@ -217,6 +220,10 @@ class PageCapture:
             method, params, session_id=self._session, timeout=self.settings.call_timeout_s
         )
 
+    def evaluate(self, expression: str) -> Any:
+        """Evaluate ``expression`` in the page and return its JSON value (debugging, tests)."""
+        return self._evaluate(expression)
+
     def _evaluate(self, expression: str) -> Any:
         reply = self._call("Runtime.evaluate", {"expression": expression, "returnByValue": True})
         if reply.get("exceptionDetails"):
@@ -262,8 +269,14 @@ def _open_target(browser: BrowserProcess, settings: CaptureSettings, mode: Captu
         },
     )
     if settings.transparent:
-        call("Emulation.setDefaultBackgroundColorOverride", {"color": {"r": 0, "g": 0, "b": 0, "a": 0}})
-    call("Page.addScriptToEvaluateOnNewDocument", {"source": variables_source(dict(settings.variables))})
+        call(
+            "Emulation.setDefaultBackgroundColorOverride",
+            {"color": {"r": 0, "g": 0, "b": 0, "a": 0}},
+        )
+    call(
+        "Page.addScriptToEvaluateOnNewDocument",
+        {"source": variables_source(dict(settings.variables))},
+    )
     call("Page.addScriptToEvaluateOnNewDocument", {"source": runtime_source()})
     if mode == "beginframe":
         # Fail now (and fall back) if this binary has no BeginFrame domain.

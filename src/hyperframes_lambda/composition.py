@@ -45,7 +45,9 @@ def _number(entry: Path, attrs: dict[str, str | None], name: str) -> float | Non
     try:
         value = float(raw)
     except ValueError:
-        raise CompositionError(f"{entry}: {name}={raw!r} on the root composition is not a number") from None
+        raise CompositionError(
+            f"{entry}: {name}={raw!r} on the root composition is not a number"
+        ) from None
     if not math.isfinite(value):
         raise CompositionError(f"{entry}: {name}={raw!r} on the root composition is not finite")
     return value
@@ -57,7 +59,9 @@ def read_composition(project_dir: Path, entry_file: str = "index.html") -> Compo
         raise CompositionError(f"project directory {project_dir} does not exist")
     entry = project_dir / entry_file
     if not entry.is_file():
-        raise CompositionError(f"entry file {entry} does not exist (set entryFile to choose another)")
+        raise CompositionError(
+            f"entry file {entry} does not exist (set entryFile to choose another)"
+        )
     finder = _RootFinder()
     finder.feed(entry.read_text(encoding="utf-8", errors="replace"))
     root = finder.root
@@ -76,12 +80,16 @@ def read_composition(project_dir: Path, entry_file: str = "index.html") -> Compo
         if value is None:
             raise CompositionError(f"{entry}: the root composition has no {name}")
         if value != int(value) or not 16 <= value <= 7680:
-            raise CompositionError(f"{entry}: {name}={root.get(name)} must be a whole number of pixels, 16…7680")
+            raise CompositionError(
+                f"{entry}: {name}={root.get(name)} must be a whole number of pixels, 16…7680"
+            )
         sizes[name] = int(value)
 
     duration = _number(entry, root, "data-duration")
     if duration is not None and duration <= 0:
-        raise CompositionError(f"{entry}: data-duration={root.get('data-duration')} must be > 0 seconds")
+        raise CompositionError(
+            f"{entry}: data-duration={root.get('data-duration')} must be > 0 seconds"
+        )
     fps_value = _number(entry, root, "data-fps")
     fps = None
     if fps_value is not None:

@@ -8,6 +8,7 @@ chunks rendered by different workers concatenate with ``-c copy``.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import subprocess
 import threading
@@ -107,7 +108,12 @@ def video_encoder_args(settings: EncoderSettings, gop_frames: int) -> list[str]:
         rate = (
             ["-b:v", settings.bitrate]
             if settings.bitrate
-            else ["-b:v", "0", "-crf", str(settings.crf if settings.crf is not None else settings.preset.vp9_crf)]
+            else [
+                "-b:v",
+                "0",
+                "-crf",
+                str(settings.crf if settings.crf is not None else settings.preset.vp9_crf),
+            ]
         )
         return [
             "-c:v", "libvpx-vp9", *rate, "-deadline", "good", "-row-mt", "1", "-cpu-used", "4",
@@ -159,7 +165,9 @@ class StreamingEncoder:
         self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=queue_frames)
         self._write_error: BaseException | None = None
         self._writer = threading.Thread(target=self._write_loop, name="encoder-writer", daemon=True)
-        self._reader = threading.Thread(target=self._read_stderr, name="encoder-stderr", daemon=True)
+        self._reader = threading.Thread(
+            target=self._read_stderr, name="encoder-stderr", daemon=True
+        )
         self._writer.start()
         self._reader.start()
         self.frames_written = 0
@@ -207,10 +215,8 @@ class StreamingEncoder:
             while self._queue.get() is not None:  # drain so producers never block
                 pass
         finally:
-            try:
+            with contextlib.suppress(OSError):
                 stdin.close()
-            except OSError:
-                pass
 
     def _read_stderr(self) -> None:
         assert self._process.stderr is not None

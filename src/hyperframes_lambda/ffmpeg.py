@@ -28,7 +28,7 @@ def ffmpeg_exe() -> str:
         import imageio_ffmpeg
 
         return str(imageio_ffmpeg.get_ffmpeg_exe())
-    except Exception as exc:  # noqa: BLE001 - any failure here means "no ffmpeg"
+    except Exception as exc:
         raise FfmpegUnavailableError(
             f"no ffmpeg binary: install the imageio-ffmpeg package or set {ENV_FFMPEG_PATH} ({exc})"
         ) from exc

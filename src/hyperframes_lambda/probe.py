@@ -16,7 +16,9 @@ from .errors import OutputVerificationError
 from .ffmpeg import ffmpeg_exe
 
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
-_VIDEO = re.compile(r"Stream #\S+.*?: Video: (\w+)[^,]*(?:\([^)]*\))?, (\w+)(?:\([^)]*\))?, (\d+)x(\d+)")
+_VIDEO = re.compile(
+    r"Stream #\S+.*?: Video: (\w+)[^,]*(?:\([^)]*\))?, (\w+)(?:\([^)]*\))?, (\d+)x(\d+)"
+)
 _FRAMES = re.compile(r"frame=\s*(\d+)")
 
 
@@ -61,9 +63,7 @@ def probe(path: Path) -> MediaInfo:
     )
 
 
-def decode_frames(
-    path: Path, width: int, height: int, pix_fmt: str = "rgb24"
-) -> Iterator[bytes]:
+def decode_frames(path: Path, width: int, height: int, pix_fmt: str = "rgb24") -> Iterator[bytes]:
     """Yield every decoded frame of ``path`` as raw pixels (``pix_fmt``)."""
     bytes_per_pixel = {"rgb24": 3, "rgba": 4, "gray": 1}[pix_fmt]
     frame_size = width * height * bytes_per_pixel
@@ -99,5 +99,7 @@ def decode_image(data: bytes, width: int, height: int, pix_fmt: str = "rgb24") -
     bytes_per_pixel = {"rgb24": 3, "rgba": 4, "gray": 1}[pix_fmt]
     expected = width * height * bytes_per_pixel
     if len(result.stdout) != expected:
-        raise OutputVerificationError(f"decoded image has {len(result.stdout)} bytes, expected {expected}")
+        raise OutputVerificationError(
+            f"decoded image has {len(result.stdout)} bytes, expected {expected}"
+        )
     return result.stdout

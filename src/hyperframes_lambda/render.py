@@ -14,10 +14,10 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .browser.resolve import ChromeBinary
-from .capture import CaptureMode, CaptureSettings
+from .capture import CaptureMode, CaptureSettings, ImageFormat
 from .compile import compile_project
 from .composition import CompositionInfo, read_composition
 from .encode import Codec, EncoderSettings, OutputFormat, Quality, StreamingEncoder
@@ -43,8 +43,8 @@ class RenderOptions:
     entry_file: str = "index.html"
     variables: Mapping[str, Any] = field(default_factory=dict)
     dump_frames: Path | None = None
-    capture_format: str | None = None  # "jpeg"/"png" to override the quality preset
-    capture_mode: str = "auto"
+    capture_format: ImageFormat | None = None  # override the quality preset's capture
+    capture_mode: Literal["auto", "beginframe", "screenshot"] = "auto"
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,9 @@ def _resolve_fps(info: CompositionInfo, options: RenderOptions) -> int:
 def _atomic_output(output: Path) -> Iterator[Path]:
     """Yield a temporary path beside ``output``; rename it into place only on success."""
     output.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{output.stem}.", suffix=f".partial{output.suffix}", dir=output.parent)
+    fd, name = tempfile.mkstemp(
+        prefix=f".{output.stem}.", suffix=f".partial{output.suffix}", dir=output.parent
+    )
     os.close(fd)
     partial = Path(name)
     try:
@@ -130,13 +132,13 @@ def render_local(
         fps=fps, width=width, height=height, format=options.format, codec=options.codec,
         quality=options.quality, crf=options.crf, bitrate=options.bitrate,
     )  # fmt: skip
-    image_format = options.capture_format or encoder_settings.capture_format
+    image_format: ImageFormat = options.capture_format or encoder_settings.capture_format
     capture_settings = CaptureSettings(
         css_width=info.width, css_height=info.height, width=width, height=height, fps=fps,
-        image_format=image_format,  # type: ignore[arg-type]
+        image_format=image_format,
         jpeg_quality=encoder_settings.preset.jpeg_quality,
         transparent=encoder_settings.needs_alpha, variables=dict(options.variables),
-        mode=options.capture_mode,  # type: ignore[arg-type]
+        mode=options.capture_mode,
     )  # fmt: skip
     if options.dump_frames is not None:
         options.dump_frames.mkdir(parents=True, exist_ok=True)
@@ -155,7 +157,9 @@ def render_local(
                 )
             total = frame_count(page.duration, fps)
             with _atomic_output(output) as partial:
-                encoder = StreamingEncoder(encoder_settings, partial, total, input_format=image_format)  # type: ignore[arg-type]
+                encoder = StreamingEncoder(
+                    encoder_settings, partial, total, input_format=image_format
+                )
                 done = 0
 
                 def on_frame(index: int, data: bytes) -> None:
@@ -189,7 +193,9 @@ def _verify_output(path: Path, frames: int, fps: int) -> None:
     """Decoded frame count must equal the plan; duration within one frame."""
     info = probe(path)
     if info.frame_count != frames:
-        raise OutputVerificationError(f"{path.name}: decoded {info.frame_count} frames, expected {frames}")
+        raise OutputVerificationError(
+            f"{path.name}: decoded {info.frame_count} frames, expected {frames}"
+        )
     if info.duration is not None and abs(info.duration - frames / fps) > 1.0 / fps + 1e-6:
         raise OutputVerificationError(
             f"{path.name}: duration {info.duration:.3f}s, expected {frames / fps:.3f}s"

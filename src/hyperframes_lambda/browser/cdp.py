@@ -10,6 +10,7 @@ listeners. Every call has a timeout and fails with a typed, retryable error.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -24,7 +25,7 @@ DEFAULT_TIMEOUT_S = 30.0
 
 
 class _PendingCall:
-    __slots__ = ("done", "result", "error")
+    __slots__ = ("done", "error", "result")
 
     def __init__(self) -> None:
         self.done = threading.Event()
@@ -94,10 +95,8 @@ class CdpPipe:
 
     def close(self) -> None:
         self._closed.set()
-        try:
+        with contextlib.suppress(OSError):
             self._write.close()
-        except OSError:
-            pass
 
     def _read_loop(self) -> None:
         buffer = bytearray()

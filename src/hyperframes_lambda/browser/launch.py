@@ -7,6 +7,7 @@ BeginFrame control; SwiftShader software GL gives identical pixels on every host
 from __future__ import annotations
 
 import collections
+import contextlib
 import fcntl
 import os
 import shutil
@@ -67,21 +68,18 @@ class BrowserProcess:
     process: subprocess.Popen[bytes]
     cdp: CdpPipe
     user_data_dir: str
-    stderr_tail: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=60))
+    stderr_tail: collections.deque[str] = field(
+        default_factory=lambda: collections.deque(maxlen=60)
+    )
 
     def describe_exit(self) -> str:
-        code = self.process.poll()
-        state = "still running" if code is None else f"exit code {code}"
-        tail = "\n".join(list(self.stderr_tail)[-15:])
-        return f"{self.binary.path}: {state}" + (f"; stderr:\n{tail}" if tail else "")
+        return _describe_exit(self.binary, self.process, self.stderr_tail)
 
     def close(self) -> None:
         """Ask the browser to quit, then make sure it is gone and its profile removed."""
         if self.process.poll() is None:
-            try:
+            with contextlib.suppress(Exception):  # best effort; we kill below anyway
                 self.cdp.call("Browser.close", timeout=5)
-            except Exception:  # noqa: BLE001 - best effort; we kill below anyway
-                pass
             try:
                 self.process.wait(timeout=5)
             except subprocess.TimeoutExpired:
@@ -147,10 +145,13 @@ def launch_browser(
         os.close(to_browser_r)
         os.close(from_browser_w)
 
-    holder: dict[str, BrowserProcess] = {}
-    cdp = CdpPipe(to_browser_w, from_browser_r, lambda: holder["b"].describe_exit())
-    browser = BrowserProcess(binary, process, cdp, user_data_dir)
-    holder["b"] = browser
+    stderr_tail: collections.deque[str] = collections.deque(maxlen=60)
+
+    def describe_exit() -> str:  # the pipe needs it before the BrowserProcess exists
+        return _describe_exit(binary, process, stderr_tail)
+
+    cdp = CdpPipe(to_browser_w, from_browser_r, describe_exit)
+    browser = BrowserProcess(binary, process, cdp, user_data_dir, stderr_tail)
     threading.Thread(target=_drain_stderr, args=(browser,), daemon=True).start()
     try:
         cdp.call("Browser.getVersion", timeout=30)
@@ -158,6 +159,15 @@ def launch_browser(
         browser.close()
         raise
     return browser
+
+
+def _describe_exit(
+    binary: ChromeBinary, process: subprocess.Popen[bytes], stderr_tail: collections.deque[str]
+) -> str:
+    code = process.poll()
+    state = "still running" if code is None else f"exit code {code}"
+    tail = "\n".join(list(stderr_tail)[-15:])
+    return f"{binary.path}: {state}" + (f"; stderr:\n{tail}" if tail else "")
 
 
 def _drain_stderr(browser: BrowserProcess) -> None:

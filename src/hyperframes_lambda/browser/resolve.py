@@ -55,4 +55,6 @@ def resolve_chrome() -> ChromeBinary:
     if DEBIAN_HEADLESS_SHELL.is_file() and os.access(DEBIAN_HEADLESS_SHELL, os.X_OK):
         return ChromeBinary(str(DEBIAN_HEADLESS_SHELL), "debian")
 
-    raise ChromeBinaryUnavailableError(f"No chrome-headless-shell binary was found.\n{INSTALL_HINT}")
+    raise ChromeBinaryUnavailableError(
+        f"No chrome-headless-shell binary was found.\n{INSTALL_HINT}"
+    )

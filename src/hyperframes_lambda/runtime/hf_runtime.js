@@ -284,10 +284,15 @@
     const fontsReady = document.fonts ? document.fonts.ready : Promise.resolve();
     Promise.all([fontsReady, ...pendingImages()]).then(() => { ready = true; });
   }
-  window.addEventListener("load", () => {
-    // Let load handlers registered by the page run first.
-    setTimeout(() => { try { initialise(); } catch (e) { failure = String(e); } }, 0);
-  });
+  // Initialised from the renderer's first status poll after the load event has been fully
+  // dispatched (so every page load handler ran first). Not from a timer: under BeginFrame
+  // control timers of an idle page may not fire.
+  let initialised = false;
+  function initialiseOnce() {
+    if (initialised || document.readyState !== "complete") return;
+    initialised = true;
+    try { initialise(); } catch (e) { failure = String((e && e.message) || e); }
+  }
 
   window.__hf = {
     get duration() { return duration; },
@@ -295,7 +300,7 @@
     get errors() { return errors.slice(); },
     get failure() { return failure; },
     // One call the renderer polls while pumping frames (rAF-free, SPEC §3).
-    status() { return { ready, failure, errors: errors.slice(), duration }; },
+    status() { initialiseOnce(); return { ready, failure, errors: errors.slice(), duration }; },
     seek,
   };
 })();

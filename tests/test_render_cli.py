@@ -1,0 +1,127 @@
+"""The CLI end to end: real renders, verified by decoding; bad input fails cleanly."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hyperframes_lambda.probe import decode_frames, probe
+
+from .conftest import COMPOSITIONS, EXAMPLES, to_rgb
+
+pytestmark = pytest.mark.slow
+
+
+def run_cli(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hyperframes_lambda.cli", *map(str, args)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def test_example_renders_with_exact_frames_size_and_duration(tmp_path: Path) -> None:
+    out = tmp_path / "title.mp4"
+    result = run_cli("render", EXAMPLES / "title-card", "-o", out, "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "120 frames" in result.stdout and "fps end to end" in result.stdout
+    info = probe(out)
+    assert (info.frame_count, info.width, info.height) == (120, 1920, 1080)
+    assert info.video_codec == "h264" and info.pixel_format == "yuv420p"
+    assert info.duration == pytest.approx(4.0, abs=1 / 30)
+    assert not info.has_audio
+
+
+def test_encoded_frames_match_the_captured_screenshots(tmp_path: Path) -> None:
+    """Each decoded frame is its own screenshot (right order, nothing dropped or doubled)."""
+    out, dump = tmp_path / "kp.mp4", tmp_path / "frames"
+    result = run_cli(
+        "render", COMPOSITIONS / "known-pixels", "-o", out, "--quiet", "--quality", "high",
+        "--dump-frames", dump,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    shots = sorted(dump.glob("frame_*.png"))
+    assert len(shots) == 60
+    decoded = [
+        np.frombuffer(f, np.uint8).reshape(180, 320, 3) for f in decode_frames(out, 320, 180)
+    ]
+    assert len(decoded) == 60
+    for index, (shot, frame) in enumerate(zip(shots, decoded, strict=True)):
+        reference = to_rgb(shot.read_bytes())
+        own = psnr(frame, reference)
+        assert own > 35, f"frame {index}: {own:.1f} dB against its own screenshot"
+        if index + 1 < len(shots):  # and it is closer to its own screenshot than the next one
+            assert own > psnr(frame, to_rgb(shots[index + 1].read_bytes()))
+
+
+@pytest.mark.parametrize(
+    ("project", "message"),
+    [
+        ("no-entry", "index.html does not exist"),
+        ("no-id", "no element with data-composition-id"),
+        ("zero-duration", "duration is 0"),
+        ("throws", "boom: scene config missing"),
+        ("unreachable", "https://assets.invalid/brand/logo.png"),
+        ("missing-local", "/images/not-there.png"),
+    ],
+)
+def test_bad_input_fails_clearly_and_leaves_nothing(
+    tmp_path: Path, project: str, message: str
+) -> None:
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    result = run_cli(
+        "render", COMPOSITIONS / "bad" / project, "-o", out_dir / "video.mp4", "--quiet"
+    )
+    assert result.returncode == 2
+    assert message in result.stderr, result.stderr
+    assert list(out_dir.iterdir()) == [], "a failed render must leave no file behind"
+
+
+def test_failed_render_keeps_the_previous_good_output(tmp_path: Path) -> None:
+    out = tmp_path / "video.mp4"
+    out.write_bytes(b"previous good render")
+    result = run_cli("render", COMPOSITIONS / "bad" / "throws", "-o", out, "--quiet")
+    assert result.returncode == 2
+    assert out.read_bytes() == b"previous good render"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["video.mp4"]
+
+
+def test_size_must_keep_the_aspect_ratio(tmp_path: Path) -> None:
+    result = run_cli(
+        "render",
+        EXAMPLES / "title-card",
+        "-o",
+        tmp_path / "x.mp4",
+        "--width",
+        "1000",
+        "--height",
+        "1000",
+    )
+    assert result.returncode == 2
+    assert "aspect ratio" in result.stderr and "1000x1000" in result.stderr
+
+
+def test_missing_browser_names_both_install_routes(tmp_path: Path) -> None:
+    fake = tmp_path / "no-such-chrome"
+    env_result = subprocess.run(
+        [sys.executable, "-m", "hyperframes_lambda.cli", "render", str(EXAMPLES / "title-card"),
+         "-o", str(tmp_path / "x.mp4")],
+        capture_output=True, text=True, check=False,
+        env={**__import__("os").environ, "HYPERFRAMES_CHROME_PATH": str(fake)},
+    )  # fmt: skip
+    assert env_result.returncode == 2
+    assert "ChromeBinaryUnavailableError" in env_result.stderr
+    assert "hyperframes-lambda browser install" in env_result.stderr
+    assert "apt-get install chromium-headless-shell" in env_result.stderr
+    assert not (tmp_path / "x.mp4").exists()
+    assert shutil.which("true")  # sanity: PATH intact for the next tests
