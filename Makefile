@@ -29,7 +29,8 @@ typecheck: setup
 	$(BIN)/mypy
 
 bench: setup
-	$(BIN)/python benchmarks/capture_bench.py
+	$(BIN)/python benchmarks/capture_bench.py --project examples/title-card
+	$(BIN)/python benchmarks/capture_bench.py --project benchmarks/compositions/busy
 
 setup: system-deps $(STAMP)
 

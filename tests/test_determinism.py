@@ -49,7 +49,7 @@ def capture_hashes(compiled_root: str, indices: list[int]) -> dict[int, str]:
 @pytest.fixture(scope="module")
 def forward(tmp_path_factory: pytest.TempPathFactory) -> dict[int, str]:
     out = tmp_path_factory.mktemp("forward")
-    options = RenderOptions(width=960, height=540, dump_frames=out / "frames")
+    options = RenderOptions(width=960, height=540, dump_frames=out / "frames", pages=2)
     result = render_local(EXAMPLES / "title-card", out / "a.mp4", options)
     assert result.frames == 120
     hashes = dumped_hashes(out / "frames")
@@ -58,7 +58,8 @@ def forward(tmp_path_factory: pytest.TempPathFactory) -> dict[int, str]:
 
 
 def test_rendering_twice_gives_identical_frames(forward: dict[int, str], tmp_path: Path) -> None:
-    options = RenderOptions(width=960, height=540, dump_frames=tmp_path / "frames")
+    # The fixture rendered with the default two pages; this one with a single browser.
+    options = RenderOptions(width=960, height=540, dump_frames=tmp_path / "frames", pages=1)
     render_local(EXAMPLES / "title-card", tmp_path / "b.mp4", options)
     assert dumped_hashes(tmp_path / "frames") == forward
     assert len(set(forward.values())) > 100, "the animation must actually change the frames"

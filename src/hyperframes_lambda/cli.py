@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument(
         "--dump-frames", type=Path, metavar="DIR", help="also write every raw screenshot to DIR"
     )
+    render.add_argument(
+        "--pages", type=int, help="browsers capturing in parallel (default: 2 on 2+ cores)"
+    )
     render.add_argument("--quiet", action="store_true", help="no progress bar")
 
     browser = commands.add_parser("browser", help="manage the headless browser")
@@ -75,7 +78,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
         fps=args.fps, width=args.width, height=args.height, quality=args.quality,
         format=args.format, codec=args.codec, crf=args.crf, bitrate=args.bitrate,
         entry_file=args.entry, variables=variables, dump_frames=args.dump_frames,
-        capture_format=args.capture_format,
+        capture_format=args.capture_format, pages=args.pages,
     )  # fmt: skip
     bar: Any = None
 

@@ -22,7 +22,7 @@ from .compile import compile_project
 from .composition import CompositionInfo, read_composition
 from .encode import Codec, EncoderSettings, OutputFormat, Quality, StreamingEncoder
 from .errors import CompositionError, InvalidConfigError, OutputVerificationError
-from .frame_source import CaptureStats, capture_frames, dump_frame, open_frame_source
+from .frame_source import CaptureStats, capture_frames_parallel, dump_frame, open_frame_sources
 from .probe import probe
 from .remote_assets import RemoteFetcher
 from .timing import SUPPORTED_FPS, frame_count
@@ -45,6 +45,7 @@ class RenderOptions:
     dump_frames: Path | None = None
     capture_format: ImageFormat | None = None  # override the quality preset's capture
     capture_mode: Literal["auto", "beginframe", "screenshot"] = "auto"
+    pages: int | None = None  # browsers capturing in parallel; None: default_page_count()
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,12 @@ class RenderResult:
     @property
     def capture_fps(self) -> float:
         return self.frames / self.capture_seconds if self.capture_seconds else 0.0
+
+
+def default_page_count() -> int:
+    """Browsers per render: two capture ~1.6x faster than one on a 2-core machine
+    (benchmarks/capture_bench.py); more than the cores only adds contention."""
+    return max(1, min(2, os.cpu_count() or 1))
 
 
 def resolve_output_size(info: CompositionInfo, options: RenderOptions) -> tuple[int, int]:
@@ -148,7 +155,11 @@ def render_local(
             project_dir, Path(work) / "compiled", fetcher or RemoteFetcher(), options.entry_file
         )
         load_started = time.perf_counter()
-        with open_frame_source(compiled.root, compiled.entry, capture_settings, binary) as page:
+        page_count = options.pages or default_page_count()
+        with open_frame_sources(
+            compiled.root, compiled.entry, capture_settings, page_count, binary
+        ) as pages:
+            page = pages[0]
             load_seconds = time.perf_counter() - load_started
             if page.duration <= 0:
                 raise CompositionError(
@@ -172,7 +183,7 @@ def render_local(
                         on_progress(done, total)
 
                 try:
-                    stats = capture_frames(page, range(total), on_frame, CaptureStats())
+                    stats = capture_frames_parallel(pages, range(total), on_frame, CaptureStats())
                     tail_started = time.perf_counter()
                     encoder.finish()
                     tail = time.perf_counter() - tail_started
