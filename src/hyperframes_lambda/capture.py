@@ -54,6 +54,8 @@ class CaptureSettings:
     ready_timeout_s: float = 60.0
     call_timeout_s: float = 30.0
     mode: Literal["auto", "beginframe", "screenshot"] = "auto"
+    # Scripts run before the runtime on every document (e.g. the plan's video frame list).
+    init_scripts: tuple[str, ...] = ()
 
     @property
     def scale(self) -> float:
@@ -187,7 +189,11 @@ class PageCapture:
     def _seek(self, t: float) -> None:
         reply = self._call(
             "Runtime.evaluate",
-            {"expression": f"window.__hf.seek({t!r})", "awaitPromise": True, "returnByValue": True},
+            {
+                "expression": f"window.__hf.seek({t!r}, {self.settings.fps})",
+                "awaitPromise": True,
+                "returnByValue": True,
+            },
         )
         details = reply.get("exceptionDetails")
         if details:
@@ -277,6 +283,8 @@ def _open_target(browser: BrowserProcess, settings: CaptureSettings, mode: Captu
         "Page.addScriptToEvaluateOnNewDocument",
         {"source": variables_source(dict(settings.variables))},
     )
+    for script in settings.init_scripts:
+        call("Page.addScriptToEvaluateOnNewDocument", {"source": script})
     call("Page.addScriptToEvaluateOnNewDocument", {"source": runtime_source()})
     if mode == "beginframe":
         # Fail now (and fall back) if this binary has no BeginFrame domain.

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,15 +37,15 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--quality", choices=("draft", "standard", "high"), default="standard")
     render.add_argument("--width", type=_positive_even, help="output width (scales the page)")
     render.add_argument("--height", type=_positive_even, help="output height")
-    render.add_argument("--format", choices=("mp4", "mov", "webm"), default="mp4")
-    render.add_argument("--codec", choices=("h264", "h265"), default="h264")
+    render.add_argument("--format", choices=("mp4", "mov", "webm", "png-sequence"), default="mp4")
+    render.add_argument("--codec", choices=("h264", "h265"))
     render.add_argument("--crf", type=int)
     render.add_argument("--bitrate")
     render.add_argument("--entry", default="index.html", help="entry HTML file in the project")
     render.add_argument("--variables", help="JSON object exposed as window.__hfVariables")
-    render.add_argument(
-        "--capture-format", choices=("jpeg", "png"), help="override the quality preset's capture"
-    )
+    render.add_argument("--chunks", type=int, help="split into about N chunks (default 1)")
+    render.add_argument("--chunk-size", type=int, metavar="F", help="or: F frames per chunk")
+    render.add_argument("--workers", type=int, help="chunk worker processes (default: cores)")
     render.add_argument(
         "--dump-frames", type=Path, metavar="DIR", help="also write every raw screenshot to DIR"
     )
@@ -50,6 +53,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--pages", type=int, help="browsers capturing in parallel (default: 2 on 2+ cores)"
     )
     render.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    plan = commands.add_parser("plan", help="freeze a project into OUT_DIR/plan.tar.gz (+ plan/)")
+    plan.add_argument("project", type=Path)
+    plan.add_argument("out_dir", type=Path)
+    plan.add_argument("--config", help="Config JSON (the execution input's Config object)")
+
+    chunk = commands.add_parser("render-chunk", help="render one chunk of a plan")
+    chunk.add_argument("plan", type=Path, help="plan directory or plan.tar.gz")
+    chunk.add_argument("index", type=int)
+    chunk.add_argument("out", type=Path)
+    chunk.add_argument("--plan-hash", help="fail unless the plan has this hash")
+    chunk.add_argument("--pages", type=int, default=1)
+
+    asm = commands.add_parser("assemble", help="assemble rendered chunks into the output")
+    asm.add_argument("plan", type=Path, help="plan directory or plan.tar.gz")
+    asm.add_argument("out", type=Path)
+    asm.add_argument("chunks", type=Path, nargs="+")
+    asm.add_argument("--hashes", help="comma-separated sha256 of the chunks, in order")
 
     browser = commands.add_parser("browser", help="manage the headless browser")
     browser_commands = browser.add_subparsers(dest="browser_command", required=True)
@@ -78,7 +99,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
         fps=args.fps, width=args.width, height=args.height, quality=args.quality,
         format=args.format, codec=args.codec, crf=args.crf, bitrate=args.bitrate,
         entry_file=args.entry, variables=variables, dump_frames=args.dump_frames,
-        capture_format=args.capture_format, pages=args.pages,
+        pages=args.pages, chunks=args.chunks, chunk_size=args.chunk_size, workers=args.workers,
     )  # fmt: skip
     bar: Any = None
 
@@ -95,12 +116,101 @@ def _cmd_render(args: argparse.Namespace) -> int:
     finally:
         if bar is not None:
             bar.close()
+    t = result.timings
     print(
-        f"{result.output}: {result.frames} frames, {result.duration:.2f}s at {result.fps} fps, "
-        f"{result.width}x{result.height} | load {result.load_seconds:.1f}s, capture "
-        f"{result.capture_seconds:.1f}s ({result.capture_fps:.1f} fps, {result.capture_mode}), "
-        f"encode tail {result.encode_tail_seconds:.2f}s | total {result.total_seconds:.1f}s "
-        f"({result.frames / result.total_seconds:.1f} fps end to end)"
+        f"{result.output}: {result.frames} frames, {result.duration:.2f}s at "
+        f"{result.plan.fps} fps, "
+        f"{result.plan.width}x{result.plan.height}, {len(result.chunks)} chunk(s) on "
+        f"{result.workers} worker(s) | plan {t['plan']:.1f}s, chunks {t['chunks']:.1f}s "
+        f"(capture {result.capture_fps:.1f} fps per worker, {result.capture_mode}), assemble "
+        f"{t['assemble']:.1f}s | total {t['total']:.1f}s "
+        f"({result.frames / t['total']:.1f} fps end to end)"
+    )
+    for warning in result.plan.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from .plan import plan
+
+    config = json.loads(args.config) if args.config else {}
+    result = plan(args.project, config, args.out_dir / "plan", args.out_dir / "plan.tar.gz")
+    print(
+        json.dumps(
+            {
+                "planHash": result.plan_hash,
+                "chunkCount": result.chunk_count,
+                "totalFrames": result.total_frames,
+                "fps": result.fps,
+                "width": result.width,
+                "height": result.height,
+                "format": result.format,
+                "hasAudio": result.has_audio,
+                "planDir": str(result.plan_dir),
+                "archive": str(result.archive),
+                "timings": {k: round(v, 3) for k, v in result.timings.items()},
+                "warnings": result.warnings,
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+@contextlib.contextmanager
+def _plan_directory(path: Path) -> Iterator[Path]:
+    """A plan directory as given, or a plan.tar.gz extracted to a temporary directory."""
+    if path.is_dir():
+        yield path
+        return
+    from .plan_archive import extract_plan_archive
+
+    with tempfile.TemporaryDirectory(prefix="hf-plan-") as tmp:
+        yield extract_plan_archive(path, Path(tmp) / "plan")
+
+
+def _cmd_render_chunk(args: argparse.Namespace) -> int:
+    from .render_chunk import render_chunk
+
+    with _plan_directory(args.plan) as plan_dir:
+        result = render_chunk(
+            plan_dir, args.index, args.out, expected_hash=args.plan_hash, pages=args.pages
+        )
+    print(
+        json.dumps(
+            {
+                "chunkIndex": result.index,
+                "path": str(result.path),
+                "sha256": result.sha256,
+                "framesEncoded": result.frames,
+                "captureMode": result.capture_mode,
+                "timings": {k: round(v, 3) for k, v in result.timings.items()},
+            },
+            indent=2,
+        )
+    )
+    return 0
+
+
+def _cmd_assemble(args: argparse.Namespace) -> int:
+    from .assemble import assemble
+
+    hashes = args.hashes.split(",") if args.hashes else None
+    with _plan_directory(args.plan) as plan_dir:
+        result = assemble(plan_dir, args.chunks, args.out, expected_hashes=hashes)
+    print(
+        json.dumps(
+            {
+                "output": str(result.path),
+                "framesEncoded": result.frames,
+                "fileSize": result.size,
+                "sha256": result.sha256,
+                "hasAudio": result.has_audio,
+                "timings": {k: round(v, 3) for k, v in result.timings.items()},
+            },
+            indent=2,
+        )
     )
     return 0
 
@@ -126,6 +236,12 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_render(args)
         if args.command == "browser":
             return _cmd_browser(args)
+        if args.command == "plan":
+            return _cmd_plan(args)
+        if args.command == "render-chunk":
+            return _cmd_render_chunk(args)
+        if args.command == "assemble":
+            return _cmd_assemble(args)
     except RenderError as exc:
         print(f"error [{exc.code}]: {exc}", file=sys.stderr)
         return 2

@@ -1,14 +1,21 @@
 """Turn a project into a self-contained directory the browser can load offline.
 
-The project is copied (minus ``node_modules``, ``.git`` …) and every remote asset the
-HTML or CSS references — scripts, stylesheets, fonts, images, media — is fetched once
-(with the npm-registry fallback for CDN URLs, see :mod:`remote_assets`) and rewritten to a
-local file under ``_remote/``. The page never touches the network during capture.
+The project is copied (minus ``node_modules``, ``.git`` …); the entry HTML gets its file
+sub-compositions inlined (:mod:`subcompositions`); then every remote asset the HTML or CSS
+references — scripts, stylesheets, fonts, images, media — is fetched once (with the
+npm-registry fallback for CDN URLs, see :mod:`remote_assets`) and rewritten to a local file
+under ``_remote/``. Google Fonts stylesheets go to :mod:`fonts` (local copies under
+``_fonts/``, from Google or from ``@fontsource`` packages). The page never touches the
+network during capture.
+
+Deterministic: the same project and the same fetched bytes give a byte-identical tree
+(local names are hashes of URLs, files are visited in sorted order).
 """
 
 from __future__ import annotations
 
 import hashlib
+import posixpath
 import re
 import shutil
 from dataclasses import dataclass, field
@@ -16,10 +23,13 @@ from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from urllib.parse import urljoin, urlsplit
 
+from .fonts import FontLocalizer, is_google_fonts_css
 from .remote_assets import RemoteFetcher
+from .subcompositions import inline_subcompositions_detailed
 
 SKIPPED_DIRS = ("node_modules", ".git", ".cache", "dist", "output")
 REMOTE_DIR = "_remote"
+GENERATED_DIRS = (REMOTE_DIR, "_fonts")
 
 _URL_ATTRS = {
     "script": ("src",),
@@ -32,8 +42,12 @@ _URL_ATTRS = {
     "use": ("href", "xlink:href"),
     "iframe": ("src",),
 }
+# <link rel> values that only hint at a connection; nothing to fetch, nothing to render.
+_HINT_RELS = frozenset({"preconnect", "dns-prefetch"})
 _CSS_URL = re.compile(r"""url\(\s*(['"]?)(https?://[^'")\s]+)\1\s*\)""", re.IGNORECASE)
 _CSS_IMPORT = re.compile(r"""@import\s+(['"])(https?://[^'"]+)\1""", re.IGNORECASE)
+_CSS_ANY_URL = re.compile(r"""url\(\s*(['"]?)([^'")\s]+)\1\s*\)""", re.IGNORECASE)
+_CSS_ANY_IMPORT = re.compile(r"""@import\s+(['"])([^'"]+)\1""", re.IGNORECASE)
 
 
 @dataclass
@@ -41,6 +55,10 @@ class CompiledProject:
     root: Path
     entry: str
     remote: dict[str, str] = field(default_factory=dict)  # url -> local path under root
+    # Google Fonts stylesheet url -> "direct" or "npm:@fontsource/<id>@<version>[, ...]".
+    fonts: dict[str, str] = field(default_factory=dict)
+    # Sub-composition files inlined into the entry, in document order (project-relative).
+    subcompositions: list[str] = field(default_factory=list)
 
 
 def _is_remote(value: str) -> bool:
@@ -55,10 +73,12 @@ class _UrlCollector(HTMLParser):
         self._in_style = False
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        rels = set((dict(attrs).get("rel") or "").lower().split()) if tag == "link" else set()
         for name, value in attrs:
             if value is None:
                 continue
-            if name in _URL_ATTRS.get(tag, ()) and _is_remote(value.strip()):
+            wanted = name in _URL_ATTRS.get(tag, ()) and not rels & _HINT_RELS
+            if wanted and _is_remote(value.strip()):
                 self.urls.append(value.strip())
             if name == "style":
                 self.css_blocks.append(value)
@@ -92,12 +112,17 @@ class _Localizer:
         self.root = root
         self.fetcher = fetcher
         self.remote: dict[str, str] = {}
+        self.fonts = FontLocalizer(root, fetcher)
 
     def localize(self, url: str) -> str:
         """Fetch ``url`` once; return its path relative to the project root."""
         absolute = "https:" + url if url.startswith("//") else url
         if absolute in self.remote:
             return self.remote[absolute]
+        if is_google_fonts_css(absolute):
+            relative = self.fonts.localize(absolute)
+            self.remote[absolute] = relative
+            return relative
         relative = f"{REMOTE_DIR}/{local_name_for(absolute)}"
         self.remote[absolute] = relative
         data = self.fetcher.fetch(absolute)
@@ -109,27 +134,42 @@ class _Localizer:
         return relative
 
     def _rewrite_remote_css(self, css: str, base_url: str) -> str:
-        """Inside a fetched stylesheet, resolve relative and absolute url()s too."""
+        """Inside a fetched stylesheet, resolve relative and absolute url()s and @imports."""
 
-        def replace(match: re.Match[str]) -> str:
-            target = match.group(2)
-            if target.startswith("data:"):
-                return match.group(0)
-            local = self.localize(urljoin(base_url, target))
-            return f'url("{PurePosixPath(local).name}")'
+        def local(target: str) -> str | None:
+            if target.startswith(("data:", "#")):
+                return None
+            path = self.localize(urljoin(base_url, target))
+            return posixpath.relpath(path, REMOTE_DIR)
 
-        any_url = re.compile(r"""url\(\s*(['"]?)([^'")\s]+)\1\s*\)""", re.IGNORECASE)
-        return any_url.sub(replace, css)
+        def url(match: re.Match[str]) -> str:
+            path = local(match.group(2))
+            return match.group(0) if path is None else f'url("{path}")'
+
+        def import_(match: re.Match[str]) -> str:
+            path = local(match.group(2))
+            return match.group(0) if path is None else f'@import "{path}"'
+
+        return _CSS_ANY_IMPORT.sub(import_, _CSS_ANY_URL.sub(url, css))
 
     def rewrite_css(self, css: str, depth: int) -> str:
         prefix = "../" * depth
-        for url in css_remote_urls(css):
-            css = css.replace(url, prefix + self.localize(url))
-        return css
+
+        def url(match: re.Match[str]) -> str:
+            quote = match.group(1)
+            return f"url({quote}{prefix}{self.localize(match.group(2))}{quote})"
+
+        def import_(match: re.Match[str]) -> str:
+            quote = match.group(1)
+            return f"@import {quote}{prefix}{self.localize(match.group(2))}{quote}"
+
+        # One pass each, so a URL that is a prefix of another is never half-replaced.
+        return _CSS_IMPORT.sub(import_, _CSS_URL.sub(url, css))
 
     def rewrite_html(self, html: str, depth: int) -> str:
         collector = _UrlCollector()
         collector.feed(html)
+        collector.close()
         prefix = "../" * depth
         for url in dict.fromkeys(collector.urls):
             local = prefix + self.localize(url)
@@ -137,25 +177,36 @@ class _Localizer:
                 html = html.replace(f"{quote}{url}{quote}", f"{quote}{local}{quote}")
                 escaped = url.replace("&", "&amp;")
                 html = html.replace(f"{quote}{escaped}{quote}", f"{quote}{local}{quote}")
-        for block in collector.css_blocks:
-            for url in css_remote_urls(block):
-                html = html.replace(url, prefix + self.localize(url))
+        for block in dict.fromkeys(collector.css_blocks):
+            if css_remote_urls(block):
+                html = html.replace(block, self.rewrite_css(block, depth))
         return html
 
 
 def compile_project(
     project_dir: Path, out_dir: Path, fetcher: RemoteFetcher, entry_file: str = "index.html"
 ) -> CompiledProject:
-    """Copy ``project_dir`` into ``out_dir`` with every remote reference made local."""
+    """Copy ``project_dir`` into ``out_dir`` with sub-compositions inlined into the entry
+    and every remote reference made local."""
     shutil.copytree(project_dir, out_dir, ignore=shutil.ignore_patterns(*SKIPPED_DIRS))
     localizer = _Localizer(out_dir, fetcher)
+    entry = PurePosixPath(entry_file.replace("\\", "/"))
+    inlined: list[str] = []
     for path in sorted(out_dir.rglob("*")):
-        if not path.is_file() or REMOTE_DIR in path.relative_to(out_dir).parts:
+        relative = path.relative_to(out_dir)
+        if not path.is_file() or relative.parts[0] in GENERATED_DIRS:
             continue
-        depth = len(path.relative_to(out_dir).parts) - 1
+        depth = len(relative.parts) - 1
         if path.suffix.lower() in (".html", ".htm"):
             text = path.read_text(encoding="utf-8", errors="replace")
-            rewritten = localizer.rewrite_html(text, depth)
+            source = text
+            if PurePosixPath(relative.as_posix()) == entry:
+                # Read sub-compositions from the source project: copies in out_dir may
+                # already have been rewritten by this loop.
+                result = inline_subcompositions_detailed(text, project_dir, entry.as_posix())
+                source = result.html
+                inlined = list(result.sources)
+            rewritten = localizer.rewrite_html(source, depth)
         elif path.suffix.lower() == ".css":
             text = path.read_text(encoding="utf-8", errors="replace")
             rewritten = localizer.rewrite_css(text, depth)
@@ -163,4 +214,10 @@ def compile_project(
             continue
         if rewritten != text:
             path.write_text(rewritten, encoding="utf-8")
-    return CompiledProject(root=out_dir, entry=entry_file, remote=dict(localizer.remote))
+    return CompiledProject(
+        root=out_dir,
+        entry=entry_file,
+        remote=dict(localizer.remote),
+        fonts=localizer.fonts.records,
+        subcompositions=inlined,
+    )

@@ -115,6 +115,18 @@ class ChunkIndexOutOfRangeError(RenderError):
     code = "CHUNK_INDEX_OUT_OF_RANGE"
 
 
+class ChunkMissingError(RenderError):
+    """Assemble was given fewer/more chunks than the plan has, or a chunk file is absent."""
+
+    code = "CHUNK_MISSING"
+
+
+class ChunkDigestMismatchError(RenderError):
+    """A chunk's bytes do not match the SHA-256 its worker reported."""
+
+    code = "CHUNK_DIGEST_MISMATCH"
+
+
 class FfmpegUnavailableError(RenderError):
     code = "FFMPEG_UNAVAILABLE"
 

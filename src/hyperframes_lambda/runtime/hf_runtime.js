@@ -84,6 +84,29 @@
     }
   }
 
+  // ---- GSAP: 2D transforms only ------------------------------------------------------
+  // GSAP's default force3D:"auto" writes translate3d() while a tween is in progress, which
+  // gives the element a composited layer whose raster scale Chrome keeps from earlier
+  // frames: the same frame would render differently depending on what was rendered
+  // before it (measured: up to 54/255 on a scaling element at a chunk seam). Configure
+  // GSAP the moment it is defined, before any page script builds a timeline.
+  function configureGsap(gsap) {
+    try { if (gsap && typeof gsap.config === "function") gsap.config({ force3D: false }); }
+    catch (e) { /* not GSAP after all */ }
+  }
+  (() => {
+    let value = window.gsap;
+    if (value) { configureGsap(value); return; }
+    try {
+      Object.defineProperty(window, "gsap", {
+        configurable: true,
+        enumerable: true,
+        get() { return value; },
+        set(next) { value = next; configureGsap(next); },
+      });
+    } catch (e) { /* a page that defined gsap itself first */ }
+  })();
+
   // ---- errors: surfaced to the renderer, which fails the render with them ------------
   const errors = [];
   function recordError(e, where) {
@@ -209,6 +232,84 @@
   }
   let clipByElement = new Map();
 
+  // ---- media: sound is mixed offline, video pixels come from pre-extracted frames ----
+  // window.__hfVideoFrames (set by the renderer from the plan) lists, per <video> in
+  // document order, {dir, count, ext}. A video's frame for time t is shown as its poster:
+  // the element keeps its box, transform, opacity, filter, radius and object-fit, and
+  // Chrome never decodes the video itself.
+  let videos = [];
+  function mediaStart(el) { const v = numberAttr(el, "data-media-start"); return v && v > 0 ? v : 0; }
+  function playbackRate(el) { const v = numberAttr(el, "data-playback-rate"); return v && v > 0 ? v : 1; }
+  function mediaSource(el) {
+    if (el.getAttribute("src")) return new URL(el.getAttribute("src"), document.baseURI).href;
+    const source = el.querySelector("source[src]");
+    return source ? new URL(source.getAttribute("src"), document.baseURI).href : null;
+  }
+  function describeMedia() {
+    const out = [];
+    for (const kind of ["audio", "video"]) {
+      const elements = Array.from(document.querySelectorAll(kind));
+      elements.forEach((el, index) => {
+        const clip = clipByElement.get(el);
+        const volume = numberAttr(el, "data-volume");
+        out.push({
+          kind, index, id: el.id || null, src: el.__hfSrc || mediaSource(el),
+          start: clip ? clip.start : 0,
+          end: clip && Number.isFinite(clip.end) ? clip.end : null,
+          mediaStart: mediaStart(el), playbackRate: playbackRate(el),
+          volume: volume === null || Number.isNaN(volume) ? 1 : volume,
+          loop: el.hasAttribute("loop"), muted: el.hasAttribute("muted") || el.muted,
+        });
+      });
+    }
+    return out;
+  }
+  function prepareMedia() {
+    for (const el of document.querySelectorAll("audio, video")) {
+      el.__hfSrc = mediaSource(el);
+      el.pause();
+      el.removeAttribute("autoplay");
+    }
+    const frames = window.__hfVideoFrames || [];
+    videos = Array.from(document.querySelectorAll("video")).map((el, index) => {
+      const info = frames[index] || null;
+      if (info) {
+        // Detach the real media so Chrome shows the poster we set per frame.
+        el.removeAttribute("src");
+        for (const source of el.querySelectorAll("source")) source.remove();
+        el.preload = "none";
+        el.load();
+      }
+      const clip = clipByElement.get(el);
+      return { el, info, start: clip ? clip.start : 0, end: clip ? clip.end : Infinity,
+               rate: playbackRate(el), loop: el.hasAttribute("loop") };
+    });
+  }
+  const posterCache = new Map();
+  function loadPoster(url) {
+    let promise = posterCache.get(url);
+    if (!promise) {
+      const img = new Image();
+      img.src = url;
+      promise = img.decode().catch(() => { recordError(new Error(`video frame ${url} failed to load`)); });
+      posterCache.set(url, promise);
+      if (posterCache.size > 64) posterCache.delete(posterCache.keys().next().value);
+    }
+    return promise;
+  }
+  function seekVideos(t, fps) {
+    const pending = [];
+    for (const v of videos) {
+      if (!v.info || v.info.count <= 0) continue;
+      if (t < v.start || t > v.end) continue;
+      let k = Math.floor((t - v.start) * fps + 1e-9);
+      k = v.loop ? k % v.info.count : Math.min(k, v.info.count - 1);
+      const url = `${v.info.dir}/frame_${String(k).padStart(6, "0")}.${v.info.ext}`;
+      pending.push(loadPoster(url).then(() => { v.el.poster = url; }));
+    }
+    return pending;
+  }
+
   // ---- seeking -----------------------------------------------------------------------
   function applyVisibility(t) {
     for (const clip of clips) {
@@ -218,8 +319,63 @@
     }
   }
 
+  // Animations we hold "baked": a paused animation on a transform still marks its layer
+  // as potentially animating, and Chrome then keeps whatever raster scale the layer had
+  // (cc avoids re-rastering during transform animations), so a frame's pixels would
+  // depend on the frames rendered before it. For those animations we read the seeked
+  // value, cancel the animation and write the value inline (!important, as animations
+  // win over inline styles); the next seek restores the inline styles and revives them.
+  const TRANSFORM_PROPERTIES = new Set(["transform", "translate", "rotate", "scale",
+    "offsetPath", "offsetDistance", "offsetRotate", "offsetAnchor", "offsetPosition"]);
+  const bakedAnimations = new Set();
+  const bakedStyles = new Map(); // element -> Map(css property -> [previous value, priority])
+
+  function kebab(name) { return name.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase()); }
+
+  function transformProperties(anim) {
+    const effect = anim.effect;
+    if (!effect || !effect.target || effect.pseudoElement || !effect.getKeyframes) return [];
+    const names = new Set();
+    for (const frame of effect.getKeyframes()) {
+      for (const key of Object.keys(frame)) if (TRANSFORM_PROPERTIES.has(key)) names.add(kebab(key));
+    }
+    return Array.from(names);
+  }
+
+  function unbakeAnimations() {
+    for (const [el, props] of bakedStyles) {
+      for (const [prop, [value, priority]] of props) {
+        if (value) el.style.setProperty(prop, value, priority);
+        else el.style.removeProperty(prop);
+      }
+    }
+    bakedStyles.clear();
+  }
+
+  function bakeAnimations() {
+    const reads = [];
+    for (const anim of new Set([...document.getAnimations(), ...bakedAnimations])) {
+      const props = transformProperties(anim);
+      if (!props.length || anim.playState === "finished") continue;
+      const el = anim.effect.target;
+      const computed = getComputedStyle(el);
+      reads.push([anim, el, props.map((p) => [p, computed.getPropertyValue(p)])]);
+    }
+    for (const [anim] of reads) { anim.cancel(); bakedAnimations.add(anim); }
+    for (const [, el, values] of reads) {
+      let saved = bakedStyles.get(el);
+      if (!saved) { saved = new Map(); bakedStyles.set(el, saved); }
+      for (const [prop, value] of values) {
+        if (!saved.has(prop)) {
+          saved.set(prop, [el.style.getPropertyValue(prop), el.style.getPropertyPriority(prop)]);
+        }
+        el.style.setProperty(prop, value, "important");
+      }
+    }
+  }
+
   function seekAnimations(t) {
-    for (const anim of document.getAnimations()) {
+    for (const anim of new Set([...document.getAnimations(), ...bakedAnimations])) {
       const target = anim.effect && anim.effect.target;
       if (typeof CSSTransition !== "undefined" && anim instanceof CSSTransition) {
         // A transition's start is the moment a style changed, which has no composition
@@ -227,6 +383,7 @@
         anim.finish();
         continue;
       }
+      if (target && !target.isConnected) { bakedAnimations.delete(anim); continue; }
       anim.pause();
       const start = target ? clipStartFor(target) : 0;
       anim.currentTime = (t - start) * 1000;
@@ -241,10 +398,11 @@
     return pending;
   }
 
-  function seek(t) {
+  function seek(t, fps) {
     if (!ready) throw new Error("__hf.seek called before the composition is ready");
     virtualSeconds = t;
     reseed(seedForTime(t));
+    unbakeAnimations();
     if (rootTimeline) rootTimeline.totalTime(t, false);
     applyVisibility(t);
     seekAnimations(t);
@@ -258,9 +416,13 @@
     flushAnimationFrames(t * 1000);
     // Timelines may have changed classes/styles that start CSS animations: seek again.
     seekAnimations(t);
+    bakeAnimations();
     if (errors.length) throw new Error(errors.join("\n"));
-    const pending = pendingImages();
-    return pending.length ? Promise.all(pending).then(() => true) : true;
+    const pending = [...seekVideos(t, fps || 30), ...pendingImages()];
+    return pending.length ? Promise.all(pending).then(() => {
+      if (errors.length) throw new Error(errors.join("\n"));
+      return true;
+    }) : true;
   }
 
   // ---- readiness ---------------------------------------------------------------------
@@ -270,13 +432,17 @@
     root = document.querySelector("[data-composition-id]");
     if (!root) { failure = "no element with data-composition-id"; return; }
     const style = document.createElement("style");
-    style.textContent = `[${HIDDEN_ATTR}], [${HIDDEN_ATTR}] * { visibility: hidden !important; }`;
+    // will-change: transform freezes a layer's raster scale at whatever it first was,
+    // which makes pixels depend on frame order; it buys nothing when rendering offline.
+    style.textContent = `[${HIDDEN_ATTR}], [${HIDDEN_ATTR}] * { visibility: hidden !important; }
+      *, *::before, *::after { will-change: auto !important; }`;
     document.head.appendChild(style);
     try {
       clips = resolveClips();
       clipByElement = new Map(clips.map((c) => [c.el, c]));
       rootTimeline = buildRootTimeline();
       duration = computeDuration();
+      prepareMedia();
     } catch (e) {
       failure = (e && e.message) || String(e);
       return;
@@ -302,5 +468,6 @@
     // One call the renderer polls while pumping frames (rAF-free, SPEC §3).
     status() { initialiseOnce(); return { ready, failure, errors: errors.slice(), duration }; },
     seek,
+    media: describeMedia,
   };
 })();

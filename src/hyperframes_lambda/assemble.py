@@ -1,0 +1,184 @@
+"""Stage 3 — assemble chunks into the final output (SPEC §7).
+
+    assemble(plan_dir, chunk_paths, out_path, expected_hashes=None) -> AssembleResult
+
+Chunks are checked (count, and each one's SHA-256 against what its worker reported —
+the reference returned hashes but never checked them), concatenated without re-encoding,
+the plan's soundtrack muxed once, and the result verified by decoding: frame count equal
+to the plan's, duration within one frame. Only then does the output appear.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import (
+    ChunkDigestMismatchError,
+    ChunkMissingError,
+    EncodeError,
+    OutputVerificationError,
+)
+from .ffmpeg import ffmpeg_exe
+from .plan import AUDIO_FILE
+from .plan_hash import file_sha256
+from .probe import probe
+from .render_chunk import LoadedPlan, atomic_path, load_plan
+
+
+@dataclass(frozen=True)
+class AssembleResult:
+    path: Path
+    frames: int
+    size: int
+    sha256: str
+    has_audio: bool
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def assemble(
+    plan_dir: Path,
+    chunk_paths: Sequence[Path],
+    out_path: Path,
+    *,
+    expected_hashes: Sequence[str] | None = None,
+    expected_plan_hash: str | None = None,
+) -> AssembleResult:
+    started = time.perf_counter()
+    loaded = load_plan(plan_dir, expected_plan_hash)
+    _check_chunks(loaded, chunk_paths, expected_hashes)
+    timings = {"verifyChunks": time.perf_counter() - started}
+    audio = plan_dir / AUDIO_FILE if loaded.document["hasAudio"] else None
+    t = time.perf_counter()
+    if loaded.encoder.format == "png-sequence":
+        size, digest = _assemble_png_sequence(loaded, chunk_paths, out_path, audio)
+    else:
+        with atomic_path(out_path) as partial:
+            _concat_and_mux(loaded, chunk_paths, audio, partial)
+            timings["mux"] = time.perf_counter() - t
+            t = time.perf_counter()
+            verify_video(
+                partial, loaded.total_frames, loaded.encoder.fps, has_audio=audio is not None
+            )
+            timings["verifyOutput"] = time.perf_counter() - t
+            size, digest = partial.stat().st_size, file_sha256(partial)
+    timings["total"] = time.perf_counter() - started
+    return AssembleResult(out_path, loaded.total_frames, size, digest, audio is not None, timings)
+
+
+def _check_chunks(
+    loaded: LoadedPlan, chunk_paths: Sequence[Path], expected_hashes: Sequence[str] | None
+) -> None:
+    count = len(loaded.chunks)
+    if len(chunk_paths) != count:
+        raise ChunkMissingError(f"the plan has {count} chunks but {len(chunk_paths)} were given")
+    if expected_hashes is not None and len(expected_hashes) != count:
+        raise ChunkMissingError(f"{len(expected_hashes)} chunk hashes given for {count} chunks")
+    for index, path in enumerate(chunk_paths):
+        if not path.is_file():
+            raise ChunkMissingError(f"chunk {index} is missing: {path}")
+        if expected_hashes is not None:
+            actual = file_sha256(path)
+            if actual != expected_hashes[index]:
+                raise ChunkDigestMismatchError(
+                    f"chunk {index} ({path.name}) has sha256 {actual}, its worker reported "
+                    f"{expected_hashes[index]}"
+                )
+
+
+def _run_ffmpeg(args: list[str], what: str) -> None:
+    result = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise EncodeError(f"ffmpeg failed to {what}: {result.stderr.strip()[-800:]}")
+
+
+def _concat_and_mux(
+    loaded: LoadedPlan, chunk_paths: Sequence[Path], audio: Path | None, out: Path
+) -> None:
+    fps = loaded.encoder.fps
+    seconds = loaded.total_frames / fps
+    fmt = loaded.encoder.format
+    with tempfile.TemporaryDirectory(prefix="hf-assemble-") as scratch:
+        if len(chunk_paths) == 1:
+            inputs = ["-i", str(chunk_paths[0])]
+        else:
+            listing = Path(scratch) / "chunks.txt"
+            listing.write_text(
+                "".join(f"file '{_concat_quote(p.resolve())}'\n" for p in chunk_paths)
+            )
+            # -r before the input: the concat demuxer would otherwise average the rate
+            # (360000/12001-style timestamps).
+            inputs = ["-r", str(fps), "-f", "concat", "-safe", "0", "-i", str(listing)]
+        args = [*inputs]
+        if audio is not None:
+            args += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0"]
+            if fmt == "webm":  # WebM carries Opus, not AAC: the one unavoidable transcode
+                args += ["-c:a", "libopus", "-b:a", "160k", "-ar", "48000"]
+                args += ["-af", f"apad,atrim=end_sample={round(seconds * 48000)}"]
+            else:  # the plan's AAC already lasts exactly frames/fps: copy, never re-encode
+                args += ["-c:a", "copy"]
+        else:
+            args += ["-map", "0:v:0"]
+        args += ["-c:v", "copy", "-t", f"{seconds:.6f}"]
+        if fmt in ("mp4", "mov"):
+            args += ["-movflags", "+faststart"]
+        _run_ffmpeg([*args, str(out)], f"assemble {out.name}")
+
+
+def _concat_quote(path: Path) -> str:
+    return str(path).replace("'", "'\\''")
+
+
+def verify_video(path: Path, frames: int, fps: int, *, has_audio: bool) -> None:
+    """Decoded frame count equals the plan's; duration within one frame; audio as planned."""
+    info = probe(path)
+    if info.frame_count != frames:
+        raise OutputVerificationError(
+            f"{path.name}: decoded {info.frame_count} frames, expected {frames}"
+        )
+    expected = frames / fps
+    if info.duration is not None and abs(info.duration - expected) > 1.0 / fps + 1e-6:
+        raise OutputVerificationError(
+            f"{path.name}: duration {info.duration:.3f}s, expected {expected:.3f}s"
+        )
+    if info.has_audio != has_audio:
+        state = "has" if info.has_audio else "lacks"
+        raise OutputVerificationError(f"{path.name} {state} an audio stream, unlike its plan")
+
+
+def _assemble_png_sequence(
+    loaded: LoadedPlan, chunk_paths: Sequence[Path], out_dir: Path, audio: Path | None
+) -> tuple[int, str]:
+    """Merge chunk archives into one directory of frame_000001.png … (+ audio sidecar)."""
+    partial = out_dir.with_name(f".{out_dir.name}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        for path in chunk_paths:
+            with tarfile.open(path, "r:gz") as tar:
+                tar.extractall(partial, filter="data")
+        names = sorted(p.name for p in partial.glob("frame_*.png"))
+        expected = [f"frame_{i:06d}.png" for i in range(1, loaded.total_frames + 1)]
+        if names != expected:
+            raise OutputVerificationError(
+                f"png sequence has {len(names)} frames, expected {loaded.total_frames} numbered 1…N"
+            )
+        if audio is not None:
+            shutil.copyfile(audio, partial / AUDIO_FILE)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        partial.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)
+        raise
+    size = sum(p.stat().st_size for p in out_dir.iterdir())
+    return size, ""

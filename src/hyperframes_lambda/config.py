@@ -1,0 +1,102 @@
+"""The render configuration (the ``Config`` object of an execution input, SPEC §5).
+
+Validated with pydantic; every rejection becomes an :class:`InvalidConfigError` whose
+message names the field, so a user reading a failed Step Functions execution knows what
+to change. Field names are the camelCase names of the public contract.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import InvalidConfigError
+
+_BITRATE = re.compile(r"^[1-9][0-9]*(\.[0-9]+)?[kKmM]?$")
+
+RuntimeCap = Literal["lambda", "temporal", "cloud-run-job", "k8s-job", "none"]
+
+
+class RenderConfig(BaseModel):
+    """What to render and how. Unknown fields are rejected (typos must not pass silently)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    fps: Literal[24, 30, 60] | None = None
+    width: int | None = Field(default=None, ge=16, le=7680)
+    height: int | None = Field(default=None, ge=16, le=7680)
+    format: Literal["mp4", "mov", "webm", "png-sequence"] = "mp4"
+    codec: Literal["h264", "h265"] | None = None
+    quality: Literal["draft", "standard", "high"] = "standard"
+    crf: int | None = Field(default=None, ge=0, le=51)
+    bitrate: str | None = None
+    chunk_size: int | None = Field(default=None, ge=1, le=3600, alias="chunkSize")
+    target_chunk_frames: int | None = Field(default=None, ge=1, le=3600, alias="targetChunkFrames")
+    max_parallel_chunks: int = Field(default=16, ge=1, le=256, alias="maxParallelChunks")
+    runtime_cap: RuntimeCap = Field(default="none", alias="runtimeCap")
+    variables: dict[str, Any] = Field(default_factory=dict)
+    entry_file: str = Field(default="index.html", alias="entryFile", min_length=1)
+
+    @field_validator("width", "height")
+    @classmethod
+    def _even(cls, value: int | None) -> int | None:
+        if value is not None and value % 2:
+            raise ValueError("must be even (yuv420p video needs even dimensions)")
+        return value
+
+    @field_validator("bitrate")
+    @classmethod
+    def _bitrate_shape(cls, value: str | None) -> str | None:
+        if value is not None and not _BITRATE.match(value):
+            raise ValueError("must look like 8M, 2500k or 800000")
+        return value
+
+    @field_validator("entry_file")
+    @classmethod
+    def _relative_entry(cls, value: str) -> str:
+        if value.startswith("/") or ".." in value.split("/"):
+            raise ValueError("must be a path inside the project")
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RenderConfig:
+        if self.crf is not None and self.bitrate is not None:
+            raise ValueError("crf and bitrate are mutually exclusive; set one")
+        if self.codec is not None and self.format != "mp4":
+            raise ValueError(f"codec applies to mp4 only (format is {self.format})")
+        if (self.width is None) != (self.height is None):
+            raise ValueError("width and height must be given together")
+        return self
+
+    @property
+    def video_codec(self) -> Literal["h264", "h265"]:
+        return self.codec or "h264"
+
+
+def parse_config(data: Any) -> RenderConfig:
+    """Validate ``data`` (a mapping) or raise :class:`InvalidConfigError` naming the field."""
+    if data is None:
+        data = {}
+    if isinstance(data, RenderConfig):
+        return data
+    try:
+        return RenderConfig.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidConfigError(describe_validation_error(exc, "Config")) from None
+
+
+def describe_validation_error(exc: ValidationError, prefix: str) -> str:
+    """One line per problem: ``Config.fps: Input should be 24, 30 or 60 (got 25)``."""
+    lines = []
+    for error in exc.errors():
+        location = ".".join(str(part) for part in error["loc"])
+        field = f"{prefix}.{location}" if location else prefix
+        message = error["msg"].removeprefix("Value error, ")
+        got = error.get("input")
+        suffix = (
+            f" (got {got!r})" if error["type"] != "missing" and not isinstance(got, dict) else ""
+        )
+        lines.append(f"{field}: {message}{suffix}")
+    return "; ".join(lines)

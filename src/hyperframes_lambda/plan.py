@@ -1,0 +1,307 @@
+"""Stage 1 — plan: freeze a project into a self-contained, hashed plan directory (SPEC §5).
+
+    plan(project_dir, config, plan_dir, archive) -> PlanResult
+
+The plan holds everything a chunk worker needs and nothing it could get differently:
+the compiled page with every remote asset local, pre-extracted video frames, the mixed
+soundtrack, the chunk table, the locked encoder and capture settings. Scratch files live
+outside ``plan_dir`` and are gone before hashing (the reference hashed a scratch folder
+workers never saw, and every audio render failed with PLAN_HASH_MISMATCH).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from . import __version__
+from .audio_mix import AudioTrack, mix_audio
+from .capture import CaptureSettings
+from .chunking import Chunk, lambda_frame_budget, slice_chunks
+from .compile import compile_project
+from .composition import read_composition
+from .config import RenderConfig, parse_config
+from .encode import EncoderSettings
+from .errors import AssetNotFoundError, CompositionError, InvalidConfigError
+from .ffmpeg import ffmpeg_version_line
+from .frame_source import open_frame_source
+from .media_probe import probe_media
+from .plan_archive import write_plan_archive
+from .plan_hash import PLAN_JSON, canonical_json, compute_plan_hash
+from .remote_assets import RemoteFetcher
+from .render_size import resolve_fps, resolve_output_size
+from .timing import frame_count
+from .video_frames import VideoClip, extract_video_frames
+
+PROTOCOL_VERSION = 1
+COMPILED_DIR = "compiled"
+VIDEO_FRAMES_DIR = "video-frames"
+AUDIO_FILE = "audio.m4a"
+ENCODER_JSON = "meta/encoder.json"
+CAPTURE_JSON = "meta/capture.json"
+CHUNKS_JSON = "meta/chunks.json"
+VIDEO_JSON = "meta/video.json"
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    plan_dir: Path
+    archive: Path | None
+    plan_hash: str
+    chunk_count: int
+    total_frames: int
+    fps: int
+    width: int
+    height: int
+    format: str
+    has_audio: bool
+    duration: float
+    ffmpeg_version: str
+    renderer_version: str
+    timings: dict[str, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def audio_path(self) -> Path | None:
+        return self.plan_dir / AUDIO_FILE if self.has_audio else None
+
+
+def _write_json(path: Path, value: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(canonical_json(value) + "\n", encoding="utf-8")
+
+
+def _served_path(url: str | None, plan_dir: Path, what: str) -> Path:
+    """Map a media URL the page resolved (served from ``plan_dir``) back to its file."""
+    if not url:
+        raise CompositionError(f"{what} has no src")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or parts.hostname != "127.0.0.1":
+        raise CompositionError(f"{what}: {url} was not made local by the compiler")
+    path = plan_dir / unquote(parts.path).lstrip("/")
+    if not path.is_file():
+        raise AssetNotFoundError(f"{what}: {path.relative_to(plan_dir)} is not in the project")
+    return path
+
+
+def plan(
+    project_dir: Path,
+    config: RenderConfig | dict[str, Any] | None,
+    plan_dir: Path,
+    archive: Path | None = None,
+    *,
+    fetcher: RemoteFetcher | None = None,
+) -> PlanResult:
+    """Compile ``project_dir`` into ``plan_dir`` (must not exist or be empty) and, if
+    ``archive`` is given, write the frozen ``plan.tar.gz`` there. On failure nothing is
+    left: neither a half-built plan directory nor an archive."""
+    if plan_dir.exists() and (not plan_dir.is_dir() or any(plan_dir.iterdir())):
+        raise InvalidConfigError(f"plan directory {plan_dir} is not empty")
+    try:
+        return _plan(project_dir, config, plan_dir, archive, fetcher)
+    except BaseException:
+        shutil.rmtree(plan_dir, ignore_errors=True)
+        raise
+
+
+def _plan(
+    project_dir: Path,
+    config: RenderConfig | dict[str, Any] | None,
+    plan_dir: Path,
+    archive: Path | None,
+    fetcher: RemoteFetcher | None,
+) -> PlanResult:
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    warnings: list[str] = []
+    cfg = parse_config(config)
+    info = read_composition(project_dir, cfg.entry_file)
+    width, height = resolve_output_size(info, cfg.width, cfg.height)
+    if (cfg.width, cfg.height) != (None, None) and (width, height) != (info.width, info.height):
+        warnings.append(
+            f"Config {width}x{height} differs from the composition's {info.width}x{info.height}: "
+            "the page is scaled to the configured size"
+        )
+    fps = resolve_fps(info, cfg.fps)
+    plan_dir.mkdir(parents=True, exist_ok=True)
+
+    encoder = EncoderSettings(
+        fps=fps, width=width, height=height, format=cfg.format, codec=cfg.video_codec,
+        quality=cfg.quality, crf=cfg.crf, bitrate=cfg.bitrate,
+    )  # fmt: skip
+    t = time.perf_counter()
+    compiled = compile_project(
+        project_dir, plan_dir / COMPILED_DIR, fetcher or RemoteFetcher(), cfg.entry_file
+    )
+    timings["compile"] = time.perf_counter() - t
+
+    capture = capture_settings_for(cfg, info.width, info.height, encoder)
+    t = time.perf_counter()
+    entry_url_path = f"{COMPILED_DIR}/{compiled.entry}"
+    with open_frame_source(plan_dir, entry_url_path, capture) as page:
+        duration = page.duration
+        media: list[dict[str, Any]] = page.evaluate("window.__hf.media()") or []
+    timings["probe"] = time.perf_counter() - t
+    if duration <= 0:
+        raise CompositionError(
+            f"{info.entry}: the composition's duration is 0 — set data-duration on the root "
+            "element or register a non-empty timeline in window.__timelines"
+        )
+    total = frame_count(duration, fps)
+
+    with tempfile.TemporaryDirectory(prefix="hf-plan-scratch-") as scratch:
+        t = time.perf_counter()
+        video_manifest = _extract_videos(media, plan_dir, fps, duration)
+        timings["video"] = time.perf_counter() - t
+        t = time.perf_counter()
+        has_audio = _mix_soundtrack(media, plan_dir, total / fps, Path(scratch))
+        timings["audio"] = time.perf_counter() - t
+
+    chunk_size, target = cfg.chunk_size, cfg.target_chunk_frames
+    if cfg.runtime_cap == "lambda":
+        budget = lambda_frame_budget(width, height)
+        if chunk_size is not None and chunk_size > budget:
+            warnings.append(
+                f"chunkSize {chunk_size} may not finish inside Lambda's 15 minutes at "
+                f"{width}x{height}; at most {budget} frames per chunk is recommended"
+            )
+        elif chunk_size is None:
+            target = min(target or budget, budget)
+    chunks = slice_chunks(
+        total, chunk_size=chunk_size, target_chunk_frames=target,
+        max_parallel_chunks=cfg.max_parallel_chunks,
+    )  # fmt: skip
+
+    encoder_json = asdict(encoder)
+    _write_json(plan_dir / ENCODER_JSON, encoder_json)
+    _write_json(plan_dir / CAPTURE_JSON, _capture_json(capture, video_manifest))
+    _write_json(plan_dir / VIDEO_JSON, video_manifest)
+    _write_json(plan_dir / CHUNKS_JSON, [_chunk_json(c) for c in chunks])
+
+    ffmpeg_version = ffmpeg_version_line()
+    plan_hash = compute_plan_hash(
+        plan_dir, encoder=encoder_json, ffmpeg_version=ffmpeg_version,
+        renderer_version=__version__, fps=fps, width=width, height=height, format=cfg.format,
+    )  # fmt: skip
+    document = {
+        "protocol": PROTOCOL_VERSION,
+        "planHash": plan_hash,
+        "rendererVersion": __version__,
+        "ffmpegVersion": ffmpeg_version,
+        "entry": entry_url_path,
+        "fps": fps,
+        "width": width,
+        "height": height,
+        "format": cfg.format,
+        "codec": cfg.video_codec,
+        "totalFrames": total,
+        "duration": duration,
+        "chunkCount": len(chunks),
+        "hasAudio": has_audio,
+        "runtimeCap": cfg.runtime_cap,
+        "warnings": warnings,
+    }
+    (plan_dir / PLAN_JSON).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
+    if archive is not None:
+        t = time.perf_counter()
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        write_plan_archive(plan_dir, archive)
+        timings["archive"] = time.perf_counter() - t
+    timings["total"] = time.perf_counter() - started
+    return PlanResult(
+        plan_dir=plan_dir, archive=archive, plan_hash=plan_hash, chunk_count=len(chunks),
+        total_frames=total, fps=fps, width=width, height=height, format=cfg.format,
+        has_audio=has_audio, duration=duration, ffmpeg_version=ffmpeg_version,
+        renderer_version=__version__, timings=timings, warnings=warnings,
+    )  # fmt: skip
+
+
+def capture_settings_for(
+    cfg: RenderConfig, css_width: int, css_height: int, encoder: EncoderSettings
+) -> CaptureSettings:
+    return CaptureSettings(
+        css_width=css_width, css_height=css_height, width=encoder.width, height=encoder.height,
+        fps=encoder.fps, image_format=encoder.capture_format,
+        jpeg_quality=encoder.preset.jpeg_quality, transparent=encoder.needs_alpha,
+        variables=dict(cfg.variables),
+    )  # fmt: skip
+
+
+def _capture_json(capture: CaptureSettings, video_manifest: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "cssWidth": capture.css_width,
+        "cssHeight": capture.css_height,
+        "width": capture.width,
+        "height": capture.height,
+        "fps": capture.fps,
+        "imageFormat": capture.image_format,
+        "jpegQuality": capture.jpeg_quality,
+        "transparent": capture.transparent,
+        "variables": dict(capture.variables),
+        "videoFrames": video_manifest,
+    }
+
+
+def _chunk_json(chunk: Chunk) -> dict[str, int]:
+    return {"index": chunk.index, "startFrame": chunk.start_frame, "endFrame": chunk.end_frame}
+
+
+def _extract_videos(
+    media: list[dict[str, Any]], plan_dir: Path, fps: int, duration: float
+) -> list[dict[str, Any]]:
+    """Pre-extract each <video>'s frames; returns the per-video manifest for the runtime."""
+    manifest: list[dict[str, Any]] = []
+    for item in (m for m in media if m["kind"] == "video"):
+        what = f"<video{' id=' + item['id'] if item.get('id') else ''}> #{item['index']}"
+        source = _served_path(item.get("src"), plan_dir, what)
+        clip = VideoClip(
+            source=source, start=float(item["start"]),
+            duration=None if item.get("end") is None else float(item["end"]) - float(item["start"]),
+            media_start=float(item["mediaStart"]), playback_rate=float(item["playbackRate"]),
+            loop=bool(item["loop"]),
+        )  # fmt: skip
+        relative = f"{VIDEO_FRAMES_DIR}/{item['index']:03d}"
+        extracted = extract_video_frames(clip, fps, plan_dir / relative, composition_end=duration)
+        manifest.append({"dir": f"/{relative}", "count": extracted.count, "ext": extracted.ext})
+    return manifest
+
+
+def _mix_soundtrack(
+    media: list[dict[str, Any]], plan_dir: Path, seconds: float, scratch: Path
+) -> bool:
+    tracks = []
+    for item in media:
+        if item["kind"] == "video" and item["muted"]:
+            continue
+        what = f"<{item['kind']}{' id=' + item['id'] if item.get('id') else ''}> #{item['index']}"
+        source = _served_path(item.get("src"), plan_dir, what)
+        if item["kind"] == "audio":
+            probe_media(source)  # NOT_MEDIA_PAYLOAD for an HTML error page saved as .mp3
+        elif not probe_media(source).has_audio:
+            continue
+        start = float(item["start"])
+        end = item.get("end")
+        tracks.append(
+            AudioTrack(
+                source=source,
+                start=start,
+                duration=None if end is None else float(end) - start,
+                media_start=float(item["mediaStart"]),
+                volume=float(item["volume"]),
+                playback_rate=float(item["playbackRate"]),
+                loop=bool(item["loop"]),
+            )
+        )
+    if not tracks:
+        return False
+    mixed = scratch / AUDIO_FILE
+    if not mix_audio(tracks, seconds, mixed):
+        return False
+    shutil.move(mixed, plan_dir / AUDIO_FILE)
+    return True

@@ -1,0 +1,257 @@
+"""Stage 2 — render one chunk of a frozen plan (SPEC §6).
+
+    render_chunk(plan_dir, chunk_index, out_path, expected_hash=None) -> ChunkResult
+
+Everything that can be checked is checked before Chrome starts: plan.json readable and of
+a protocol we speak, the hash the caller expects equals the plan's and the one recomputed
+from the files on disk, this ffmpeg is the planner's, the index is in range. Then the
+chunk's frames are captured at their absolute times and encoded as one closed GOP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import tarfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .capture import CaptureMode, CaptureSettings
+from .chunking import Chunk
+from .encode import EncoderSettings, StreamingEncoder
+from .errors import (
+    ChunkIndexOutOfRangeError,
+    FfmpegVersionMismatchError,
+    PlanHashMismatchError,
+    PlanProtocolUnsupportedError,
+)
+from .ffmpeg import ffmpeg_version_line
+from .frame_source import CaptureStats, capture_frames_parallel, dump_frame, open_frame_sources
+from .plan import CAPTURE_JSON, CHUNKS_JSON, ENCODER_JSON, PROTOCOL_VERSION
+from .plan_hash import PLAN_JSON, compute_plan_hash, file_sha256
+
+CHUNK_EXTENSIONS = {"mp4": ".mp4", "mov": ".mov", "webm": ".webm", "png-sequence": ".tar.gz"}
+
+
+@dataclass(frozen=True)
+class LoadedPlan:
+    """A plan directory whose integrity has been verified."""
+
+    plan_dir: Path
+    document: dict[str, Any]
+    encoder: EncoderSettings
+    capture: CaptureSettings
+    chunks: list[Chunk]
+
+    @property
+    def plan_hash(self) -> str:
+        return str(self.document["planHash"])
+
+    @property
+    def total_frames(self) -> int:
+        return int(self.document["totalFrames"])
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    index: int
+    path: Path
+    sha256: str
+    frames: int
+    capture_mode: CaptureMode
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise PlanProtocolUnsupportedError(f"{path.name} in the plan is unreadable: {exc}") from exc
+
+
+def load_plan(plan_dir: Path, expected_hash: str | None = None) -> LoadedPlan:
+    """Read and verify a plan directory (hash recomputed from disk, ffmpeg version)."""
+    document = _read_json(plan_dir / PLAN_JSON)
+    if document.get("protocol") != PROTOCOL_VERSION:
+        raise PlanProtocolUnsupportedError(
+            f"plan protocol {document.get('protocol')!r} is not supported by renderer "
+            f"{__version__} (speaks {PROTOCOL_VERSION}); re-plan with this version"
+        )
+    recorded = str(document.get("planHash", ""))
+    if expected_hash is not None and expected_hash != recorded:
+        raise PlanHashMismatchError(
+            f"the caller expects plan {expected_hash} but plan.json says {recorded}"
+        )
+    encoder_json = _read_json(plan_dir / ENCODER_JSON)
+    actual = compute_plan_hash(
+        plan_dir, encoder=encoder_json, ffmpeg_version=str(document["ffmpegVersion"]),
+        renderer_version=str(document["rendererVersion"]), fps=int(document["fps"]),
+        width=int(document["width"]), height=int(document["height"]),
+        format=str(document["format"]),
+    )  # fmt: skip
+    if actual != recorded:
+        raise PlanHashMismatchError(
+            f"the plan's files do not hash to {recorded} (recomputed {actual}): the plan was "
+            "altered after it was frozen, or only partly transferred; re-plan"
+        )
+    if document["rendererVersion"] != __version__:
+        raise PlanProtocolUnsupportedError(
+            f"plan made by renderer {document['rendererVersion']}, this is {__version__}"
+        )
+    local_ffmpeg = ffmpeg_version_line()
+    if document["ffmpegVersion"] != local_ffmpeg:
+        raise FfmpegVersionMismatchError(
+            f"plan made with '{document['ffmpegVersion']}', this worker has '{local_ffmpeg}'"
+        )
+    capture_json = _read_json(plan_dir / CAPTURE_JSON)
+    video_frames = json.dumps(capture_json["videoFrames"], sort_keys=True)
+    capture = CaptureSettings(
+        css_width=capture_json["cssWidth"], css_height=capture_json["cssHeight"],
+        width=capture_json["width"], height=capture_json["height"], fps=capture_json["fps"],
+        image_format=capture_json["imageFormat"], jpeg_quality=capture_json["jpegQuality"],
+        transparent=capture_json["transparent"], variables=capture_json["variables"],
+        init_scripts=(f"window.__hfVideoFrames = {video_frames};",),
+    )  # fmt: skip
+    chunks = [
+        Chunk(c["index"], c["startFrame"], c["endFrame"])
+        for c in _read_json(plan_dir / CHUNKS_JSON)
+    ]
+    return LoadedPlan(plan_dir, document, EncoderSettings(**encoder_json), capture, chunks)
+
+
+@contextlib.contextmanager
+def atomic_path(final: Path) -> Iterator[Path]:
+    """A temporary sibling of ``final`` that replaces it only if the block succeeds."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    partial = final.with_name(f".{final.name}.partial-{os.getpid()}{''.join(final.suffixes)}")
+    try:
+        yield partial
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(partial, 0o666 & ~umask)
+        os.replace(partial, final)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def render_chunk(
+    plan_dir: Path,
+    chunk_index: int,
+    out_path: Path,
+    *,
+    expected_hash: str | None = None,
+    pages: int = 1,
+    dump_frames: Path | None = None,
+    on_frame: Any = None,
+) -> ChunkResult:
+    """Capture and encode chunk ``chunk_index`` of the plan in ``plan_dir`` to ``out_path``."""
+    started = time.perf_counter()
+    loaded = load_plan(plan_dir, expected_hash)
+    if not 0 <= chunk_index < len(loaded.chunks):
+        raise ChunkIndexOutOfRangeError(
+            f"chunk index {chunk_index} is out of range: the plan has {len(loaded.chunks)} "
+            f"chunks (0…{len(loaded.chunks) - 1})"
+        )
+    chunk = loaded.chunks[chunk_index]
+    timings = {"verify": time.perf_counter() - started}
+    encoder = loaded.encoder
+    capture = loaded.capture
+    if dump_frames is not None:
+        dump_frames.mkdir(parents=True, exist_ok=True)
+
+    load_started = time.perf_counter()
+    with (
+        open_frame_sources(plan_dir, loaded.document["entry"], capture, pages) as opened,
+        atomic_path(out_path) as partial,
+    ):
+        timings["load"] = time.perf_counter() - load_started
+        if encoder.format == "png-sequence":
+            sink: _FrameSink = _PngSequenceSink(partial)
+        else:
+            sink = _VideoSink(encoder, partial, chunk.frames, capture.image_format)
+
+        def take(index: int, data: bytes) -> None:
+            sink.write(index, data)
+            if dump_frames is not None:
+                dump_frame(dump_frames, index, data, capture.image_format)
+            if on_frame is not None:
+                on_frame(index)
+
+        try:
+            stats = capture_frames_parallel(
+                opened, range(chunk.start_frame, chunk.end_frame), take, CaptureStats()
+            )
+            tail = time.perf_counter()
+            sink.finish()
+        except BaseException:
+            sink.abort()
+            raise
+        timings["capture"] = stats.seconds
+        timings["encodeTail"] = time.perf_counter() - tail
+        mode = opened[0].mode
+        digest = file_sha256(partial)
+    timings["total"] = time.perf_counter() - started
+    return ChunkResult(chunk_index, out_path, digest, stats.frames, mode, timings)
+
+
+class _FrameSink:
+    def write(self, index: int, data: bytes) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        raise NotImplementedError
+
+    def abort(self) -> None:
+        raise NotImplementedError
+
+
+class _VideoSink(_FrameSink):
+    def __init__(
+        self, encoder: EncoderSettings, path: Path, frames: int, image_format: Any
+    ) -> None:
+        self._encoder = StreamingEncoder(encoder, path, frames, input_format=image_format)
+
+    def write(self, index: int, data: bytes) -> None:
+        self._encoder.write(data)
+
+    def finish(self) -> None:
+        self._encoder.finish()
+
+    def abort(self) -> None:
+        self._encoder.abort()
+
+
+class _PngSequenceSink(_FrameSink):
+    """PNG screenshots stored as captured (lossless, alpha) in a deterministic tar.gz,
+    named by absolute 1-based frame number so assembly is a merge."""
+
+    def __init__(self, path: Path) -> None:
+        import gzip
+
+        self._raw = path.open("wb")
+        self._gzip = gzip.GzipFile(
+            filename="", mode="wb", fileobj=self._raw, mtime=0, compresslevel=1
+        )
+        self._tar = tarfile.open(  # noqa: SIM115 - closed in finish()
+            fileobj=self._gzip, mode="w", format=tarfile.PAX_FORMAT
+        )
+
+    def write(self, index: int, data: bytes) -> None:
+        info = tarfile.TarInfo(f"frame_{index + 1:06d}.png")
+        info.size, info.mode, info.mtime = len(data), 0o644, 0
+        self._tar.addfile(info, io.BytesIO(data))
+
+    def finish(self) -> None:
+        self._tar.close()
+        self._gzip.close()
+        self._raw.close()
+
+    def abort(self) -> None:
+        with contextlib.suppress(Exception):
+            self.finish()

@@ -1,0 +1,607 @@
+"""Inline file sub-compositions into the entry HTML at compile time (SPEC §2).
+
+Why: a host ``<div data-composition-id="X" data-composition-src="compositions/x.html">`` is
+only a reference. The browser that captures frames must see one self-contained page where
+the sub-composition's markup, styles and scripts sit inside the host, its CSS cannot leak
+onto the rest of the page, and its relative asset paths still point at the right files.
+
+We transform text instead of re-serialising a parsed DOM, so everything we do not touch
+stays byte-for-byte as the author wrote it (deterministic, and easy to diff when debugging).
+
+Rules, in short:
+
+- The template is ``<template id="X-template">`` where X is the host's composition id; else
+  ``<template id="<file stem>-template">``; else, when the file holds exactly one
+  ``<template>``, that one (whatever its id). Anything outside the template is ignored.
+- The template's content replaces the host's children; the host keeps its attributes, and
+  ``data-composition-src`` is renamed ``data-hf-inlined-from`` (the entry-relative path).
+  A host written as ``<div ... />`` is treated as an empty host.
+- ``<style>`` blocks of the template are scoped to ``[data-composition-id="X"]`` (see
+  :func:`scope_css`); ``style=""`` attributes need no scoping but their ``url()`` s are
+  rebased.
+- Relative ``src``/``href``/``poster``/``srcset``/``data`` attributes and CSS ``url()`` /
+  ``@import`` are rebased from the sub-composition file's directory to the entry file's.
+  Paths inside script *code* cannot be rebased: scripts should use paths relative to the
+  entry file.
+- ``data-composition-src`` is resolved relative to the file that contains the host; when
+  no file exists there, relative to the entry file's directory. ``/x`` means project root.
+- Nested hosts are inlined recursively; a cycle is an error naming the chain.
+"""
+
+from __future__ import annotations
+
+import html as html_lib
+import posixpath
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import CompositionError
+
+SRC_ATTR = "data-composition-src"
+ID_ATTR = "data-composition-id"
+INLINED_ATTR = "data-hf-inlined-from"
+
+# Attributes whose value is one URL, on any element.
+_URL_ATTRS = frozenset({"src", "href", "poster", "data", "xlink:href", "background"})
+_SRCSET_ATTRS = frozenset({"srcset", "imagesrcset"})
+# Elements whose content the HTML tokenizer reads as raw text (no tags inside).
+_RAW_TEXT = frozenset(
+    {"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript"}
+)
+
+_START_TAG = re.compile(r"""<([a-zA-Z][^\s/>]*)(?:[^>"']|"[^"]*"|'[^']*')*>""")
+_END_TAG = re.compile(r"</([a-zA-Z][^\s/>]*)[^>]*>")
+_ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?""")
+_SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
+
+
+# --- a minimal HTML tokenizer (lossless: the token texts concatenate to the input) ------
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # "text" | "comment" | "start" | "end" | "raw"
+    text: str
+    name: str = ""  # lower-case tag name of start/end tags
+
+
+@dataclass(frozen=True)
+class _Attr:
+    name: str  # lower case
+    value: str | None  # entity-decoded; None for a bare attribute
+    name_span: tuple[int, int]  # within the tag text
+    value_span: tuple[int, int] | None  # the raw value incl. quotes, within the tag text
+
+
+def _markup_at(text: str, pos: int) -> tuple[_Token, int] | None:
+    """The comment, start or end tag starting at ``text[pos] == "<"``, with its end."""
+    if text.startswith("<!--", pos):
+        end = text.find("-->", pos + 4)
+        stop = len(text) if end < 0 else end + 3
+        return _Token("comment", text[pos:stop]), stop
+    if text.startswith(("<!", "<?"), pos):
+        end = text.find(">", pos)
+        stop = len(text) if end < 0 else end + 1
+        return _Token("comment", text[pos:stop]), stop
+    if (match := _END_TAG.match(text, pos)) is not None:
+        return _Token("end", match.group(0), match.group(1).lower()), match.end()
+    if (match := _START_TAG.match(text, pos)) is not None:
+        return _Token("start", match.group(0), match.group(1).lower()), match.end()
+    return None
+
+
+def _tokenize(text: str) -> list[_Token]:
+    tokens: list[_Token] = []
+    pos = text_start = 0
+    while (lt := text.find("<", pos)) >= 0:
+        found = _markup_at(text, lt)
+        if found is None:
+            pos = lt + 1
+            continue
+        token, pos = found
+        if lt > text_start:
+            tokens.append(_Token("text", text[text_start:lt]))
+        tokens.append(token)
+        if token.kind == "start" and token.name in _RAW_TEXT:
+            close = re.compile(rf"</{re.escape(token.name)}(?=[\s/>])", re.IGNORECASE)
+            found_close = close.search(text, pos)
+            raw_end = found_close.start() if found_close else len(text)
+            if raw_end > pos:
+                tokens.append(_Token("raw", text[pos:raw_end]))
+            pos = raw_end
+        text_start = pos
+    if text_start < len(text):
+        tokens.append(_Token("text", text[text_start:]))
+    return tokens
+
+
+def _attrs(tag: _Token) -> list[_Attr]:
+    start = 1 + len(tag.name)
+    end = len(tag.text) - 1
+    found: list[_Attr] = []
+    for match in _ATTR.finditer(tag.text, start, end):
+        raw = match.group(2)
+        value: str | None = None
+        value_span: tuple[int, int] | None = None
+        if raw is not None:
+            unquoted = raw[1:-1] if raw[0] in "\"'" else raw
+            value = html_lib.unescape(unquoted)
+            value_span = match.span(2)
+        found.append(_Attr(match.group(1).lower(), value, match.span(1), value_span))
+    return found
+
+
+def _attr_value(attrs: list[_Attr], name: str) -> str | None:
+    for attr in attrs:
+        if attr.name == name:
+            return attr.value if attr.value is not None else ""
+    return None
+
+
+def _quote(value: str) -> str:
+    return '"' + value.replace("&", "&amp;").replace('"', "&quot;") + '"'
+
+
+def _edit_tag(tag: str, edits: list[tuple[tuple[int, int], str]]) -> str:
+    """Apply (span, replacement) edits to ``tag`` (spans must not overlap)."""
+    for (start, end), replacement in sorted(edits, reverse=True):
+        tag = tag[:start] + replacement + tag[end:]
+    return tag
+
+
+def _is_self_closing(tag: _Token) -> bool:
+    return tag.text.endswith("/>")
+
+
+def _matching_end(tokens: list[_Token], index: int) -> int | None:
+    """Index of the end tag closing the start tag ``tokens[index]`` (same-name depth count)."""
+    name = tokens[index].name
+    depth = 0
+    for position in range(index + 1, len(tokens)):
+        token = tokens[position]
+        if token.name != name:
+            continue
+        if token.kind == "start":
+            depth += 1
+        elif token.kind == "end":
+            if depth == 0:
+                return position
+            depth -= 1
+    return None
+
+
+# --- paths ---------------------------------------------------------------------------
+
+
+def rebase_url(value: str, from_dir: str, to_dir: str) -> str:
+    """``value`` (relative to ``from_dir``) made relative to ``to_dir``.
+
+    Both directories are POSIX paths relative to the project root ("" is the root).
+    Absolute URLs, ``data:`` and other schemes, ``#fragment``, ``?query``, root-relative
+    ``/x`` and protocol-relative ``//host`` values are returned unchanged.
+    """
+    stripped = value.strip()
+    if not stripped or stripped.startswith(("#", "/", "?")) or _SCHEME.match(stripped):
+        return value
+    if "{{" in stripped or "${" in stripped:  # a template placeholder, not a path
+        return value
+    cut = min((i for i in (stripped.find("?"), stripped.find("#")) if i >= 0), default=None)
+    path, tail = (stripped, "") if cut is None else (stripped[:cut], stripped[cut:])
+    if not path:
+        return value
+    joined = posixpath.normpath(posixpath.join("/", from_dir, path))
+    rebased = posixpath.relpath(joined, posixpath.join("/", to_dir))
+    if path.endswith("/") and not rebased.endswith("/"):
+        rebased += "/"
+    return rebased + tail
+
+
+def _rebase_srcset(value: str, from_dir: str, to_dir: str) -> str:
+    candidates = []
+    for candidate in value.split(","):
+        lead = candidate[: len(candidate) - len(candidate.lstrip())]
+        parts = candidate.strip().split(None, 1)
+        if not parts:
+            candidates.append(candidate)
+            continue
+        url = rebase_url(parts[0], from_dir, to_dir)
+        candidates.append(lead + " ".join([url, *parts[1:]]))
+    return ",".join(candidates)
+
+
+_CSS_URL = re.compile(r"""(url\(\s*)(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))(\s*\))""", re.IGNORECASE)
+_CSS_IMPORT_STRING = re.compile(r"""(@import\s+)(["'])([^"']*)\2""", re.IGNORECASE)
+
+
+def rebase_css_urls(css: str, from_dir: str, to_dir: str) -> str:
+    """Rebase every relative ``url()`` and ``@import "…"`` of ``css``."""
+    if from_dir == to_dir:
+        return css
+
+    def url(match: re.Match[str]) -> str:
+        for group, quote in ((2, '"'), (3, "'"), (4, "")):
+            target = match.group(group)
+            if target is not None:
+                rebased = rebase_url(target, from_dir, to_dir)
+                return f"{match.group(1)}{quote}{rebased}{quote}{match.group(5)}"
+        return match.group(0)
+
+    def import_(match: re.Match[str]) -> str:
+        rebased = rebase_url(match.group(3), from_dir, to_dir)
+        return f"{match.group(1)}{match.group(2)}{rebased}{match.group(2)}"
+
+    return _CSS_IMPORT_STRING.sub(import_, _CSS_URL.sub(url, css))
+
+
+# --- CSS scoping ---------------------------------------------------------------------
+
+# At-rules whose block holds style rules: scope inside. Others (@keyframes, @font-face,
+# @page, @property, @counter-style, @font-feature-values …) stay as written.
+_NESTING_AT_RULES = frozenset(
+    {"media", "supports", "container", "layer", "document", "-moz-document", "scope",
+     "starting-style"}
+)  # fmt: skip
+_ROOTISH = re.compile(r"(?::root|:host|html|body)(?![\w-])", re.IGNORECASE)
+_ROOTISH_JOIN = re.compile(r"\s*>?\s*(?=(?::root|:host|html|body)(?![\w-]))", re.IGNORECASE)
+
+
+def host_selector(composition_id: str) -> str:
+    """The attribute selector matching the host of ``composition_id``."""
+    escaped = composition_id.replace("\\", "\\\\").replace('"', '\\"')
+    return f'[{ID_ATTR}="{escaped}"]'
+
+
+def _skip_string_or_comment(css: str, pos: int) -> int:
+    """If a string or comment starts at ``pos``, the index after it; else ``pos``."""
+    char = css[pos]
+    if char in "\"'":
+        i = pos + 1
+        while i < len(css) and css[i] != char:
+            i += 2 if css[i] == "\\" else 1
+        return min(i + 1, len(css))
+    if css.startswith("/*", pos):
+        end = css.find("*/", pos + 2)
+        return len(css) if end < 0 else end + 2
+    return pos
+
+
+def _scan(css: str, pos: int, stops: str) -> int:
+    """Index of the first char of ``stops`` outside strings, comments, () and []."""
+    depth = 0
+    i = pos
+    while i < len(css):
+        after = _skip_string_or_comment(css, i)
+        if after != i:
+            i = after
+            continue
+        char = css[i]
+        if char in "([":
+            depth += 1
+        elif char in ")]":
+            depth = max(0, depth - 1)
+        elif depth == 0 and char in stops:
+            return i
+        i += 1
+    return len(css)
+
+
+def _matching_brace(css: str, open_index: int) -> int:
+    depth = 0
+    i = open_index
+    while i < len(css):
+        after = _skip_string_or_comment(css, i)
+        if after != i:
+            i = after
+            continue
+        if css[i] == "{":
+            depth += 1
+        elif css[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+        i += 1
+    return len(css)
+
+
+def _skip_space_and_comments(css: str, pos: int) -> int:
+    while pos < len(css):
+        if css[pos].isspace():
+            pos += 1
+        elif css.startswith("/*", pos):
+            pos = _skip_string_or_comment(css, pos)
+        else:
+            break
+    return pos
+
+
+@dataclass(frozen=True)
+class _Scope:
+    host: str  # the host's attribute selector
+    already: re.Pattern[str]  # a selector that already starts with the host's
+
+
+def _make_scope(composition_id: str) -> _Scope:
+    quoted = re.escape(composition_id)
+    already = re.compile(rf"""\[\s*{re.escape(ID_ATTR)}\s*=\s*(["']?){quoted}\1\s*\]""")
+    return _Scope(host_selector(composition_id), already)
+
+
+def _scope_selector(selector: str, scope: _Scope) -> str:
+    if not selector or scope.already.match(selector):
+        return selector
+    rest, matched = selector, False
+    while (match := _ROOTISH.match(rest)) is not None:
+        matched = True
+        rest = rest[match.end() :]
+        join = _ROOTISH_JOIN.match(rest)
+        if join is None:
+            break
+        rest = rest[join.end() :]
+    if matched:
+        return scope.host + rest
+    return f"{scope.host} {selector}"
+
+
+def _split_top_level(text: str, separator: str) -> list[str]:
+    parts: list[str] = []
+    start = 0
+    while True:
+        stop = _scan(text, start, separator)
+        parts.append(text[start:stop])
+        if stop >= len(text):
+            return parts
+        start = stop + 1
+
+
+def _scope_selector_list(prelude: str, scope: _Scope) -> str:
+    scoped = []
+    for part in _split_top_level(prelude, ","):
+        core = part.strip()
+        lead = part[: len(part) - len(part.lstrip())]
+        trail = part[len(part.rstrip()) :]
+        scoped.append(lead + _scope_selector(core, scope) + trail)
+    return ",".join(scoped)
+
+
+def _scope_block(css: str, scope: _Scope) -> str:
+    out: list[str] = []
+    pos = 0
+    while pos < len(css):
+        start = _skip_space_and_comments(css, pos)
+        out.append(css[pos:start])
+        pos = start
+        if pos >= len(css):
+            break
+        stop = _scan(css, pos, "{;}")
+        if stop >= len(css) or css[stop] in ";}":
+            # A statement (@import, @charset, @layer a, b;), a stray "}" or trailing junk.
+            end = min(stop + 1, len(css))
+            out.append(css[pos:end])
+            pos = end
+            continue
+        prelude = css[pos:stop]
+        close = _matching_brace(css, stop)
+        body = css[stop + 1 : close]
+        tail = "}" if close < len(css) else ""
+        if prelude.startswith("@"):
+            name = re.match(r"@([\w-]+)", prelude)
+            if name and name.group(1).lower() in _NESTING_AT_RULES:
+                out.append(prelude + "{" + _scope_block(body, scope) + tail)
+            else:
+                out.append(css[pos : close + 1])
+        else:
+            out.append(_scope_selector_list(prelude, scope) + "{" + body + tail)
+        pos = close + 1
+    return "".join(out)
+
+
+def scope_css(css: str, composition_id: str) -> str:
+    """Prefix every style rule selector of ``css`` with the host of ``composition_id``.
+
+    Selector lists are scoped item by item; a leading ``:root``, ``:host``, ``html`` or
+    ``body`` becomes the host itself; rules inside ``@media``/``@supports``/``@container``/
+    ``@layer``/``@scope`` are scoped recursively; ``@keyframes``, ``@font-face`` and other
+    at-rules are left as written (keyframe and font names stay global). Comments, strings
+    and declarations are never modified. Selectors that already start with the host's
+    attribute selector are left alone. The host element itself is not matched by scoped
+    selectors other than the ``:root``/``html``/``body`` forms.
+    """
+    return _scope_block(css, _make_scope(composition_id))
+
+
+# --- inlining ------------------------------------------------------------------------
+
+
+@dataclass
+class _Inliner:
+    root: Path
+    entry_dir: str
+    inlined: list[str] = field(default_factory=list)
+
+    def expand(self, text: str, file: str, scope: str | None, chain: tuple[str, ...]) -> str:
+        """``text`` (from project file ``file``) with hosts inlined and paths rebased."""
+        from_dir = posixpath.dirname(file)
+        rebase = from_dir != self.entry_dir
+        tokens = _tokenize(text)
+        out: list[str] = []
+        index = 0
+        in_style = False
+        while index < len(tokens):
+            token = tokens[index]
+            index += 1
+            if token.kind == "raw":
+                css = token.text
+                if in_style and scope is not None:
+                    css = scope_css(css, scope)
+                if in_style and rebase:
+                    css = rebase_css_urls(css, from_dir, self.entry_dir)
+                out.append(css)
+                continue
+            in_style = token.kind == "start" and token.name == "style"
+            if token.kind != "start":
+                out.append(token.text)
+                continue
+            attrs = _attrs(token)
+            src = _attr_value(attrs, SRC_ATTR)
+            if src is None:
+                out.append(self._rebase_tag(token, attrs, from_dir) if rebase else token.text)
+                continue
+            # A sub-composition host.
+            host_id = _attr_value(attrs, ID_ATTR)
+            where = f"<{token.name} {SRC_ATTR}={src!r}> in {file}"
+            if not host_id:
+                raise CompositionError(f"{where} has no {ID_ATTR}: cannot inline it")
+            target = self._resolve(src, file, host_id)
+            if target in chain:
+                cycle = " -> ".join((*chain, target))
+                raise CompositionError(f"sub-composition cycle at host {host_id!r}: {cycle}")
+            inner = self._template(target, host_id)
+            self.inlined.append(target)
+            expanded = self.expand(inner, target, host_id, (*chain, target))
+            out.append(self._host_tag(token, attrs, from_dir, rebase, target))
+            out.append(expanded)
+            if _is_self_closing(token):
+                out.append(f"</{token.name}>")
+                continue
+            close = _matching_end(tokens, index - 1)
+            if close is None:
+                raise CompositionError(
+                    f"sub-composition host {host_id!r} in {file}: <{token.name}> is never closed"
+                )
+            out.append(tokens[close].text)
+            index = close + 1
+        return "".join(out)
+
+    def _rebase_tag(self, token: _Token, attrs: list[_Attr], from_dir: str) -> str:
+        edits: list[tuple[tuple[int, int], str]] = []
+        for attr in attrs:
+            if attr.value is None or attr.value_span is None:
+                continue
+            new: str | None = None
+            if attr.name in _URL_ATTRS:
+                new = rebase_url(attr.value, from_dir, self.entry_dir)
+            elif attr.name in _SRCSET_ATTRS:
+                new = _rebase_srcset(attr.value, from_dir, self.entry_dir)
+            elif attr.name == "style":
+                new = rebase_css_urls(attr.value, from_dir, self.entry_dir)
+            if new is not None and new != attr.value:
+                edits.append((attr.value_span, _quote(new)))
+        return _edit_tag(token.text, edits)
+
+    def _host_tag(
+        self, token: _Token, attrs: list[_Attr], from_dir: str, rebase: bool, target: str
+    ) -> str:
+        """The host's start tag: paths rebased, ``data-composition-src`` renamed."""
+        text = self._rebase_tag(token, attrs, from_dir) if rebase else token.text
+        # Re-parse: rebasing may have moved spans.
+        edited = _Token("start", text, token.name)
+        edits: list[tuple[tuple[int, int], str]] = []
+        for attr in _attrs(edited):
+            if attr.name == SRC_ATTR:
+                edits.append((attr.name_span, INLINED_ATTR))
+                if attr.value_span is not None:
+                    relative = posixpath.relpath("/" + target, posixpath.join("/", self.entry_dir))
+                    edits.append((attr.value_span, _quote(relative)))
+        text = _edit_tag(text, edits)
+        if _is_self_closing(edited):
+            text = text[:-2].rstrip() + ">"
+        return text
+
+    def _resolve(self, src: str, file: str, host_id: str) -> str:
+        """The project-relative path of the file a host's ``data-composition-src`` names."""
+        value = src.strip()
+        if not value or _SCHEME.match(value) or value.startswith("//"):
+            raise CompositionError(
+                f"sub-composition {host_id!r} in {file}: {SRC_ATTR}={src!r} must name a file "
+                "of the project"
+            )
+        path = re.split(r"[?#]", value, maxsplit=1)[0]
+        if path.startswith("/"):
+            bases = [""]
+        else:
+            bases = list(dict.fromkeys([posixpath.dirname(file), self.entry_dir]))
+        tried: list[str] = []
+        for base in bases:
+            relative = posixpath.normpath(posixpath.join(base, path.lstrip("/")))
+            if relative == ".." or relative.startswith("../"):
+                continue  # outside the project
+            candidate = relative
+            tried.append(candidate)
+            if (self.root / candidate).is_file():
+                return candidate
+        looked = ", ".join(tried) if tried else "(outside the project)"
+        raise CompositionError(
+            f"sub-composition {host_id!r} in {file}: file {src!r} not found (looked for {looked})"
+        )
+
+    def _template(self, target: str, host_id: str) -> str:
+        """The content of the template for ``host_id`` in project file ``target``."""
+        try:
+            text = (self.root / target).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CompositionError(
+                f"sub-composition {host_id!r}: cannot read {target}: {exc}"
+            ) from exc
+        tokens = _tokenize(text)
+        templates: list[tuple[str | None, int, int]] = []
+        for index, token in enumerate(tokens):
+            if token.kind == "start" and token.name == "template":
+                close = _matching_end(tokens, index)
+                end = len(tokens) if close is None else close
+                templates.append((_attr_value(_attrs(token), "id"), index, end))
+        stem = posixpath.splitext(posixpath.basename(target))[0]
+        chosen = None
+        for wanted in (f"{host_id}-template", f"{stem}-template"):
+            chosen = next((t for t in templates if t[0] == wanted), None)
+            if chosen is not None:
+                break
+        if chosen is None and len(templates) == 1:
+            chosen = templates[0]
+        if chosen is None:
+            found = ", ".join(repr(t[0]) for t in templates) or "none"
+            raise CompositionError(
+                f'sub-composition {host_id!r}: {target} has no <template id="{host_id}-template">'
+                f" (templates found: {found})"
+            )
+        _, start, end = chosen
+        return "".join(token.text for token in tokens[start + 1 : end])
+
+
+@dataclass(frozen=True)
+class InlineResult:
+    """The entry HTML with sub-compositions inlined, and the files inlined, in order."""
+
+    html: str
+    sources: tuple[str, ...]
+
+
+def inline_subcompositions_detailed(
+    html: str, project_dir: Path, entry_file: str = "index.html"
+) -> InlineResult:
+    """Like :func:`inline_subcompositions`, also naming the files that were inlined."""
+    entry = posixpath.normpath(entry_file.replace("\\", "/")).lstrip("/")
+    inliner = _Inliner(Path(project_dir), posixpath.dirname(entry))
+    result = inliner.expand(html, entry, None, (entry,))
+    return InlineResult(result, tuple(inliner.inlined))
+
+
+def inline_subcompositions(html: str, project_dir: Path, entry_file: str = "index.html") -> str:
+    """``html`` (the entry file ``entry_file`` of ``project_dir``) with every host inlined.
+
+    Raises CompositionError for a missing file, a missing template, a host without an id
+    or never closed, and for cycles (naming the chain of files).
+    """
+    return inline_subcompositions_detailed(html, project_dir, entry_file).html
+
+
+__all__: list[str] = [
+    "INLINED_ATTR",
+    "InlineResult",
+    "host_selector",
+    "inline_subcompositions",
+    "inline_subcompositions_detailed",
+    "rebase_css_urls",
+    "rebase_url",
+    "scope_css",
+]
