@@ -114,6 +114,10 @@
     errors.push(where ? `${where}: ${message}` : message);
   }
   window.addEventListener("error", (event) => {
+    const tag = event.target && event.target.tagName;
+    // Media are never decoded by Chrome (sound is mixed offline, video frames extracted
+    // by the planner, which reports unusable media by name), so their errors are not ours.
+    if (tag === "VIDEO" || tag === "AUDIO" || tag === "SOURCE" || tag === "TRACK") return;
     if (event.target && event.target !== window && (event.target.src || event.target.href)) {
       const url = event.target.src || event.target.href;
       errors.push(`failed to load <${event.target.tagName.toLowerCase()}> ${url}`);
