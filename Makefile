@@ -31,6 +31,7 @@ typecheck: setup
 bench: setup
 	$(BIN)/python benchmarks/capture_bench.py --project examples/title-card
 	$(BIN)/python benchmarks/capture_bench.py --project benchmarks/compositions/busy
+	$(BIN)/python benchmarks/pipeline_bench.py --project examples/title-card
 
 setup: system-deps $(STAMP)
 
