@@ -29,7 +29,7 @@ from .ffmpeg import ffmpeg_exe
 from .plan import AUDIO_FILE
 from .plan_hash import file_sha256
 from .probe import probe
-from .render_chunk import LoadedPlan, atomic_path, load_plan
+from .render_chunk import LoadedPlan, atomic_path, check_format, load_plan
 
 
 @dataclass(frozen=True)
@@ -49,9 +49,11 @@ def assemble(
     *,
     expected_hashes: Sequence[str] | None = None,
     expected_plan_hash: str | None = None,
+    expected_format: str | None = None,
 ) -> AssembleResult:
     started = time.perf_counter()
     loaded = load_plan(plan_dir, expected_plan_hash)
+    check_format(loaded, expected_format)
     _check_chunks(loaded, chunk_paths, expected_hashes)
     timings = {"verifyChunks": time.perf_counter() - started}
     audio = plan_dir / AUDIO_FILE if loaded.document["hasAudio"] else None

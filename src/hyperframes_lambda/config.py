@@ -87,11 +87,19 @@ def parse_config(data: Any) -> RenderConfig:
         raise InvalidConfigError(describe_validation_error(exc, "Config")) from None
 
 
-def describe_validation_error(exc: ValidationError, prefix: str) -> str:
-    """One line per problem: ``Config.fps: Input should be 24, 30 or 60 (got 25)``."""
+def describe_validation_error(
+    exc: ValidationError, prefix: str, union_tags: frozenset[str] = frozenset()
+) -> str:
+    """One line per problem: ``Config.fps: Input should be 24, 30 or 60 (got 25)``.
+
+    ``union_tags`` are discriminator values pydantic puts first in a location; dropped.
+    """
     lines = []
     for error in exc.errors():
-        location = ".".join(str(part) for part in error["loc"])
+        parts = list(error["loc"])
+        if parts and parts[0] in union_tags:
+            parts = parts[1:]
+        location = ".".join(str(part) for part in parts)
         field = f"{prefix}.{location}" if location else prefix
         message = error["msg"].removeprefix("Value error, ")
         got = error.get("input")

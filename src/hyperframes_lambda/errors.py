@@ -127,6 +127,22 @@ class ChunkDigestMismatchError(RenderError):
     code = "CHUNK_DIGEST_MISMATCH"
 
 
+class ProjectArchiveError(RenderError):
+    """The uploaded project is not a readable, safe .tar.gz."""
+
+    code = "INVALID_PROJECT_ARCHIVE"
+
+
+class StorageObjectNotFoundError(RenderError):
+    """An object an event names does not exist."""
+
+    code = "S3_OBJECT_NOT_FOUND"
+
+
+class StorageAccessDeniedError(RenderError):
+    code = "S3_ACCESS_DENIED"
+
+
 class FfmpegUnavailableError(RenderError):
     code = "FFMPEG_UNAVAILABLE"
 
@@ -164,6 +180,13 @@ class CaptureError(RenderError):
 
 class EncodeError(RenderError):
     code = "ENCODE_FAILED"
+    retryable = True
+
+
+class StorageTransientError(RenderError):
+    """Throttling, a 5xx, a dropped connection: the same call may well succeed later."""
+
+    code = "S3_TRANSIENT"
     retryable = True
 
 

@@ -12,7 +12,7 @@ import os
 import tarfile
 from pathlib import Path
 
-from .errors import PlanArtifactDigestMismatchError
+from .errors import PlanArtifactDigestMismatchError, ProjectArchiveError, RenderError
 
 FIXED_MTIME = 0
 
@@ -51,23 +51,25 @@ def write_plan_archive(plan_dir: Path, archive: Path) -> Path:
 
 def extract_plan_archive(archive: Path, dest: Path) -> Path:
     """Unpack a plan archive into ``dest`` (created), refusing unsafe members."""
+    return _safe_extract(archive, dest, PlanArtifactDigestMismatchError, "plan archive")
+
+
+def extract_archive(archive: Path, dest: Path) -> Path:
+    """Unpack a project ``.tar.gz`` (as uploaded for Lambda), refusing unsafe members."""
+    return _safe_extract(archive, dest, ProjectArchiveError, "project archive")
+
+
+def _safe_extract(archive: Path, dest: Path, error: type[RenderError], what: str) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     try:
-        with tarfile.open(archive, mode="r:gz") as tar:
+        with tarfile.open(archive, mode="r:*") as tar:
             members = tar.getmembers()
             for member in members:
                 name = member.name
-                if (
-                    name.startswith("/")
-                    or ".." in Path(name).parts
-                    or not (member.isfile() or member.isdir())
-                ):
-                    raise PlanArtifactDigestMismatchError(
-                        f"{archive.name}: unsafe or unexpected member {name!r}"
-                    )
+                unsafe = name.startswith("/") or ".." in Path(name).parts
+                if unsafe or not (member.isfile() or member.isdir()):
+                    raise error(f"{archive.name}: unsafe or unsupported {what} member {name!r}")
             tar.extractall(dest, members=members, filter="data")
     except (tarfile.TarError, EOFError, gzip.BadGzipFile, OSError) as exc:
-        raise PlanArtifactDigestMismatchError(
-            f"{archive}: not a readable plan archive ({exc})"
-        ) from exc
+        raise error(f"{archive.name} is not a readable {what} (.tar.gz): {exc}") from exc
     return dest

@@ -28,6 +28,7 @@ from .encode import EncoderSettings, StreamingEncoder
 from .errors import (
     ChunkIndexOutOfRangeError,
     FfmpegVersionMismatchError,
+    InvalidEventError,
     PlanHashMismatchError,
     PlanProtocolUnsupportedError,
 )
@@ -125,6 +126,15 @@ def load_plan(plan_dir: Path, expected_hash: str | None = None) -> LoadedPlan:
     return LoadedPlan(plan_dir, document, EncoderSettings(**encoder_json), capture, chunks)
 
 
+def check_format(loaded: LoadedPlan, expected_format: str | None) -> None:
+    """The caller's idea of the output format must be the plan's (Step Functions passes it
+    along separately, so a mismatch means the execution input and the plan disagree)."""
+    if expected_format is not None and expected_format != loaded.encoder.format:
+        raise InvalidEventError(
+            f"event.Format is {expected_format!r} but the plan renders {loaded.encoder.format!r}"
+        )
+
+
 @contextlib.contextmanager
 def atomic_path(final: Path) -> Iterator[Path]:
     """A temporary sibling of ``final`` that replaces it only if the block succeeds."""
@@ -149,6 +159,7 @@ def render_chunk(
     pages: int = 1,
     dump_frames: Path | None = None,
     on_frame: Any = None,
+    expected_format: str | None = None,
 ) -> ChunkResult:
     """Capture and encode chunk ``chunk_index`` of the plan in ``plan_dir`` to ``out_path``."""
     started = time.perf_counter()
@@ -158,6 +169,7 @@ def render_chunk(
             f"chunk index {chunk_index} is out of range: the plan has {len(loaded.chunks)} "
             f"chunks (0…{len(loaded.chunks) - 1})"
         )
+    check_format(loaded, expected_format)
     chunk = loaded.chunks[chunk_index]
     timings = {"verify": time.perf_counter() - started}
     encoder = loaded.encoder

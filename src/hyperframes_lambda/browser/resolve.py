@@ -1,8 +1,9 @@
 """Find the chrome-headless-shell binary to render with — one resolver, three routes.
 
-Order: ``HYPERFRAMES_CHROME_PATH`` (explicit override), then the pinned
-``@sparticuz/chromium`` build installed by ``hyperframes-lambda browser install`` (the
-same binary Lambda runs), then Debian's ``chromium-headless-shell`` package.
+Order: ``HYPERFRAMES_CHROME_PATH`` (explicit override), then the build bundled in the
+Lambda ZIP (its ``.br`` archives, decompressed to ``/tmp`` once per container), then the
+pinned ``@sparticuz/chromium`` build installed by ``hyperframes-lambda browser install``
+(the same binary Lambda runs), then Debian's ``chromium-headless-shell`` package.
 Debian's full ``chromium`` is deliberately not a candidate: it has no BeginFrame.
 """
 
@@ -15,6 +16,10 @@ from pathlib import Path
 from ..errors import ChromeBinaryUnavailableError
 
 ENV_CHROME_PATH = "HYPERFRAMES_CHROME_PATH"
+ENV_BUNDLED_DIR = "HYPERFRAMES_BUNDLED_CHROMIUM_DIR"
+# Chrome on Lambda: no zygote (no /dev/shm tricks, one sandbox) and a single process, as
+# the sparticuz build is run there.
+LAMBDA_FLAGS = ("--single-process", "--no-zygote")
 DEBIAN_HEADLESS_SHELL = Path("/usr/lib/chromium/chromium-headless-shell")
 
 INSTALL_HINT = (
@@ -30,7 +35,7 @@ class ChromeBinary:
     """An executable plus the environment and flags it needs to start."""
 
     path: str
-    source: str  # "env" | "sparticuz" | "debian"
+    source: str  # "env" | "bundled" | "sparticuz" | "debian"
     env: dict[str, str] = field(default_factory=dict)
     extra_flags: tuple[str, ...] = ()
 

@@ -1,0 +1,250 @@
+"""The Lambda entry point: ``hyperframes_lambda.handler.handler`` (SPEC §9).
+
+A single handler dispatches on ``Action`` (plan, renderChunk, assemble). It only moves
+bytes between storage and a fresh per-invocation work directory and calls the stage
+functions; everything it creates there is removed when the invocation ends, whatever
+happened (warm containers reuse ``/tmp``). Failures leave as an exception whose class name
+is the error's stable code — the ``errorType`` Step Functions matches in its Retry/Catch.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from .assemble import assemble
+from .errors import ChunkMissingError, InvalidEventError, RenderError, StorageObjectNotFoundError
+from .lambda_events import (
+    AssembleEvent,
+    AssembleResultPayload,
+    PlanEvent,
+    PlanResultPayload,
+    RenderChunkEvent,
+    RenderChunkResultPayload,
+    parse_event,
+)
+from .plan import AUDIO_FILE, plan
+from .plan_archive import extract_archive, extract_plan_archive
+from .render import default_page_count
+from .render_chunk import CHUNK_EXTENSIONS, render_chunk
+from .storage import Storage, check_allowed, join_uri
+
+SERVICE = "hyperframes-render"
+PLAN_ARCHIVE = "plan.tar.gz"
+META_PLAN_HASH = "plan-hash"
+META_FRAMES = "frames"
+META_CAPTURE_MODE = "capture-mode"
+ENV_WORK_ROOT = "HYPERFRAMES_WORK_ROOT"
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(
+    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "HyperFrames"), service=SERVICE
+)
+
+# The per-container cache: one storage client (and its connection pool) reused by every
+# invocation this container serves. Nothing else survives an invocation.
+_storage: Storage | None = None
+
+_LAMBDA_ERROR_CLASSES: dict[str, type[RenderError]] = {}
+
+
+def storage() -> Storage:
+    global _storage  # noqa: PLW0603 - the explicit per-container cache
+    if _storage is None:
+        _storage = Storage()
+    return _storage
+
+
+def as_lambda_error(exc: RenderError) -> RenderError:
+    """The same error as an instance of a class named exactly ``exc.code``.
+
+    The Python runtime reports ``type(exc).__name__`` as ``errorType``; Step Functions
+    matches those names against the template's terminal list.
+    """
+    cls = _LAMBDA_ERROR_CLASSES.get(exc.code)
+    if cls is None or not issubclass(cls, type(exc)):
+        cls = type(exc.code, (type(exc),), {"__module__": __name__})
+        _LAMBDA_ERROR_CLASSES[exc.code] = cls
+    return cls(str(exc))
+
+
+def work_root() -> str:
+    return os.environ.get(ENV_WORK_ROOT) or tempfile.gettempdir()
+
+
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        parsed = parse_event(event)
+        check_allowed(_uris(parsed))
+    except RenderError as exc:
+        logger.error("rejected", extra={"errorType": exc.code, "error": str(exc)})
+        raise as_lambda_error(exc) from None
+    keys: dict[str, Any] = {"action": parsed.Action}
+    if isinstance(parsed, RenderChunkEvent):
+        keys["chunk_index"] = parsed.ChunkIndex
+    if not isinstance(parsed, PlanEvent):
+        keys["plan_hash"] = parsed.PlanHash
+    logger.append_keys(**keys)
+    logger.info("start")
+    work = Path(tempfile.mkdtemp(prefix="hf-invoke-", dir=work_root()))
+    try:
+        result = _ACTIONS[parsed.Action](parsed, work)
+        duration_ms = int((time.perf_counter() - started) * 1000)
+        result["DurationMs"] = duration_ms
+        logger.info("end", extra={"durationMs": duration_ms, "result": result})
+        metrics.add_metric(
+            name=f"{parsed.Action}Seconds", unit=MetricUnit.Seconds, value=duration_ms / 1000
+        )
+        return result
+    except RenderError as exc:
+        logger.error(
+            "failed",
+            extra={"errorType": exc.code, "retryable": exc.retryable, "error": str(exc)},
+        )
+        raise as_lambda_error(exc) from exc
+    except Exception:
+        logger.exception("failed unexpectedly")
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        logger.remove_keys(list(keys))
+
+
+def _uris(event: PlanEvent | RenderChunkEvent | AssembleEvent) -> list[str | None]:
+    if isinstance(event, PlanEvent):
+        return [event.ProjectS3Uri, event.PlanOutputS3Prefix]
+    if isinstance(event, RenderChunkEvent):
+        return [event.PlanS3Uri, event.ChunkOutputS3Prefix]
+    return [event.PlanS3Uri, event.AudioS3Uri, event.OutputS3Uri, *event.ChunkS3Uris]
+
+
+def _fetch_plan(plan_uri: str, work: Path) -> Path:
+    archive = storage().download(plan_uri, work / PLAN_ARCHIVE)
+    plan_dir = extract_plan_archive(archive, work / "plan")
+    archive.unlink()
+    return plan_dir
+
+
+def _project_root(extracted: Path, entry_file: str) -> Path:
+    """``tar -czf p.tgz -C project .`` and ``tar -czf p.tgz project`` both work."""
+    if (extracted / entry_file).is_file():
+        return extracted
+    children = [p for p in extracted.iterdir() if p.is_dir()]
+    if len(children) == 1 and (children[0] / entry_file).is_file():
+        return children[0]
+    return extracted  # read_composition will name the missing entry file
+
+
+def _plan(event: PlanEvent, work: Path) -> dict[str, Any]:
+    archive = storage().download(event.ProjectS3Uri, work / "project.tar.gz")
+    project = _project_root(extract_archive(archive, work / "project"), event.Config.entry_file)
+    result = plan(project, event.Config, work / "plan", work / PLAN_ARCHIVE)
+    plan_uri = join_uri(event.PlanOutputS3Prefix, PLAN_ARCHIVE)
+    storage().upload(work / PLAN_ARCHIVE, plan_uri, {META_PLAN_HASH: result.plan_hash})
+    audio_uri = None
+    if result.audio_path is not None:
+        audio_uri = join_uri(event.PlanOutputS3Prefix, AUDIO_FILE)
+        storage().upload(result.audio_path, audio_uri, {META_PLAN_HASH: result.plan_hash})
+    metrics.add_metric(name="PlannedFrames", unit=MetricUnit.Count, value=result.total_frames)
+    return PlanResultPayload(
+        PlanS3Uri=plan_uri, PlanHash=result.plan_hash, ChunkCount=result.chunk_count,
+        TotalFrames=result.total_frames, Fps=result.fps, Width=result.width,
+        Height=result.height, Format=result.format, HasAudio=result.has_audio,
+        AudioS3Uri=audio_uri, FfmpegVersion=result.ffmpeg_version,
+        RendererVersion=result.renderer_version, DurationMs=0,
+    ).model_dump()  # fmt: skip
+
+
+def chunk_uri(prefix: str, index: int, output_format: str) -> str:
+    return join_uri(prefix, f"{index:04d}{CHUNK_EXTENSIONS[output_format]}")
+
+
+def _render_chunk(event: RenderChunkEvent, work: Path) -> dict[str, Any]:
+    uri = chunk_uri(event.ChunkOutputS3Prefix, event.ChunkIndex, event.Format)
+    existing = storage().head(uri)
+    if existing is not None and existing.metadata.get(META_PLAN_HASH) == event.PlanHash:
+        # A retry of an invocation that already uploaded its chunk: nothing to redo.
+        logger.info("chunk already rendered", extra={"chunkS3Uri": uri})
+        return RenderChunkResultPayload(
+            ChunkS3Uri=uri, ChunkIndex=event.ChunkIndex, Sha256=existing.metadata["sha256"],
+            FramesEncoded=int(existing.metadata.get(META_FRAMES, 0)),
+            CaptureMode=existing.metadata.get(META_CAPTURE_MODE, "beginframe"),
+            DurationMs=0, Reused=True,
+        ).model_dump()  # fmt: skip
+    plan_dir = _fetch_plan(event.PlanS3Uri, work)
+    out = work / f"chunk{CHUNK_EXTENSIONS[event.Format]}"
+    result = render_chunk(
+        plan_dir, event.ChunkIndex, out, expected_hash=event.PlanHash, pages=default_page_count(),
+        expected_format=event.Format,
+    )  # fmt: skip
+    storage().upload(
+        out, uri,
+        {META_PLAN_HASH: event.PlanHash, META_FRAMES: str(result.frames),
+         META_CAPTURE_MODE: result.capture_mode},
+    )  # fmt: skip
+    capture_s = result.timings.get("capture", 0.0)
+    metrics.add_metric(name="FramesRendered", unit=MetricUnit.Count, value=result.frames)
+    metrics.add_metric(name="CaptureSeconds", unit=MetricUnit.Seconds, value=capture_s)
+    if capture_s > 0:
+        metrics.add_metric(
+            name="CaptureFps", unit=MetricUnit.CountPerSecond, value=result.frames / capture_s
+        )
+    return RenderChunkResultPayload(
+        ChunkS3Uri=uri, ChunkIndex=event.ChunkIndex, Sha256=result.sha256,
+        FramesEncoded=result.frames, CaptureMode=result.capture_mode, DurationMs=0,
+    ).model_dump()  # fmt: skip
+
+
+def _parallel(items: list[str], fn: Callable[[int, str], Path]) -> list[Path]:
+    with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
+        return list(pool.map(fn, range(len(items)), items))
+
+
+def _assemble(event: AssembleEvent, work: Path) -> dict[str, Any]:
+    if event.ChunkSha256s is not None and len(event.ChunkSha256s) != len(event.ChunkS3Uris):
+        raise InvalidEventError(
+            f"event.ChunkSha256s has {len(event.ChunkSha256s)} entries for "
+            f"{len(event.ChunkS3Uris)} ChunkS3Uris"
+        )
+    plan_dir = _fetch_plan(event.PlanS3Uri, work)
+    ext = CHUNK_EXTENSIONS[event.Format]
+
+    def fetch_chunk(index: int, uri: str) -> Path:
+        try:
+            return storage().download(uri, work / "chunks" / f"{index:04d}{ext}")
+        except StorageObjectNotFoundError:
+            raise ChunkMissingError(f"chunk {index} is missing: {uri}") from None
+
+    chunks = _parallel(event.ChunkS3Uris, fetch_chunk)
+    out = work / ("output" if event.Format == "png-sequence" else f"output.{event.Format}")
+    result = assemble(
+        plan_dir, chunks, out, expected_hashes=event.ChunkSha256s,
+        expected_plan_hash=event.PlanHash, expected_format=event.Format,
+    )  # fmt: skip
+    upload = out
+    if event.Format == "png-sequence":  # one object: the frames (and audio) as a tar.gz
+        upload = Path(shutil.make_archive(str(work / "output-sequence"), "gztar", out))
+    digest = storage().upload(upload, event.OutputS3Uri)
+    metrics.add_metric(name="AssembledFrames", unit=MetricUnit.Count, value=result.frames)
+    return AssembleResultPayload(
+        OutputS3Uri=event.OutputS3Uri, FramesEncoded=result.frames,
+        FileSize=upload.stat().st_size, Sha256=digest, DurationMs=0,
+    ).model_dump()  # fmt: skip
+
+
+_ACTIONS: dict[str, Callable[[Any, Path], dict[str, Any]]] = {
+    "plan": _plan,
+    "renderChunk": _render_chunk,
+    "assemble": _assemble,
+}
