@@ -46,3 +46,52 @@ def known_page(known_pixels: CompiledProject, chrome: ChromeBinary) -> Iterator[
 def to_rgb(data: bytes, width: int = 320, height: int = 180) -> np.ndarray:
     """Decode a PNG/JPEG screenshot into an (h, w, 3) uint8 array."""
     return np.frombuffer(decode_image(data, width, height), np.uint8).reshape(height, width, 3)
+
+
+# ---- S3 on 127.0.0.1: moto's real server ------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3-compatible HTTP server (moto) on 127.0.0.1, with dummy credentials."""
+    import os
+
+    from moto.server import ThreadedMotoServer
+
+    saved = {
+        k: os.environ.get(k)
+        for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
+    }
+    os.environ.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    )
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+@pytest.fixture
+def bucket(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh bucket; the handler's storage points at the local server."""
+    import uuid
+
+    import boto3
+
+    name = f"hf-test-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
+    monkeypatch.setenv("HYPERFRAMES_S3_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", s3_endpoint)  # for the tests' own boto3 clients
+    return name

@@ -148,8 +148,8 @@ def _project_root(extracted: Path, entry_file: str) -> Path:
 
 def _plan(event: PlanEvent, work: Path) -> dict[str, Any]:
     archive = storage().download(event.ProjectS3Uri, work / "project.tar.gz")
-    project = _project_root(extract_archive(archive, work / "project"), event.Config.entry_file)
-    result = plan(project, event.Config, work / "plan", work / PLAN_ARCHIVE)
+    project = _project_root(extract_archive(archive, work / "project"), event.config.entry_file)
+    result = plan(project, event.config, work / "plan", work / PLAN_ARCHIVE)
     plan_uri = join_uri(event.PlanOutputS3Prefix, PLAN_ARCHIVE)
     storage().upload(work / PLAN_ARCHIVE, plan_uri, {META_PLAN_HASH: result.plan_hash})
     audio_uri = None

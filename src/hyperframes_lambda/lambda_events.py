@@ -48,14 +48,15 @@ OutputFormat = Literal["mp4", "mov", "webm", "png-sequence"]
 
 class _Event(BaseModel):
     # Extra fields are ignored: Step Functions states may pass along more than we need.
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
 
 class PlanEvent(_Event):
     Action: Literal["plan"]
     ProjectS3Uri: StorageUri
     PlanOutputS3Prefix: StorageUri
-    Config: RenderConfig = Field(default_factory=RenderConfig)
+    # "Config" is the wire name; as an attribute it would clash with pydantic's own.
+    config: RenderConfig = Field(default_factory=RenderConfig, alias="Config")
 
 
 class RenderChunkEvent(_Event):

@@ -57,6 +57,7 @@ class _Client:
     proc: subprocess.Popen[bytes]
     started_at: float
     restarts: int = 0
+    quick_exits: int = 0  # consecutive exits within a second of starting
 
 
 def describe_exit(returncode: int) -> str:
@@ -281,7 +282,11 @@ class LocalLambda:
                 # as on Lambda; restarting would only loop.
                 return
             if time.monotonic() - client.started_at < 1.0:
-                time.sleep(min(5.0, 0.2 * 2**client.restarts))  # crash-loop backoff
+                client.quick_exits += 1
+                if client.quick_exits > 1:  # crash loop: back off, but not on a first crash
+                    time.sleep(min(5.0, 0.1 * 2**client.quick_exits))
+            else:
+                client.quick_exits = 0
             with self._lock:
                 if self._stopping:
                     return
@@ -333,7 +338,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         memory_mb=args.memory,
         stdout=sys.stderr,  # keep our stdout to the one "ready" line; logs go to stderr
     )
-    with rie:
+    try:
+        rie.start()
+    except (RuntimeError, TimeoutError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    try:
+        if (init_error := rie.server.init_error) is not None:
+            print(
+                f"warning: handler init failed, invocations will fail: {init_error}",
+                file=sys.stderr,
+            )
         print(
             f"Lambda RIE ready: invoke URL {rie.invoke_url} "
             f"(handler {args.handler}, concurrency {args.concurrency})",
@@ -341,6 +356,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         while not stop.wait(1.0):
             pass
+    finally:
+        rie.stop()
     return 0
 
 
