@@ -10,7 +10,8 @@ Debian's full ``chromium`` is deliberately not a candidate: it has no BeginFrame
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import tempfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..errors import ChromeBinaryUnavailableError
@@ -42,6 +43,30 @@ class ChromeBinary:
 
 def resolve_chrome() -> ChromeBinary:
     """Return the first usable browser, or raise with both install routes named."""
+    binary = _find_chrome()
+    if running_on_lambda():
+        binary = replace(binary, extra_flags=(*binary.extra_flags, *LAMBDA_FLAGS))
+    return binary
+
+
+def running_on_lambda() -> bool:
+    """True inside a real Lambda sandbox (set by the service, not by local emulators)."""
+    return os.environ.get("AWS_EXECUTION_ENV", "").startswith("AWS_Lambda_")
+
+
+def bundled_chromium_dir() -> Path | None:
+    """The directory of the ZIP's ``chromium.br`` & co., when this is the Lambda package."""
+    candidates = [os.environ.get(ENV_BUNDLED_DIR)]
+    task_root = os.environ.get("LAMBDA_TASK_ROOT")
+    if task_root:
+        candidates.append(os.path.join(task_root, "chromium"))
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "chromium.br").is_file():
+            return Path(candidate)
+    return None
+
+
+def _find_chrome() -> ChromeBinary:
     override = os.environ.get(ENV_CHROME_PATH)
     if override:
         path = Path(override)
@@ -52,6 +77,13 @@ def resolve_chrome() -> ChromeBinary:
         return ChromeBinary(str(path), "env")
 
     from . import sparticuz  # local import: keeps brotli off the import path of the CLI
+
+    bundled = bundled_chromium_dir()
+    if bundled is not None:
+        # Once per container; a half-finished extraction (a timeout mid-way) has no
+        # completion marker and is redone.
+        target = Path(tempfile.gettempdir()) / f"hf-chromium-{sparticuz.SPARTICUZ_VERSION}"
+        return replace(sparticuz.extract_bundled(bundled, target), source="bundled")
 
     installed = sparticuz.installed_binary()
     if installed is not None:
