@@ -126,3 +126,13 @@ def test_soundtrack_length_and_levels(rendered: tuple[PlanResult, AssembleResult
     high_only = window(1.55, 1.95)
     assert tone_amplitude(high_only, 440) < 0.01
     assert np.allclose(samples[48000 * 3 // 2 :, 0], samples[48000 * 3 // 2 :, 1], atol=1e-3)
+
+
+@pytest.mark.parametrize(("fmt", "name"), [("webm", "out.webm"), ("mov", "out.mov")])
+def test_soundtrack_in_webm_and_mov_is_exact(tmp_path: Path, fmt: str, name: str) -> None:
+    from .pipeline_helpers import run_pipeline
+
+    with media_project(tmp_path) as project:
+        run = run_pipeline(project, tmp_path / "run", {"format": fmt, "maxParallelChunks": 2}, name)
+    assert probe(run.output.path).has_audio
+    assert audio_samples(run.output.path).shape == (96000, 2)
