@@ -125,3 +125,29 @@ def test_missing_browser_names_both_install_routes(tmp_path: Path) -> None:
     assert "apt-get install chromium-headless-shell" in env_result.stderr
     assert not (tmp_path / "x.mp4").exists()
     assert shutil.which("true")  # sanity: PATH intact for the next tests
+
+
+def test_stage_commands_plan_render_chunk_assemble(tmp_path: Path) -> None:
+    import json
+
+    planned = run_cli("plan", COMPOSITIONS / "known-pixels", tmp_path / "p", "--config", '{"maxParallelChunks": 2}')
+    assert planned.returncode == 0, planned.stderr
+    plan = json.loads(planned.stdout)
+    assert plan["chunkCount"] == 2 and (tmp_path / "p" / "plan.tar.gz").is_file()
+    chunks = []
+    for index in range(2):
+        rendered = run_cli(
+            "render-chunk", tmp_path / "p" / "plan.tar.gz", str(index), tmp_path / f"{index}.mp4",
+            "--plan-hash", plan["planHash"],
+        )  # fmt: skip
+        assert rendered.returncode == 0, rendered.stderr
+        chunks.append(json.loads(rendered.stdout))
+    assembled = run_cli(
+        "assemble", tmp_path / "p" / "plan.tar.gz", tmp_path / "out.mp4", tmp_path / "0.mp4", tmp_path / "1.mp4",
+        "--hashes", ",".join(c["sha256"] for c in chunks),
+    )  # fmt: skip
+    assert assembled.returncode == 0, assembled.stderr
+    assert json.loads(assembled.stdout)["framesEncoded"] == 60
+    assert probe(tmp_path / "out.mp4").frame_count == 60
+    wrong = run_cli("render-chunk", tmp_path / "p" / "plan", "0", tmp_path / "x.mp4", "--plan-hash", "f" * 64)
+    assert wrong.returncode == 2 and "error [PLAN_HASH_MISMATCH]" in wrong.stderr

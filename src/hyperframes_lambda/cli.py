@@ -136,26 +136,29 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
     config = json.loads(args.config) if args.config else {}
     result = plan(args.project, config, args.out_dir / "plan", args.out_dir / "plan.tar.gz")
-    print(
-        json.dumps(
-            {
-                "planHash": result.plan_hash,
-                "chunkCount": result.chunk_count,
-                "totalFrames": result.total_frames,
-                "fps": result.fps,
-                "width": result.width,
-                "height": result.height,
-                "format": result.format,
-                "hasAudio": result.has_audio,
-                "planDir": str(result.plan_dir),
-                "archive": str(result.archive),
-                "timings": {k: round(v, 3) for k, v in result.timings.items()},
-                "warnings": result.warnings,
-            },
-            indent=2,
-        )
+    _emit(
+        {
+            "planHash": result.plan_hash,
+            "chunkCount": result.chunk_count,
+            "totalFrames": result.total_frames,
+            "fps": result.fps,
+            "width": result.width,
+            "height": result.height,
+            "format": result.format,
+            "hasAudio": result.has_audio,
+            "planDir": str(result.plan_dir),
+            "archive": str(result.archive),
+            "warnings": result.warnings,
+        },
+        result.timings,
     )
     return 0
+
+
+def _emit(payload: dict[str, Any], timings: dict[str, float]) -> None:
+    """Print a stage's result as JSON (what a script driving the stages would parse)."""
+    payload["timings"] = {name: round(seconds, 3) for name, seconds in timings.items()}
+    print(json.dumps(payload, indent=2))
 
 
 @contextlib.contextmanager
@@ -177,18 +180,15 @@ def _cmd_render_chunk(args: argparse.Namespace) -> int:
         result = render_chunk(
             plan_dir, args.index, args.out, expected_hash=args.plan_hash, pages=args.pages
         )
-    print(
-        json.dumps(
-            {
-                "chunkIndex": result.index,
-                "path": str(result.path),
-                "sha256": result.sha256,
-                "framesEncoded": result.frames,
-                "captureMode": result.capture_mode,
-                "timings": {k: round(v, 3) for k, v in result.timings.items()},
-            },
-            indent=2,
-        )
+    _emit(
+        {
+            "chunkIndex": result.index,
+            "path": str(result.path),
+            "sha256": result.sha256,
+            "framesEncoded": result.frames,
+            "captureMode": result.capture_mode,
+        },
+        result.timings,
     )
     return 0
 
@@ -199,18 +199,15 @@ def _cmd_assemble(args: argparse.Namespace) -> int:
     hashes = args.hashes.split(",") if args.hashes else None
     with _plan_directory(args.plan) as plan_dir:
         result = assemble(plan_dir, args.chunks, args.out, expected_hashes=hashes)
-    print(
-        json.dumps(
-            {
-                "output": str(result.path),
-                "framesEncoded": result.frames,
-                "fileSize": result.size,
-                "sha256": result.sha256,
-                "hasAudio": result.has_audio,
-                "timings": {k: round(v, 3) for k, v in result.timings.items()},
-            },
-            indent=2,
-        )
+    _emit(
+        {
+            "output": str(result.path),
+            "framesEncoded": result.frames,
+            "fileSize": result.size,
+            "sha256": result.sha256,
+            "hasAudio": result.has_audio,
+        },
+        result.timings,
     )
     return 0
 
