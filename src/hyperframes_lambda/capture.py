@@ -26,7 +26,6 @@ from .errors import (
     CdpProtocolError,
     CompositionError,
     PageScriptError,
-    RenderError,
 )
 from .runtime import runtime_source, variables_source
 from .timing import frame_time
@@ -302,5 +301,3 @@ def _exception_text(details: dict[str, Any]) -> str:
     text = exception.get("description") or details.get("text") or "unknown exception"
     return str(text)
 
-
-__all__ = ["CaptureMode", "CaptureSettings", "ImageFormat", "PageCapture", "RenderError"]
