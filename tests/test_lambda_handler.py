@@ -13,6 +13,7 @@ import boto3
 import pytest
 
 from hyperframes_lambda import handler as handler_module
+from hyperframes_lambda.errors import terminal_codes
 from hyperframes_lambda.handler import handler
 from hyperframes_lambda.local import _LocalContext, pack_project
 from hyperframes_lambda.probe import probe
@@ -141,7 +142,7 @@ def test_transient_s3_failure_is_retryable(
                     "PlanOutputS3Prefix": "s3://render-bucket/r/"})  # fmt: skip
     assert error_of(caught) == "S3_TRANSIENT"
     assert getattr(caught.value, "retryable", False) is True
-    assert "S3_TRANSIENT" not in __import__("hyperframes_lambda.errors").errors.terminal_codes()
+    assert "S3_TRANSIENT" not in terminal_codes()
     assert list(fresh_container.iterdir()) == []
 
 

@@ -6,6 +6,8 @@ The remote files (an image and an audio track) are served by a real HTTP server 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -16,7 +18,7 @@ from hyperframes_lambda.probe import probe
 from hyperframes_lambda.render_chunk import render_chunk
 
 from .media_fixtures import media_project
-from .pipeline_helpers import decoded
+from .pipeline_helpers import decoded, run_pipeline
 
 pytestmark = pytest.mark.slow
 
@@ -130,8 +132,6 @@ def test_soundtrack_length_and_levels(rendered: tuple[PlanResult, AssembleResult
 
 @pytest.mark.parametrize(("fmt", "name"), [("webm", "out.webm"), ("mov", "out.mov")])
 def test_soundtrack_in_webm_and_mov_is_exact(tmp_path: Path, fmt: str, name: str) -> None:
-    from .pipeline_helpers import run_pipeline
-
     with media_project(tmp_path) as project:
         run = run_pipeline(project, tmp_path / "run", {"format": fmt, "maxParallelChunks": 2}, name)
     assert probe(run.output.path).has_audio

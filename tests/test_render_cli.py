@@ -130,7 +130,13 @@ def test_missing_browser_names_both_install_routes(tmp_path: Path) -> None:
 def test_stage_commands_plan_render_chunk_assemble(tmp_path: Path) -> None:
     import json
 
-    planned = run_cli("plan", COMPOSITIONS / "known-pixels", tmp_path / "p", "--config", '{"maxParallelChunks": 2}')
+    planned = run_cli(
+        "plan",
+        COMPOSITIONS / "known-pixels",
+        tmp_path / "p",
+        "--config",
+        '{"maxParallelChunks": 2}',
+    )
     assert planned.returncode == 0, planned.stderr
     plan = json.loads(planned.stdout)
     assert plan["chunkCount"] == 2 and (tmp_path / "p" / "plan.tar.gz").is_file()
@@ -149,5 +155,7 @@ def test_stage_commands_plan_render_chunk_assemble(tmp_path: Path) -> None:
     assert assembled.returncode == 0, assembled.stderr
     assert json.loads(assembled.stdout)["framesEncoded"] == 60
     assert probe(tmp_path / "out.mp4").frame_count == 60
-    wrong = run_cli("render-chunk", tmp_path / "p" / "plan", "0", tmp_path / "x.mp4", "--plan-hash", "f" * 64)
+    wrong = run_cli(
+        "render-chunk", tmp_path / "p" / "plan", "0", tmp_path / "x.mp4", "--plan-hash", "f" * 64
+    )
     assert wrong.returncode == 2 and "error [PLAN_HASH_MISMATCH]" in wrong.stderr
