@@ -300,4 +300,3 @@ def _exception_text(details: dict[str, Any]) -> str:
     exception = details.get("exception") or {}
     text = exception.get("description") or details.get("text") or "unknown exception"
     return str(text)
-
