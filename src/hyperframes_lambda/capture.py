@@ -33,7 +33,10 @@ from .timing import frame_time
 ImageFormat = Literal["jpeg", "png"]
 CaptureMode = Literal["beginframe", "screenshot"]
 
-_EMPTY_FRAME_RETRIES = 8
+# A BeginFrame may return no image while the renderer initialises (even with damage);
+# retry with backoff, ~3 s in all, before calling it a (retryable) capture failure.
+_EMPTY_FRAME_RETRIES = 12
+_EMPTY_FRAME_BACKOFF_S = (0.005, 0.5)
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,10 @@ class PageCapture:
                 if status.get("ready"):
                     self._check_missing_assets()
                     self.duration = float(status.get("duration") or 0.0)
+                    if self.mode == "beginframe":
+                        # Draw once with a screenshot so we hold the bytes of the last
+                        # drawn frame: "no damage" replies are then always answerable.
+                        self._draw("the loaded page")
                     return
             if time.monotonic() > deadline:
                 self._check_missing_assets()
@@ -173,16 +180,23 @@ class PageCapture:
         self._seek(t)
         if self.mode == "screenshot":
             return self._screenshot()
-        for _ in range(_EMPTY_FRAME_RETRIES):
-            data = self._begin_frame(screenshot=True)
+        return self._draw(f"frame {index}")
+
+    def _draw(self, what: str) -> bytes:
+        """One BeginFrame with a screenshot. No image and no damage means the page looks
+        exactly as last drawn: that frame's bytes (we always hold them, see ``_load``).
+        No image *with* damage means the renderer was not ready: try again, later."""
+        first, most = _EMPTY_FRAME_BACKOFF_S
+        for attempt in range(_EMPTY_FRAME_RETRIES):
+            has_damage, data = self._begin_frame(screenshot=True)
             if data is not None:
                 self._last_frame = data
                 return data
-            if self._last_frame is not None:
-                # No damage since the last frame: the page looks exactly the same.
+            if not has_damage and self._last_frame is not None:
                 return self._last_frame
+            time.sleep(min(most, first * 2**attempt))
         raise CaptureError(
-            f"the browser produced no image for frame {index} after {_EMPTY_FRAME_RETRIES} tries"
+            f"the browser produced no image for {what} after {_EMPTY_FRAME_RETRIES} tries"
         )
 
     def _seek(self, t: float) -> None:
@@ -198,14 +212,14 @@ class PageCapture:
         if details:
             raise PageScriptError(f"seeking to t={t:.4f}s failed: {_exception_text(details)}")
 
-    def _begin_frame(self, *, screenshot: bool) -> bytes | None:
+    def _begin_frame(self, *, screenshot: bool) -> tuple[bool, bytes | None]:
         self._ticks += self._interval_ms  # the one monotonic counter (see module docstring)
         params: dict[str, Any] = {"frameTimeTicks": self._ticks, "interval": self._interval_ms}
         if screenshot:
             params["screenshot"] = self._screenshot_params()
         reply = self._call("HeadlessExperimental.beginFrame", params)
         data = reply.get("screenshotData")
-        return base64.b64decode(data) if data else None
+        return bool(reply.get("hasDamage")), (base64.b64decode(data) if data else None)
 
     def _screenshot(self) -> bytes:
         params = {**self._screenshot_params(), "captureBeyondViewport": False, "fromSurface": True}
