@@ -20,6 +20,16 @@ COMPOSITIONS = Path(__file__).resolve().parent / "compositions"
 EXAMPLES = ROOT / "examples"
 
 
+@pytest.fixture
+def temp_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty download cache and the default npm registry, for one test."""
+    root = tmp_path / "cache"
+    monkeypatch.setenv("HYPERFRAMES_CACHE_DIR", str(root))
+    monkeypatch.delenv("HYPERFRAMES_NPM_REGISTRY", raising=False)
+    monkeypatch.delenv("npm_config_registry", raising=False)
+    return root
+
+
 @pytest.fixture(scope="session")
 def chrome() -> ChromeBinary:
     return resolve_chrome()

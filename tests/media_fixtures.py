@@ -20,7 +20,11 @@ COLOURS = ("red", "lime", "blue", "white")  # 0.3 s (9 frames) each in colors.mp
 
 
 def ffmpeg(*args: str) -> None:
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", *args], check=True)
+    """Run the project's ffmpeg quietly; raise if it fails (the tests' media generator)."""
+    subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args],
+        check=True,
+    )
 
 
 def colour_video(out: Path) -> None:

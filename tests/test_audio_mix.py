@@ -6,7 +6,6 @@ over about one 1024-sample frame); frequencies are checked with an FFT of each w
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -14,19 +13,13 @@ import numpy.typing as npt
 import pytest
 
 from hyperframes_lambda.audio_mix import AudioTrack, atempo_factors, audio_samples, mix_audio
-from hyperframes_lambda.ffmpeg import ffmpeg_exe
+
+from .media_fixtures import ffmpeg
 
 SR = 48000
 A_STEREO = 0.4  # amplitude of the stereo 440 Hz source
 A_MONO = 0.3  # amplitude of the mono 1000 Hz source
 Samples = npt.NDArray[np.float32]
-
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args],
-        check=True,
-    )
 
 
 def tone(path: Path, expr: str, seconds: float, channels: int = 1) -> Path:

@@ -12,12 +12,7 @@ from hyperframes_lambda.errors import AssetNotFoundError, NotMediaPayloadError
 from hyperframes_lambda.ffmpeg import ffmpeg_exe
 from hyperframes_lambda.media_probe import probe_media, split_top_level
 
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args],
-        check=True,
-    )
+from .media_fixtures import ffmpeg
 
 
 @pytest.fixture(scope="module")

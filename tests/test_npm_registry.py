@@ -16,13 +16,7 @@ from hyperframes_lambda.errors import AssetFetchError, AssetIntegrityError
 UNREACHABLE_REGISTRY = "https://registry.invalid"
 
 
-@pytest.fixture(autouse=True)
-def temp_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "cache"
-    monkeypatch.setenv("HYPERFRAMES_CACHE_DIR", str(root))
-    monkeypatch.delenv("HYPERFRAMES_NPM_REGISTRY", raising=False)
-    monkeypatch.delenv("npm_config_registry", raising=False)
-    return root
+pytestmark = pytest.mark.usefixtures("temp_cache")  # every test gets its own cache
 
 
 def test_cache_root_precedence(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -24,13 +24,7 @@ GSAP_URLS = (
 GSAP_SOURCE = "npm:gsap@3.12.5/dist/gsap.min.js"
 
 
-@pytest.fixture(autouse=True)
-def temp_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "cache"
-    monkeypatch.setenv("HYPERFRAMES_CACHE_DIR", str(root))
-    monkeypatch.delenv("HYPERFRAMES_NPM_REGISTRY", raising=False)
-    monkeypatch.delenv("npm_config_registry", raising=False)
-    return root
+pytestmark = pytest.mark.usefixtures("temp_cache")  # every test gets its own cache
 
 
 @pytest.mark.parametrize(

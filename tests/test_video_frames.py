@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,6 @@ import numpy.typing as npt
 import pytest
 
 from hyperframes_lambda.errors import NotMediaPayloadError, VideoSourceUnrenderableError
-from hyperframes_lambda.ffmpeg import ffmpeg_exe
 from hyperframes_lambda.probe import decode_image
 from hyperframes_lambda.video_frames import (
     ExtractedFrames,
@@ -28,16 +26,11 @@ from hyperframes_lambda.video_frames import (
     frames_to_cover,
 )
 
+from .media_fixtures import ffmpeg
+
 FPS = 30
 W, H = 64, 48
 COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)]
-
-
-def ffmpeg(*args: str) -> None:
-    subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y", *args],
-        check=True,
-    )
 
 
 @pytest.fixture(scope="module")
