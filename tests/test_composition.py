@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,27 @@ def test_no_composition_id_is_an_error() -> None:
 
 
 @pytest.mark.parametrize(
+    ("attr", "fps"),
+    [
+        ("", None),
+        ('data-fps=""', None),
+        ('data-fps="25"', Fraction(25)),
+        ('data-fps="10"', Fraction(10)),
+        ('data-fps="12"', Fraction(12)),
+        ('data-fps="30.0"', Fraction(30)),
+        ('data-fps="30000/1001"', Fraction(30000, 1001)),
+    ],
+)
+def test_data_fps_is_any_whole_rate_or_rational(
+    tmp_path: Path, attr: str, fps: Fraction | None
+) -> None:
+    project = write(
+        tmp_path, f'<div data-composition-id="x" data-width="320" data-height="180" {attr}></div>'
+    )
+    assert read_composition(project).fps == fps
+
+
+@pytest.mark.parametrize(
     ("attrs", "message"),
     [
         ('data-width="320"', "has no data-height"),
@@ -43,7 +65,10 @@ def test_no_composition_id_is_an_error() -> None:
         ('data-width="321.5" data-height="180"', "data-width=321.5 must be a whole number"),
         ('data-width="99999" data-height="180"', "data-width=99999"),
         ('data-width="320" data-height="180" data-duration="0"', "data-duration=0 must be > 0"),
-        ('data-width="320" data-height="180" data-fps="25"', "data-fps=25 must be 24, 30 or 60"),
+        ('data-width="320" data-height="180" data-fps="0"', "data-fps='0' must be 1…240"),
+        ('data-width="320" data-height="180" data-fps="241"', "data-fps='241' must be 1…240"),
+        ('data-width="320" data-height="180" data-fps="fast"', "data-fps='fast' must be 1…240"),
+        ('data-width="320" data-height="180" data-fps="29.97"', "data-fps='29.97' must be a whole"),
     ],
 )
 def test_bad_root_attributes_are_named(tmp_path: Path, attrs: str, message: str) -> None:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -26,9 +27,36 @@ def test_the_readme_execution_input_config_is_valid() -> None:
 
 
 @pytest.mark.parametrize(
+    ("value", "fps"),
+    [
+        (25, Fraction(25)),
+        (10, Fraction(10)),
+        (12, Fraction(12)),
+        (24, Fraction(24)),
+        (240, Fraction(240)),
+        (50.0, Fraction(50)),
+        ("25", Fraction(25)),
+        ("30000/1001", Fraction(30000, 1001)),
+        ("60000/1001", Fraction(60000, 1001)),
+        (None, None),
+    ],
+)
+def test_fps_is_any_whole_rate_or_rational(value: object, fps: Fraction | None) -> None:
+    config = parse_config({"fps": value})
+    assert config.fps == fps
+    assert config.fps is None or isinstance(config.fps, Fraction)
+
+
+@pytest.mark.parametrize(
     ("config", "field"),
     [
-        ({"fps": 25}, "Config.fps"),
+        ({"fps": 0}, "Config.fps: must be 1…240 frames per second"),
+        ({"fps": 241}, "Config.fps: must be 1…240 frames per second"),
+        ({"fps": "abc"}, "Config.fps: must be 1…240 frames per second"),
+        ({"fps": "30000/0"}, "Config.fps"),
+        ({"fps": True}, "Config.fps"),
+        ({"fps": 29.97}, "Config.fps: must be a whole number or an exact rational N/D"),
+        ({"fps": "23.976"}, "write 24000/1001"),
         ({"width": 1920}, "width and height must be given together"),
         ({"width": 15, "height": 16}, "Config.width"),
         ({"width": 7682, "height": 16}, "Config.width"),

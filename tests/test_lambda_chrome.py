@@ -12,7 +12,7 @@ import pytest
 from hyperframes_lambda.browser import resolve
 from hyperframes_lambda.browser.resolve import LAMBDA_FLAGS, resolve_chrome
 from hyperframes_lambda.capture import PageCapture
-from hyperframes_lambda.page_server import PageServer
+from hyperframes_lambda.frame_source import composition_server
 
 from .conftest import png_settings, to_rgb
 from .test_sparticuz import shared_tarball  # noqa: F401 - the session fixture
@@ -60,7 +60,7 @@ def test_bundled_chromium_on_lambda(
     # It renders a real composition frame, deterministically, with the Lambda flags.
     project = Path(__file__).parent / "compositions" / "alpha"
     with (
-        PageServer(project) as server,
+        composition_server(project, "index.html") as server,
         PageCapture.open(binary, server.url("index.html"), png_settings()) as page,
     ):
         first = page.capture(30)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,17 @@ def test_the_documented_execution_input_works_unchanged() -> None:
 
 
 @pytest.mark.parametrize(
+    ("fps", "rate"), [(25, Fraction(25)), (12, Fraction(12)), ("30000/1001", Fraction(30000, 1001))]
+)
+def test_plan_event_config_takes_any_rate(fps: object, rate: Fraction) -> None:
+    event = parse_event(
+        {"Action": "plan", "ProjectS3Uri": "s3://bucket-a/p.tgz",
+         "PlanOutputS3Prefix": "s3://bucket-a/x/", "Config": {"fps": fps}}
+    )  # fmt: skip
+    assert isinstance(event, PlanEvent) and event.config.fps == rate
+
+
+@pytest.mark.parametrize(
     "wrap",
     [
         lambda e: {"Payload": e},
@@ -70,7 +82,9 @@ def test_envelopes_are_unwrapped(wrap: Any) -> None:
         ({"Action": "plan", "ProjectS3Uri": "https://x.test/p.tgz", "PlanOutputS3Prefix": "s3://bucket-a/x/"},
          "event.ProjectS3Uri: 'https://x.test/p.tgz' must be an s3://bucket/key"),
         ({"Action": "plan", "ProjectS3Uri": "s3://bucket-a/p.tgz", "PlanOutputS3Prefix": "s3://bucket-a/x/",
-          "Config": {"fps": 25}}, "event.Config.fps"),
+          "Config": {"fps": 0}}, "event.Config.fps: must be 1…240 frames per second"),
+        ({"Action": "plan", "ProjectS3Uri": "s3://bucket-a/p.tgz", "PlanOutputS3Prefix": "s3://bucket-a/x/",
+          "Config": {"fps": "29.97"}}, "event.Config.fps: must be a whole number or an exact rational"),
         ({"Action": "renderChunk", "PlanS3Uri": "s3://bucket-a/p", "PlanHash": "abc", "ChunkIndex": 0,
           "ChunkOutputS3Prefix": "s3://bucket-a/c/", "Format": "mp4"}, "event.PlanHash: must be a lowercase hex SHA-256"),
         ({"Action": "renderChunk", "PlanS3Uri": "s3://bucket-a/p", "PlanHash": SHA, "ChunkIndex": -1,

@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import shutil
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -81,7 +83,9 @@ def extract(
 ) -> ExtractedFrames:
     """Extract from the index clip."""
     clip = VideoClip(sources / "index.mp4", start, duration, media_start, playback_rate)
-    return extract_video_frames(clip, FPS, out, composition_end=end)
+    frames = extract_video_frames(clip, FPS, out, composition_end=end)
+    assert frames is not None
+    return frames
 
 
 def test_media_start_picks_the_second_colour(sources: Path, tmp_path: Path) -> None:
@@ -184,3 +188,54 @@ def test_frame_for_time_matches_the_runtime_rule() -> None:
     assert frame_for_time(1.0 + 3 / FPS, 1.0, FPS, 10, loop=False) == 3  # no float drift
     assert frame_for_time(5.0, 1.0, FPS, 10, loop=False) == 9  # held
     assert frame_for_time(1.0 + 12 / FPS, 1.0, FPS, 10, loop=True) == 2  # wrapped
+
+
+@pytest.mark.parametrize(
+    ("start", "duration", "end"),
+    [(10.0, None, 10.0), (12.0, 1.0, 10.0), (1.0, 0.0, 10.0), (9.99999, None, 10.0)],
+)
+def test_a_clip_with_no_frame_on_screen_is_skipped(
+    sources: Path, tmp_path: Path, start: float, duration: float | None, end: float
+) -> None:
+    clip = VideoClip(sources / "index.mp4", start, duration)
+    assert extract_video_frames(clip, FPS, tmp_path / "f", composition_end=end) is None
+    assert not (tmp_path / "f").exists()
+
+
+def test_the_plan_keeps_a_manifest_slot_for_a_clip_never_on_screen(
+    sources: Path, tmp_path: Path
+) -> None:
+    """The manifest is positional (per <video> in document order): a clip with nothing to
+    show keeps its slot, with ``count: 0`` (the runtime shows no frame for it)."""
+    from hyperframes_lambda.plan import _extract_videos
+
+    (tmp_path / "media").mkdir()
+    shutil.copy(sources / "index.mp4", tmp_path / "media" / "index.mp4")
+    url = "http://127.0.0.1:1/media/index.mp4"
+    common = {"kind": "video", "src": url, "mediaStart": 0, "playbackRate": 1, "loop": False}
+    media = [
+        {**common, "index": 0, "start": 1.5, "end": None},  # starts when the composition ends
+        {**common, "index": 1, "start": 0.0, "end": 1.0},
+    ]
+    manifest = _extract_videos(media, tmp_path, Fraction(FPS), duration=1.5)
+    assert manifest == [
+        {"dir": "/video-frames/000", "count": 0, "ext": "jpg"},
+        {"dir": "/video-frames/001", "count": 30, "ext": "jpg"},
+    ]
+    assert sorted(p.name for p in (tmp_path / "video-frames").iterdir()) == ["001"]
+
+
+@pytest.mark.parametrize(
+    ("fps", "count"),
+    [(Fraction(25), 50), (Fraction(12), 24), (Fraction(30000, 1001), 60), (Fraction(60), 120)],
+)
+def test_rational_and_other_rates_sample_the_source_on_their_own_grid(
+    sources: Path, tmp_path: Path, fps: Fraction, count: int
+) -> None:
+    clip = VideoClip(sources / "index.mp4", 0.0, None)
+    frames = extract_video_frames(clip, fps, tmp_path / "f", composition_end=10.0)
+    assert frames is not None and frames.count == count  # output slots before the 2 s end
+    shown = [source_index(tmp_path / "f" / frames.name(k)) for k in range(frames.count)]
+    # Slot k shows the last source frame (30 fps) on screen at k / fps.
+    assert shown == [min(59, math.floor(Fraction(k) / fps * FPS)) for k in range(frames.count)]
+    assert frame_for_time(float(Fraction(7) / fps), 0.0, fps, count, loop=False) == 7

@@ -17,6 +17,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 from .errors import (
@@ -30,6 +31,7 @@ from .plan import AUDIO_FILE
 from .plan_hash import file_sha256
 from .probe import probe
 from .render_chunk import LoadedPlan, atomic_path, check_format, load_plan
+from .timing import fps_text, frames_duration
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,7 @@ def _concat_and_mux(
     loaded: LoadedPlan, chunk_paths: Sequence[Path], audio: Path | None, out: Path
 ) -> None:
     fps = loaded.encoder.fps
-    seconds = loaded.total_frames / fps
+    seconds = frames_duration(loaded.total_frames, fps)
     fmt = loaded.encoder.format
     with tempfile.TemporaryDirectory(prefix="hf-assemble-") as scratch:
         if len(chunk_paths) == 1:
@@ -119,7 +121,7 @@ def _concat_and_mux(
             )
             # -r before the input: the concat demuxer would otherwise average the rate
             # (360000/12001-style timestamps).
-            inputs = ["-r", str(fps), "-f", "concat", "-safe", "0", "-i", str(listing)]
+            inputs = ["-r", fps_text(fps), "-f", "concat", "-safe", "0", "-i", str(listing)]
         args = [*inputs]
         if audio is not None:
             args += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0"]
@@ -140,15 +142,17 @@ def _concat_quote(path: Path) -> str:
     return str(path).replace("'", "'\\''")
 
 
-def verify_video(path: Path, frames: int, fps: int, *, has_audio: bool) -> None:
-    """Decoded frame count equals the plan's; duration within one frame; audio as planned."""
+def verify_video(path: Path, frames: int, fps: Fraction, *, has_audio: bool) -> None:
+    """Decoded frame count equals the plan's; duration within one frame (1/fps) of
+    ``frames / fps``; audio as planned."""
     info = probe(path)
     if info.frame_count != frames:
         raise OutputVerificationError(
             f"{path.name}: decoded {info.frame_count} frames, expected {frames}"
         )
-    expected = frames / fps
-    if info.duration is not None and abs(info.duration - expected) > 1.0 / fps + 1e-6:
+    expected = frames_duration(frames, fps)
+    one_frame = frames_duration(1, fps)
+    if info.duration is not None and abs(info.duration - expected) > one_frame + 1e-6:
         raise OutputVerificationError(
             f"{path.name}: duration {info.duration:.3f}s, expected {expected:.3f}s"
         )

@@ -15,6 +15,7 @@ import base64
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any, Literal
 
 from .browser.cdp import CdpPipe
@@ -27,7 +28,7 @@ from .errors import (
     CompositionError,
     PageScriptError,
 )
-from .runtime import runtime_source, variables_source
+from .page.injection import new_document_scripts
 from .timing import frame_time
 
 ImageFormat = Literal["jpeg", "png"]
@@ -37,6 +38,17 @@ CaptureMode = Literal["beginframe", "screenshot"]
 # retry with backoff, ~3 s in all, before calling it a (retryable) capture failure.
 _EMPTY_FRAME_RETRIES = 12
 _EMPTY_FRAME_BACKOFF_S = (0.005, 0.5)
+# No frames are drawn while the page loads: a Web Animation a page script creates is adopted
+# by the runtime with whatever time it had run, and every drawn frame advances it (16.7 ms
+# each, whatever frameTimeTicks say; measured: 150-450 ms between runs of the same page,
+# a WAAPI box 15-45 px off). Undrawn, it is still pending at 0 ms when adopted. A page
+# that is not ready after this long without frames gets frames (it may wait on rendering).
+_FRAMELESS_LOAD_S = 5.0
+_LOAD_TICK_MS = 0.001
+# Once the composition is ready, how long sub-compositions may still register timelines.
+_TIMELINE_GRACE_S = 2.0
+# A runtime that is up with nothing to play gets this long for a late timeline.
+_ZERO_DURATION_GRACE_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -48,7 +60,7 @@ class CaptureSettings:
     css_height: int
     width: int
     height: int
-    fps: int
+    fps: Fraction
     image_format: ImageFormat = "jpeg"
     jpeg_quality: int = 90
     transparent: bool = False
@@ -80,11 +92,12 @@ class PageCapture:
         self._session = session_id
         self.settings = settings
         self.mode: CaptureMode = mode
-        self._ticks = 0.0
-        self._interval_ms = 1000.0 / settings.fps
+        self._ticks = 1.0  # _open_target probed BeginFrame at 1.0: continue from there
+        self._interval_ms = 1000.0 / float(settings.fps)
         self._last_frame: bytes | None = None
         self._missing_assets = missing_assets
         self.duration = 0.0
+        self.missing_timelines: list[str] = []
 
     # ---- opening -------------------------------------------------------------------
 
@@ -130,39 +143,69 @@ class PageCapture:
         raise CaptureError("no capture mode could be started")  # pragma: no cover
 
     def _load(self, url: str) -> None:
+        """Navigate, then pump frames and poll until the composition is ready (SPEC §3).
+
+        Ready: the document loaded, the runtime's player exists and reports a positive
+        duration (which implies its render-ready gate passed), fonts and images loaded.
+        Sub-composition timelines registered late get a short grace, then a rebind.
+        """
         self._call("Page.navigate", {"url": url})
-        deadline = time.monotonic() + self.settings.ready_timeout_s
+        started = time.monotonic()
+        deadline = started + self.settings.ready_timeout_s
+        ready_since: float | None = None
+        zero_since: float | None = None
+        status: dict[str, Any] = {}
         while True:
-            if self.mode == "beginframe":
-                self._begin_frame(screenshot=False)
-            status = self._evaluate("window.__hf ? window.__hf.status() : null")
-            if status:
-                if status.get("errors"):
-                    raise PageScriptError(
-                        "the composition's scripts failed while loading:\n"
-                        + "\n".join(status["errors"])
-                    )
-                if status.get("failure"):
-                    raise CompositionError(
-                        f"the composition cannot be rendered: {status['failure']}"
-                    )
-                if status.get("ready"):
-                    self._check_missing_assets()
-                    self.duration = float(status.get("duration") or 0.0)
-                    if self.mode == "beginframe":
-                        # Draw once with a screenshot so we hold the bytes of the last
-                        # drawn frame: "no damage" replies are then always answerable.
-                        self._draw("the loaded page")
-                    return
-            if time.monotonic() > deadline:
-                self._check_missing_assets()
-                raise CompositionError(
-                    f"the composition at {url} was not ready within "
-                    f"{self.settings.ready_timeout_s:.0f}s (scripts still loading, fonts or "
-                    "images pending, or no load event)"
+            if self.mode == "beginframe" and time.monotonic() - started > _FRAMELESS_LOAD_S:
+                self._begin_frame(screenshot=False, advance_ms=_LOAD_TICK_MS)
+            status = self._evaluate("window.__hfEngine ? window.__hfEngine.status() : null") or {}
+            if status.get("errors"):
+                raise PageScriptError(
+                    "the composition's scripts failed while loading:\n"
+                    + "\n".join(status["errors"])
                 )
-            if self.mode == "screenshot":
-                time.sleep(0.01)
+            if status.get("startupError"):
+                raise CompositionError(
+                    f"the HyperFrames runtime could not start the composition: "
+                    f"{status['startupError']}"
+                )
+            now = time.monotonic()
+            loaded = status.get("readyState") == "complete"
+            if loaded and not status.get("hasRoot"):
+                raise CompositionError(
+                    f"{url}: no element with data-composition-id (the composition root)"
+                )
+            ready = (
+                loaded
+                and status.get("player")
+                and float(status.get("duration") or 0) > 0
+                and status.get("fonts")
+                and not status.get("imagesPending")
+            )
+            if _nothing_to_play(status):
+                zero_since = zero_since or now
+                if now - zero_since >= _ZERO_DURATION_GRACE_S:
+                    raise CompositionError(
+                        f"{url}: the composition's duration is 0 — set data-duration on the "
+                        "root element or register a non-empty timeline in window.__timelines"
+                    )
+            if ready:
+                ready_since = ready_since or now
+                waited = now - ready_since
+                if not status.get("missingTimelines") or waited >= _TIMELINE_GRACE_S:
+                    break
+            if now > deadline:
+                self._check_missing_assets()
+                raise CompositionError(_not_ready_message(url, status, self.settings))
+            time.sleep(0.01)
+        self._check_missing_assets()
+        self.missing_timelines = list(status.get("missingTimelines") or [])
+        prepared = self._evaluate("window.__hfEngine.prepare()") or {}
+        self.duration = float(prepared.get("duration") or status.get("duration") or 0.0)
+        if self.mode == "beginframe":
+            # Draw once with a screenshot so we hold the bytes of the last drawn frame:
+            # "no damage" replies are then always answerable.
+            self._draw("the loaded page")
 
     def _check_missing_assets(self) -> None:
         missing = list(self._missing_assets()) if self._missing_assets else []
@@ -203,7 +246,7 @@ class PageCapture:
         reply = self._call(
             "Runtime.evaluate",
             {
-                "expression": f"window.__hf.seek({t!r}, {self.settings.fps})",
+                "expression": f"window.__hfEngine.seek({t!r})",
                 "awaitPromise": True,
                 "returnByValue": True,
             },
@@ -212,8 +255,11 @@ class PageCapture:
         if details:
             raise PageScriptError(f"seeking to t={t:.4f}s failed: {_exception_text(details)}")
 
-    def _begin_frame(self, *, screenshot: bool) -> tuple[bool, bytes | None]:
-        self._ticks += self._interval_ms  # the one monotonic counter (see module docstring)
+    def _begin_frame(
+        self, *, screenshot: bool, advance_ms: float | None = None
+    ) -> tuple[bool, bytes | None]:
+        # The one monotonic counter (see module docstring).
+        self._ticks += self._interval_ms if advance_ms is None else advance_ms
         params: dict[str, Any] = {"frameTimeTicks": self._ticks, "interval": self._interval_ms}
         if screenshot:
             params["screenshot"] = self._screenshot_params()
@@ -292,13 +338,9 @@ def _open_target(browser: BrowserProcess, settings: CaptureSettings, mode: Captu
             "Emulation.setDefaultBackgroundColorOverride",
             {"color": {"r": 0, "g": 0, "b": 0, "a": 0}},
         )
-    call(
-        "Page.addScriptToEvaluateOnNewDocument",
-        {"source": variables_source(dict(settings.variables))},
-    )
-    for script in settings.init_scripts:
+    scripts = new_document_scripts(settings.fps, dict(settings.variables), settings.init_scripts)
+    for script in scripts:
         call("Page.addScriptToEvaluateOnNewDocument", {"source": script})
-    call("Page.addScriptToEvaluateOnNewDocument", {"source": runtime_source()})
     if mode == "beginframe":
         # Fail now (and fall back) if this binary has no BeginFrame domain.
         cdp.call(
@@ -308,6 +350,35 @@ def _open_target(browser: BrowserProcess, settings: CaptureSettings, mode: Captu
             timeout=settings.call_timeout_s,
         )
     return session
+
+
+def _nothing_to_play(status: dict[str, Any]) -> bool:
+    """The runtime is up and found no timeline, no declared duration and no media length."""
+    return bool(
+        status.get("readyState") == "complete"
+        and status.get("player")
+        and status.get("renderReady")
+        and not status.get("timelines")
+        and not float(status.get("declaredDuration") or 0)
+        and not float(status.get("duration") or 0)
+    )
+
+
+def _not_ready_message(url: str, status: dict[str, Any], settings: CaptureSettings) -> str:
+    """Say which readiness condition never held."""
+    waited = f"within {settings.ready_timeout_s:.0f}s"
+    if status.get("readyState") != "complete":
+        return f"the page {url} did not finish loading {waited} (scripts, styles or fonts pending)"
+    if not status.get("player"):
+        return f"the HyperFrames runtime did not start the composition at {url} {waited}"
+    if float(status.get("duration") or 0) <= 0:
+        return (
+            f"the composition at {url} has no duration {waited}: set data-duration on the root "
+            "element or register a non-empty timeline in window.__timelines"
+        )
+    if not status.get("fonts"):
+        return f"the composition's fonts at {url} did not load {waited}"
+    return f"{status.get('imagesPending')} image(s) of {url} did not load {waited}"
 
 
 def _exception_text(details: dict[str, Any]) -> str:

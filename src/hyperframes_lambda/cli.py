@@ -8,11 +8,13 @@ import json
 import sys
 import tempfile
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from . import __version__
 from .errors import RenderError
+from .timing import FPS_RULE, fps_json, fps_text, parse_fps
 
 
 def _positive_even(text: str) -> int:
@@ -20,6 +22,13 @@ def _positive_even(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError("must be a positive integer")
     return value
+
+
+def _fps(text: str) -> Fraction:
+    try:
+        return parse_fps(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} {exc}") from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,7 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     render = commands.add_parser("render", help="render a composition to a video file")
     render.add_argument("project", type=Path, help="project directory (holds index.html)")
     render.add_argument("-o", "--output", type=Path, required=True, help="output file (.mp4)")
-    render.add_argument("--fps", type=int, choices=(24, 30, 60), help="default: data-fps or 30")
+    render.add_argument(
+        "--fps", type=_fps, metavar="N|N/D", help=f"{FPS_RULE} (default: data-fps or 30)"
+    )
     render.add_argument("--quality", choices=("draft", "standard", "high"), default="standard")
     render.add_argument("--width", type=_positive_even, help="output width (scales the page)")
     render.add_argument("--height", type=_positive_even, help="output height")
@@ -119,7 +130,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
     t = result.timings
     print(
         f"{result.output}: {result.frames} frames, {result.duration:.2f}s at "
-        f"{result.plan.fps} fps, "
+        f"{fps_text(result.plan.fps)} fps, "
         f"{result.plan.width}x{result.plan.height}, {len(result.chunks)} chunk(s) on "
         f"{result.workers} worker(s) | plan {t['plan']:.1f}s, chunks {t['chunks']:.1f}s "
         f"(capture {result.capture_fps:.1f} fps per worker, {result.capture_mode}), assemble "
@@ -141,7 +152,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             "planHash": result.plan_hash,
             "chunkCount": result.chunk_count,
             "totalFrames": result.total_frames,
-            "fps": result.fps,
+            "fps": fps_json(result.fps),
             "width": result.width,
             "height": result.height,
             "format": result.format,

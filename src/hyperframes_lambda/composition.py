@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from html.parser import HTMLParser
 from pathlib import Path
 
 from .errors import CompositionError
+from .timing import parse_fps
 
 
 @dataclass(frozen=True)
@@ -23,7 +25,7 @@ class CompositionInfo:
     width: int
     height: int
     duration: float | None  # None: the page decides (timeline length)
-    fps: int | None
+    fps: Fraction | None
 
 
 class _RootFinder(HTMLParser):
@@ -90,12 +92,13 @@ def read_composition(project_dir: Path, entry_file: str = "index.html") -> Compo
         raise CompositionError(
             f"{entry}: data-duration={root.get('data-duration')} must be > 0 seconds"
         )
-    fps_value = _number(entry, root, "data-fps")
     fps = None
-    if fps_value is not None:
-        if fps_value not in (24, 30, 60):
-            raise CompositionError(f"{entry}: data-fps={root.get('data-fps')} must be 24, 30 or 60")
-        fps = int(fps_value)
+    raw_fps = root.get("data-fps")
+    if raw_fps is not None and raw_fps.strip() != "":
+        try:
+            fps = parse_fps(raw_fps)
+        except ValueError as exc:
+            raise CompositionError(f"{entry}: data-fps={raw_fps!r} {exc}") from None
     return CompositionInfo(
         entry=entry,
         composition_id=composition_id,

@@ -8,11 +8,13 @@ to change. Field names are the camelCase names of the public contract.
 from __future__ import annotations
 
 import re
+from fractions import Fraction
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import InvalidConfigError
+from .timing import parse_fps
 
 _BITRATE = re.compile(r"^[1-9][0-9]*(\.[0-9]+)?[kKmM]?$")
 
@@ -24,7 +26,8 @@ class RenderConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
-    fps: Literal[24, 30, 60] | None = None
+    # Any whole rate or exact rational 1…240 (25, "30000/1001"); None: data-fps, else 30.
+    fps: Fraction | None = None
     width: int | None = Field(default=None, ge=16, le=7680)
     height: int | None = Field(default=None, ge=16, le=7680)
     format: Literal["mp4", "mov", "webm", "png-sequence"] = "mp4"
@@ -38,6 +41,11 @@ class RenderConfig(BaseModel):
     runtime_cap: RuntimeCap = Field(default="none", alias="runtimeCap")
     variables: dict[str, Any] = Field(default_factory=dict)
     entry_file: str = Field(default="index.html", alias="entryFile", min_length=1)
+
+    @field_validator("fps", mode="before")
+    @classmethod
+    def _fps(cls, value: object) -> Fraction | None:
+        return None if value is None else parse_fps(value)
 
     @field_validator("width", "height")
     @classmethod
@@ -90,7 +98,7 @@ def parse_config(data: Any) -> RenderConfig:
 def describe_validation_error(
     exc: ValidationError, prefix: str, union_tags: frozenset[str] = frozenset()
 ) -> str:
-    """One line per problem: ``Config.fps: Input should be 24, 30 or 60 (got 25)``.
+    """One line per problem: ``Config.crf: Input should be less than or equal to 51 (got 52)``.
 
     ``union_tags`` are discriminator values pydantic puts first in a location; dropped.
     """

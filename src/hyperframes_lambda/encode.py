@@ -9,16 +9,19 @@ chunks rendered by different workers concatenate with ``-c copy``.
 from __future__ import annotations
 
 import contextlib
+import math
 import queue
 import subprocess
 import threading
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from fractions import Fraction
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from .errors import EncodeError
 from .ffmpeg import ffmpeg_exe
+from .timing import fps_json, fps_text, parse_fps
 
 OutputFormat = Literal["mp4", "mov", "webm", "png-sequence"]
 Codec = Literal["h264", "h265"]
@@ -48,7 +51,7 @@ QUALITY_PRESETS: dict[str, QualityPreset] = {
 class EncoderSettings:
     """Locked encoder parameters (what a plan freezes in ``meta/encoder.json``)."""
 
-    fps: int
+    fps: Fraction
     width: int
     height: int
     format: OutputFormat = "mp4"
@@ -69,6 +72,30 @@ class EncoderSettings:
     def capture_format(self) -> Literal["jpeg", "png"]:
         return "png" if self.needs_alpha else self.preset.capture_format
 
+    def to_json(self) -> dict[str, Any]:
+        """``meta/encoder.json``: fps an int when whole (as it always was), else ``"N/D"``."""
+        return {**asdict(self), "fps": fps_json(self.fps)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EncoderSettings:
+        return cls(**{**data, "fps": parse_fps(data["fps"])})
+
+
+_TRACK_TIMESCALE = 90000
+_MAX_TIMESCALE = 2**31 - 1
+
+
+def track_timescale(fps: Fraction | int) -> int:
+    """MP4/MOV track timescale in which every frame lasts a whole number of ticks.
+
+    90 kHz for every rate whose frame duration it holds exactly (24, 25, 30, 60,
+    30000/1001, …), so those outputs are unchanged; otherwise the smallest multiple of
+    90 kHz that does (7 fps: 630 kHz), or the rate's numerator if that would overflow.
+    """
+    numerator = Fraction(fps).numerator  # a frame lasts denominator/numerator seconds
+    scale = math.lcm(_TRACK_TIMESCALE, numerator)
+    return scale if scale <= _MAX_TIMESCALE else numerator
+
 
 def _rate_control(settings: EncoderSettings, default_crf: int) -> list[str]:
     if settings.bitrate:
@@ -79,6 +106,7 @@ def _rate_control(settings: EncoderSettings, default_crf: int) -> list[str]:
 def video_encoder_args(settings: EncoderSettings, gop_frames: int) -> list[str]:
     """ffmpeg output arguments for one closed-GOP segment of ``gop_frames`` frames."""
     n = max(1, gop_frames)
+    timescale = str(track_timescale(settings.fps))
     if settings.format == "mp4" and settings.codec == "h264":
         return [
             "-c:v", "libx264", "-preset", settings.preset.x264_preset,
@@ -88,7 +116,7 @@ def video_encoder_args(settings: EncoderSettings, gop_frames: int) -> list[str]:
             "-x264-params",
             "scenecut=0:open-gop=0:repeat-headers=1:colorprim=bt709:transfer=bt709:colormatrix=bt709",
             *_bt709_tv_args(),
-            "-video_track_timescale", "90000", "-avoid_negative_ts", "make_zero",
+            "-video_track_timescale", timescale, "-avoid_negative_ts", "make_zero",
             "-movflags", "+faststart",
         ]  # fmt: skip
     if settings.format == "mp4" and settings.codec == "h265":
@@ -101,7 +129,7 @@ def video_encoder_args(settings: EncoderSettings, gop_frames: int) -> list[str]:
             "-force_key_frames", f"expr:eq(mod(n,{n}),0)",
             "-tag:v", "hvc1",
             *_bt709_tv_args(),
-            "-video_track_timescale", "90000", "-avoid_negative_ts", "make_zero",
+            "-video_track_timescale", timescale, "-avoid_negative_ts", "make_zero",
             "-movflags", "+faststart",
         ]  # fmt: skip
     if settings.format == "webm":
@@ -122,7 +150,7 @@ def video_encoder_args(settings: EncoderSettings, gop_frames: int) -> list[str]:
     if settings.format == "mov":
         return [
             "-c:v", "prores_ks", "-profile:v", "4444", "-pix_fmt", "yuva444p10le",
-            "-vendor", "apl0", "-video_track_timescale", "90000",
+            "-vendor", "apl0", "-video_track_timescale", timescale,
         ]  # fmt: skip
     raise EncodeError(f"format {settings.format!r} is not encoded by ffmpeg")
 
@@ -154,9 +182,9 @@ class StreamingEncoder:
         decoder = "mjpeg" if input_format == "jpeg" else "png"
         args = [
             ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
-            "-f", "image2pipe", "-framerate", str(settings.fps), "-c:v", decoder, "-i", "-",
+            "-f", "image2pipe", "-framerate", fps_text(settings.fps), "-c:v", decoder, "-i", "-",
             *video_encoder_args(settings, gop_frames),
-            "-r", str(settings.fps), str(output),
+            "-r", fps_text(settings.fps), str(output),
         ]  # fmt: skip
         self._process = subprocess.Popen(
             args, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE

@@ -59,6 +59,12 @@ class AssetIntegrityError(RenderError):
     code = "ASSET_INTEGRITY_MISMATCH"
 
 
+class RuntimeIntegrityError(AssetIntegrityError):
+    """The pinned HyperFrames page runtime on disk is not the build we pinned."""
+
+    code = "RUNTIME_INTEGRITY_MISMATCH"
+
+
 class PlanHashMismatchError(RenderError):
     code = "PLAN_HASH_MISMATCH"
 

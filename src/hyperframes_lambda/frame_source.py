@@ -18,7 +18,9 @@ from pathlib import Path
 
 from .browser.resolve import ChromeBinary, resolve_chrome
 from .capture import CaptureSettings, PageCapture
-from .page_server import PageServer
+from .page.injection import RUNTIME_URL_PATH, inject_runtime
+from .page.official_runtime import runtime_source
+from .page_server import PageServer, ServedFile
 
 FrameCallback = Callable[[int, bytes], None]
 
@@ -34,6 +36,14 @@ class CaptureStats:
         return self.frames / self.seconds if self.seconds > 0 else 0.0
 
 
+def composition_server(root: Path, entry: str) -> PageServer:
+    """A page server for ``root`` whose ``entry`` page loads the pinned HyperFrames runtime."""
+    runtime = ServedFile(runtime_source().encode("utf-8"), "text/javascript; charset=utf-8")
+    return PageServer(
+        root, routes={RUNTIME_URL_PATH: runtime}, entry=entry, transform=inject_runtime
+    )
+
+
 @contextlib.contextmanager
 def open_frame_sources(
     compiled_dir: Path,
@@ -47,7 +57,7 @@ def open_frame_sources(
     Browsers start concurrently; if any fails, the others are closed and its error raised.
     """
     chrome = binary or resolve_chrome()
-    with PageServer(compiled_dir) as server, contextlib.ExitStack() as stack:
+    with composition_server(compiled_dir, entry) as server, contextlib.ExitStack() as stack:
         url = server.url(entry)
         with ThreadPoolExecutor(max_workers=count) as pool:
             futures = [

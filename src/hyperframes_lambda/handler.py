@@ -37,6 +37,7 @@ from .plan_archive import extract_archive, extract_plan_archive
 from .render import default_page_count
 from .render_chunk import CHUNK_EXTENSIONS, render_chunk
 from .storage import Storage, check_allowed, join_uri
+from .timing import fps_json
 
 SERVICE = "hyperframes-render"
 PLAN_ARCHIVE = "plan.tar.gz"
@@ -159,7 +160,7 @@ def _plan(event: PlanEvent, work: Path) -> dict[str, Any]:
     metrics.add_metric(name="PlannedFrames", unit=MetricUnit.Count, value=result.total_frames)
     return PlanResultPayload(
         PlanS3Uri=plan_uri, PlanHash=result.plan_hash, ChunkCount=result.chunk_count,
-        TotalFrames=result.total_frames, Fps=result.fps, Width=result.width,
+        TotalFrames=result.total_frames, Fps=fps_json(result.fps), Width=result.width,
         Height=result.height, Format=result.format, HasAudio=result.has_audio,
         AudioS3Uri=audio_uri, FfmpegVersion=result.ffmpeg_version,
         RendererVersion=result.renderer_version, DurationMs=0,

@@ -88,7 +88,7 @@ class PlanResultPayload(BaseModel):
     PlanHash: str
     ChunkCount: int
     TotalFrames: int
-    Fps: int
+    Fps: int | str  # 30, or "30000/1001" when not whole
     Width: int
     Height: int
     Format: str

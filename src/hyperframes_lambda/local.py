@@ -37,11 +37,13 @@ from concurrent.futures import (
     as_completed,
 )
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from .errors import terminal_codes
 from .storage import Storage, join_uri
+from .timing import fps_text, frames_duration, parse_fps
 
 Invocation = dict[str, Any]
 
@@ -63,7 +65,7 @@ class StageStats:
 class RunSummary:
     output: Path
     frames: int = 0
-    fps: int = 0
+    fps: Fraction = field(default_factory=Fraction)  # 0 until planned
     chunks: int = 0
     stages: dict[str, StageStats] = field(default_factory=dict)
     total_seconds: float = 0.0
@@ -75,8 +77,9 @@ class RunSummary:
                 f"{name:<12}{stats.invocations:>12}{stats.retries:>9}{stats.seconds:>10.2f}"
             )
         fps = self.frames / self.total_seconds if self.total_seconds else 0.0
+        seconds = frames_duration(self.frames, self.fps) if self.fps else 0.0
         lines.append(
-            f"{self.frames} frames ({self.frames / max(self.fps, 1):.2f}s at {self.fps} fps) in "
+            f"{self.frames} frames ({seconds:.2f}s at {fps_text(self.fps)} fps) in "
             f"{self.chunks} chunks, {self.total_seconds:.2f}s total: {fps:.1f} frames/s effective"
         )
         return "\n".join(lines)
@@ -180,7 +183,8 @@ class LocalRunner:
         )  # fmt: skip
         plan_stats.seconds = time.perf_counter() - t
         count = int(planned["ChunkCount"])
-        summary.frames, summary.fps, summary.chunks = planned["TotalFrames"], planned["Fps"], count
+        summary.frames, summary.chunks = planned["TotalFrames"], count
+        summary.fps = parse_fps(planned["Fps"])
         self.log(
             f"[plan] {planned['TotalFrames']} frames at {planned['Fps']} fps, "
             f"{planned['Width']}x{planned['Height']} {planned['Format']}, {count} chunks, "

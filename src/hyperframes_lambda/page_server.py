@@ -10,6 +10,8 @@ frame with a hole in it.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,6 +19,18 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 IGNORED_MISSING = frozenset({"/favicon.ico"})
+
+
+@dataclass(frozen=True)
+class ServedFile:
+    """Bytes served at a fixed path that is not a file of the project (e.g. the runtime)."""
+
+    body: bytes
+    content_type: str
+
+
+# The entry page's HTML -> what the browser gets (the engine injects the runtime there).
+HtmlTransform = Callable[[str], str]
 
 
 class _Handler(SimpleHTTPRequestHandler):
@@ -31,6 +45,24 @@ class _Handler(SimpleHTTPRequestHandler):
         ".woff": "font/woff",
         ".svg": "image/svg+xml",
     }
+
+    def do_GET(self) -> None:
+        path = unquote(urlsplit(self.path).path)
+        served = self.server.routes.get(path)
+        if served is None and path == self.server.entry_path and self.server.transform:
+            file = Path(self.translate_path(self.path))
+            if file.is_file():
+                html = file.read_bytes().decode("utf-8", errors="surrogateescape")
+                body = self.server.transform(html).encode("utf-8", errors="surrogateescape")
+                served = ServedFile(body, "text/html; charset=utf-8")
+        if served is None:
+            super().do_GET()
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", served.content_type)
+        self.send_header("Content-Length", str(len(served.body)))
+        self.end_headers()
+        self.wfile.write(served.body)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         if code == 404:
@@ -50,16 +82,33 @@ class _Handler(SimpleHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     missing: list[str]
+    routes: Mapping[str, ServedFile]
+    entry_path: str | None
+    transform: HtmlTransform | None
 
 
 class PageServer:
-    """``with PageServer(dir) as server: server.url("index.html")``."""
+    """``with PageServer(dir) as server: server.url("index.html")``.
 
-    def __init__(self, root: Path) -> None:
+    ``routes`` are extra files served from memory; ``entry``'s HTML (a path relative to
+    ``root``) goes through ``transform`` on its way to the browser.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        routes: Mapping[str, ServedFile] | None = None,
+        entry: str | None = None,
+        transform: HtmlTransform | None = None,
+    ) -> None:
         self.root = root
         handler = partial(_Handler, directory=str(root))
         self._server = _Server(("127.0.0.1", 0), handler)
         self._server.missing = []
+        self._server.routes = dict(routes or {})
+        self._server.entry_path = "/" + entry.lstrip("/") if entry else None
+        self._server.transform = transform
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     @property

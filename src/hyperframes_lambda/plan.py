@@ -15,12 +15,12 @@ import json
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from . import __version__
 from .audio_mix import AudioTrack, mix_audio
 from .capture import CaptureSettings
 from .chunking import Chunk, lambda_frame_budget, slice_chunks
@@ -36,7 +36,8 @@ from .plan_archive import write_plan_archive
 from .plan_hash import PLAN_JSON, canonical_json, compute_plan_hash
 from .remote_assets import RemoteFetcher
 from .render_size import resolve_fps, resolve_output_size
-from .timing import frame_count
+from .timing import fps_json, frame_count, frames_duration
+from .versions import renderer_version
 from .video_frames import VideoClip, extract_video_frames
 
 PROTOCOL_VERSION = 1
@@ -56,7 +57,7 @@ class PlanResult:
     plan_hash: str
     chunk_count: int
     total_frames: int
-    fps: int
+    fps: Fraction
     width: int
     height: int
     format: str
@@ -146,7 +147,7 @@ def _plan(
     entry_url_path = f"{COMPILED_DIR}/{compiled.entry}"
     with open_frame_source(plan_dir, entry_url_path, capture) as page:
         duration = page.duration
-        media: list[dict[str, Any]] = page.evaluate("window.__hf.media()") or []
+        media: list[dict[str, Any]] = page.evaluate("window.__hfEngine.media()") or []
     timings["probe"] = time.perf_counter() - t
     if duration <= 0:
         raise CompositionError(
@@ -160,7 +161,7 @@ def _plan(
         video_manifest = _extract_videos(media, plan_dir, fps, duration)
         timings["video"] = time.perf_counter() - t
         t = time.perf_counter()
-        has_audio = _mix_soundtrack(media, plan_dir, total / fps, Path(scratch))
+        has_audio = _mix_soundtrack(media, plan_dir, frames_duration(total, fps), Path(scratch))
         timings["audio"] = time.perf_counter() - t
 
     chunk_size, target = cfg.chunk_size, cfg.target_chunk_frames
@@ -178,7 +179,7 @@ def _plan(
         max_parallel_chunks=cfg.max_parallel_chunks,
     )  # fmt: skip
 
-    encoder_json = asdict(encoder)
+    encoder_json = encoder.to_json()
     _write_json(plan_dir / ENCODER_JSON, encoder_json)
     _write_json(plan_dir / CAPTURE_JSON, _capture_json(capture, video_manifest))
     _write_json(plan_dir / VIDEO_JSON, video_manifest)
@@ -187,15 +188,15 @@ def _plan(
     ffmpeg_version = ffmpeg_version_line()
     plan_hash = compute_plan_hash(
         plan_dir, encoder=encoder_json, ffmpeg_version=ffmpeg_version,
-        renderer_version=__version__, fps=fps, width=width, height=height, format=cfg.format,
+        renderer_version=renderer_version(), fps=fps, width=width, height=height, format=cfg.format,
     )  # fmt: skip
     document = {
         "protocol": PROTOCOL_VERSION,
         "planHash": plan_hash,
-        "rendererVersion": __version__,
+        "rendererVersion": renderer_version(),
         "ffmpegVersion": ffmpeg_version,
         "entry": entry_url_path,
-        "fps": fps,
+        "fps": fps_json(fps),
         "width": width,
         "height": height,
         "format": cfg.format,
@@ -218,7 +219,7 @@ def _plan(
         plan_dir=plan_dir, archive=archive, plan_hash=plan_hash, chunk_count=len(chunks),
         total_frames=total, fps=fps, width=width, height=height, format=cfg.format,
         has_audio=has_audio, duration=duration, ffmpeg_version=ffmpeg_version,
-        renderer_version=__version__, timings=timings, warnings=warnings,
+        renderer_version=renderer_version(), timings=timings, warnings=warnings,
     )  # fmt: skip
 
 
@@ -239,7 +240,7 @@ def _capture_json(capture: CaptureSettings, video_manifest: list[dict[str, Any]]
         "cssHeight": capture.css_height,
         "width": capture.width,
         "height": capture.height,
-        "fps": capture.fps,
+        "fps": fps_json(capture.fps),
         "imageFormat": capture.image_format,
         "jpegQuality": capture.jpeg_quality,
         "transparent": capture.transparent,
@@ -253,9 +254,14 @@ def _chunk_json(chunk: Chunk) -> dict[str, int]:
 
 
 def _extract_videos(
-    media: list[dict[str, Any]], plan_dir: Path, fps: int, duration: float
+    media: list[dict[str, Any]], plan_dir: Path, fps: Fraction, duration: float
 ) -> list[dict[str, Any]]:
-    """Pre-extract each <video>'s frames; returns the per-video manifest for the runtime."""
+    """Pre-extract each <video>'s frames; returns the per-video manifest for the runtime.
+
+    The manifest is positional (one entry per ``<video>`` in document order). A clip that
+    shows no frame inside the composition (it starts at or after the end, or lasts 0 s)
+    gets ``count: 0`` and no directory: the runtime shows nothing for it.
+    """
     manifest: list[dict[str, Any]] = []
     for item in (m for m in media if m["kind"] == "video"):
         what = f"<video{' id=' + item['id'] if item.get('id') else ''}> #{item['index']}"
@@ -268,7 +274,10 @@ def _extract_videos(
         )  # fmt: skip
         relative = f"{VIDEO_FRAMES_DIR}/{item['index']:03d}"
         extracted = extract_video_frames(clip, fps, plan_dir / relative, composition_end=duration)
-        manifest.append({"dir": f"/{relative}", "count": extracted.count, "ext": extracted.ext})
+        if extracted is None:  # never on screen: nothing extracted, nothing shown
+            manifest.append({"dir": f"/{relative}", "count": 0, "ext": "jpg"})
+        else:
+            manifest.append({"dir": f"/{relative}", "count": extracted.count, "ext": extracted.ext})
     return manifest
 
 

@@ -3,15 +3,19 @@
 SHA-256 over a versioned prefix, then each file of the plan directory except
 ``plan.json`` in sorted POSIX path order as ``path NUL sha256 NUL``, then the canonical
 encoder JSON, the ffmpeg version line, the renderer version and ``fps x width x height x
-format``. Workers recompute it from the files on disk before launching Chrome.
+format`` (fps as ``30`` or ``30000/1001``). Workers recompute it from the files on disk
+before launching Chrome.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
+
+from .timing import fps_text
 
 HASH_PREFIX = b"hyperframes-lambda/plan-hash/v1\0"
 PLAN_JSON = "plan.json"
@@ -49,7 +53,7 @@ def compute_plan_hash(
     encoder: dict[str, Any],
     ffmpeg_version: str,
     renderer_version: str,
-    fps: int,
+    fps: Fraction,
     width: int,
     height: int,
     format: str,
@@ -60,5 +64,5 @@ def compute_plan_hash(
     digest.update(canonical_json(encoder).encode() + b"\0")
     digest.update(ffmpeg_version.encode() + b"\0")
     digest.update(renderer_version.encode() + b"\0")
-    digest.update(f"{fps}x{width}x{height}x{format}".encode())
+    digest.update(f"{fps_text(fps)}x{width}x{height}x{format}".encode())
     return digest.hexdigest()

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,13 +24,14 @@ from .config import RenderConfig, parse_config
 from .plan import PlanResult, plan
 from .remote_assets import RemoteFetcher
 from .render_chunk import CHUNK_EXTENSIONS, ChunkResult, render_chunk
+from .timing import frames_duration
 
 ProgressCallback = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
 class RenderOptions:
-    fps: int | None = None  # None: the composition's data-fps, else 30
+    fps: Fraction | int | str | None = None  # 25, "30000/1001"; None: data-fps, else 30
     width: int | None = None  # None: the composition's data-width
     height: int | None = None
     quality: Literal["draft", "standard", "high"] = "standard"
@@ -75,7 +77,7 @@ class RenderResult:
 
     @property
     def duration(self) -> float:
-        return self.plan.total_frames / self.plan.fps
+        return frames_duration(self.plan.total_frames, self.plan.fps)
 
     @property
     def capture_seconds(self) -> float:

@@ -18,10 +18,10 @@ import tarfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from . import __version__
 from .capture import CaptureMode, CaptureSettings
 from .chunking import Chunk
 from .encode import EncoderSettings, StreamingEncoder
@@ -36,6 +36,8 @@ from .ffmpeg import ffmpeg_version_line
 from .frame_source import CaptureStats, capture_frames_parallel, dump_frame, open_frame_sources
 from .plan import CAPTURE_JSON, CHUNKS_JSON, ENCODER_JSON, PROTOCOL_VERSION
 from .plan_hash import PLAN_JSON, compute_plan_hash, file_sha256
+from .timing import parse_fps
+from .versions import renderer_version
 
 CHUNK_EXTENSIONS = {"mp4": ".mp4", "mov": ".mov", "webm": ".webm", "png-sequence": ".tar.gz"}
 
@@ -76,13 +78,21 @@ def _read_json(path: Path) -> Any:
         raise PlanProtocolUnsupportedError(f"{path.name} in the plan is unreadable: {exc}") from exc
 
 
+def _plan_fps(value: Any) -> Fraction:
+    """A frame rate as plans store it (an int, or ``"30000/1001"``)."""
+    try:
+        return parse_fps(value)
+    except ValueError as exc:
+        raise PlanProtocolUnsupportedError(f"the plan's fps {value!r} {exc}") from None
+
+
 def load_plan(plan_dir: Path, expected_hash: str | None = None) -> LoadedPlan:
     """Read and verify a plan directory (hash recomputed from disk, ffmpeg version)."""
     document = _read_json(plan_dir / PLAN_JSON)
     if document.get("protocol") != PROTOCOL_VERSION:
         raise PlanProtocolUnsupportedError(
             f"plan protocol {document.get('protocol')!r} is not supported by renderer "
-            f"{__version__} (speaks {PROTOCOL_VERSION}); re-plan with this version"
+            f"{renderer_version()} (speaks {PROTOCOL_VERSION}); re-plan with this version"
         )
     recorded = str(document.get("planHash", ""))
     if expected_hash is not None and expected_hash != recorded:
@@ -92,7 +102,7 @@ def load_plan(plan_dir: Path, expected_hash: str | None = None) -> LoadedPlan:
     encoder_json = _read_json(plan_dir / ENCODER_JSON)
     actual = compute_plan_hash(
         plan_dir, encoder=encoder_json, ffmpeg_version=str(document["ffmpegVersion"]),
-        renderer_version=str(document["rendererVersion"]), fps=int(document["fps"]),
+        renderer_version=str(document["rendererVersion"]), fps=_plan_fps(document["fps"]),
         width=int(document["width"]), height=int(document["height"]),
         format=str(document["format"]),
     )  # fmt: skip
@@ -101,9 +111,9 @@ def load_plan(plan_dir: Path, expected_hash: str | None = None) -> LoadedPlan:
             f"the plan's files do not hash to {recorded} (recomputed {actual}): the plan was "
             "altered after it was frozen, or only partly transferred; re-plan"
         )
-    if document["rendererVersion"] != __version__:
+    if document["rendererVersion"] != renderer_version():
         raise PlanProtocolUnsupportedError(
-            f"plan made by renderer {document['rendererVersion']}, this is {__version__}"
+            f"plan made by renderer {document['rendererVersion']}, this is {renderer_version()}"
         )
     local_ffmpeg = ffmpeg_version_line()
     if document["ffmpegVersion"] != local_ffmpeg:
@@ -114,7 +124,8 @@ def load_plan(plan_dir: Path, expected_hash: str | None = None) -> LoadedPlan:
     video_frames = json.dumps(capture_json["videoFrames"], sort_keys=True)
     capture = CaptureSettings(
         css_width=capture_json["cssWidth"], css_height=capture_json["cssHeight"],
-        width=capture_json["width"], height=capture_json["height"], fps=capture_json["fps"],
+        width=capture_json["width"], height=capture_json["height"],
+        fps=_plan_fps(capture_json["fps"]),
         image_format=capture_json["imageFormat"], jpeg_quality=capture_json["jpegQuality"],
         transparent=capture_json["transparent"], variables=capture_json["variables"],
         init_scripts=(f"window.__hfVideoFrames = {video_frames};",),
@@ -123,7 +134,8 @@ def load_plan(plan_dir: Path, expected_hash: str | None = None) -> LoadedPlan:
         Chunk(c["index"], c["startFrame"], c["endFrame"])
         for c in _read_json(plan_dir / CHUNKS_JSON)
     ]
-    return LoadedPlan(plan_dir, document, EncoderSettings(**encoder_json), capture, chunks)
+    encoder = EncoderSettings.from_json({**encoder_json, "fps": _plan_fps(encoder_json["fps"])})
+    return LoadedPlan(plan_dir, document, encoder, capture, chunks)
 
 
 def check_format(loaded: LoadedPlan, expected_format: str | None) -> None:

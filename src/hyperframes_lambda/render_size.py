@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 from .composition import CompositionInfo
 from .errors import InvalidConfigError
-from .timing import SUPPORTED_FPS
+from .timing import DEFAULT_FPS, parse_fps
 
 
 def resolve_output_size(
@@ -31,11 +33,14 @@ def resolve_output_size(
     return width, height
 
 
-def resolve_fps(info: CompositionInfo, fps: int | None) -> int:
-    """Configured fps, else the root's ``data-fps``, else 30."""
-    resolved = fps or info.fps or 30
-    if resolved not in SUPPORTED_FPS:
-        raise InvalidConfigError(
-            f"fps={resolved} must be one of {', '.join(map(str, SUPPORTED_FPS))}"
-        )
-    return resolved
+def resolve_fps(info: CompositionInfo, fps: Fraction | None) -> Fraction:
+    """Configured fps, else the root's ``data-fps``, else 30.
+
+    Both were validated where they were read (``Config.fps``, ``data-fps``); checked again
+    here because a caller may build either by hand.
+    """
+    resolved = fps or info.fps or DEFAULT_FPS
+    try:
+        return parse_fps(resolved)
+    except ValueError as exc:
+        raise InvalidConfigError(f"fps={resolved} {exc}") from None

@@ -26,12 +26,14 @@ import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Literal
 
 from .errors import VideoExtractionFailedError, VideoSourceUnrenderableError
 from .ffmpeg import ffmpeg_exe
 from .media_probe import MediaStreams, probe_media, split_top_level
+from .timing import fps_text, frame_count
 
 FRAME_PATTERN = "frame_%06d"
 _TOLERANCE_US = 50  # source frames this late still count as "on screen" at s_k
@@ -82,31 +84,37 @@ def frame_name(k: int, ext: str) -> str:
     return f"frame_{k:06d}.{ext}"
 
 
-def frames_to_cover(seconds: float, fps: int) -> int:
+def frames_to_cover(seconds: float, fps: Fraction | int) -> int:
     """Frames spanning ``seconds`` at ``fps``: SPEC §2 rounding (round within 1e-3, else ceil)."""
-    exact = seconds * fps
-    nearest = round(exact)
-    return max(0, nearest if abs(exact - nearest) <= 1e-3 else math.ceil(exact))
+    return max(0, frame_count(seconds, fps))
 
 
-def frame_for_time(t: float, start: float, fps: int, count: int, *, loop: bool) -> int:
-    """Index the page shows at composition time ``t`` (the runtime's formula, for tests)."""
-    k = max(0, math.floor((t - start) * fps + 1e-9))
+def frame_for_time(t: float, start: float, fps: Fraction | int, count: int, *, loop: bool) -> int:
+    """Index the page shows at composition time ``t`` (the runtime's formula, for tests).
+
+    In floats, as the page computes it: the runtime is handed ``float(fps)``.
+    """
+    k = max(0, math.floor((t - start) * float(fps) + 1e-9))
     return k % count if loop else min(k, count - 1)
 
 
 def extract_video_frames(
     clip: VideoClip,
-    fps: int,
+    fps: Fraction,
     out_dir: Path,
     *,
     composition_end: float,
     image_format: Literal["jpg", "png"] = "jpg",
-) -> ExtractedFrames:
+) -> ExtractedFrames | None:
     """Write the clip's frames into ``out_dir`` (replaced if it exists) and describe them.
 
     Sources with alpha always give PNG (RGBA); otherwise ``image_format`` (JPEG at
     ``-q:v 2``, or RGB PNG). Output is byte-identical across runs.
+
+    ``None`` when the clip shows no frame before ``composition_end`` (it starts at or
+    after the end, or lasts 0 s): there is nothing to extract and nothing to show, and
+    ``out_dir`` is left alone. The source is still probed, so a file that is not a video
+    fails the same way whether or not it is on screen.
     """
     streams = probe_media(clip.source)
     if not streams.has_video:
@@ -116,7 +124,7 @@ def extract_video_frames(
         clip_seconds = min(clip_seconds, clip.duration)
     wanted = frames_to_cover(clip_seconds, fps)
     if wanted <= 0:
-        raise ValueError(f"{clip.source}: clip has no frames (start {clip.start}, fps {fps})")
+        return None
     if streams.duration is not None and clip.media_start >= streams.duration:
         raise VideoSourceUnrenderableError(
             f"{clip.source}: media_start {clip.media_start}s is past the source's end "
@@ -139,7 +147,7 @@ def extract_video_frames(
     return ExtractedFrames(count=count, ext=ext, width=width, height=height)
 
 
-def _filter_graph(clip: VideoClip, fps: int, ext: str, alpha: bool) -> str:
+def _filter_graph(clip: VideoClip, fps: Fraction, ext: str, alpha: bool) -> str:
     """Shift so source time ``media_start`` is 0, speed up, then sample at ``fps``.
 
     ``fps`` with ``round=up`` keeps, for each output slot, the last frame already on
@@ -151,7 +159,7 @@ def _filter_graph(clip: VideoClip, fps: int, ext: str, alpha: bool) -> str:
     steps = [
         "settb=AVTB",
         f"setpts=(PTS-STARTPTS-{shift_us!r})/{rate!r}-{_TOLERANCE_US}",
-        f"fps=fps={fps}:start_time=0:round=up",
+        f"fps=fps={fps_text(fps)}:start_time=0:round=up",
     ]
     if ext == "jpg":
         # JPEG viewers decode with BT.601 full range: convert to exactly that.
@@ -162,7 +170,7 @@ def _filter_graph(clip: VideoClip, fps: int, ext: str, alpha: bool) -> str:
 
 
 def _run_ffmpeg(
-    clip: VideoClip, streams: MediaStreams, *, fps: int, wanted: int, ext: str, out: Path
+    clip: VideoClip, streams: MediaStreams, *, fps: Fraction, wanted: int, ext: str, out: Path
 ) -> tuple[int, int]:
     """Run the extraction; returns the written frames' size (after any autorotation)."""
     decoder: list[str] = []

@@ -1,0 +1,476 @@
+/*
+ * hyperframes-lambda engine shim: the engine side of HyperFrames' page-runtime contract.
+ *
+ * Registered with Page.addScriptToEvaluateOnNewDocument, so it runs before any script of
+ * the document. HyperFrames' own runtime (a pinned npm file, injected by the page server
+ * before </head>) owns the format: clips, timelines, adapters, variables. This file owns
+ * what the engine must provide around it:
+ *   - a virtual clock (__HF_VIRTUAL_TIME__): Date, performance.now and
+ *     requestAnimationFrame follow the seek time, never the wall clock;
+ *   - seeded randomness, reseeded from the frame time on every seek, so a frame's pixels do
+ *     not depend on which frames were rendered before it;
+ *   - the render-mode globals the runtime reads, and the window.__hf seek/duration bridge;
+ *   - what the renderer polls and calls over CDP (window.__hfEngine): status, seek, media;
+ *   - pre-extracted video frames shown in place of <video> pixels.
+ * window.__hfEngineConfig = {fps, seedRandom} is set by a prelude registered just before.
+ */
+(() => {
+  "use strict";
+  if (window.__hfEngine) return;
+  const config = window.__hfEngineConfig || {};
+  const fps = Number(config.fps) > 0 ? Number(config.fps) : 30;
+
+  // Bundlers' keep-names helper, referenced by some serialized page functions.
+  if (typeof window.__name !== "function") window.__name = (fn) => fn;
+
+  // ---- errors: surfaced to the renderer ------------------------------------------------
+  const errors = [];
+  function recordError(e, where) {
+    const message = (e && (e.stack || e.message)) || String(e);
+    errors.push(where ? `${where}: ${message}` : message);
+  }
+  window.addEventListener("error", (event) => {
+    const target = event.target;
+    const tag = target && target.tagName;
+    // Media are never decoded by Chrome here (sound is mixed offline, video frames are
+    // extracted by the planner, which reports unusable media by name).
+    if (tag === "VIDEO" || tag === "AUDIO" || tag === "SOURCE" || tag === "TRACK") return;
+    if (target && target !== window && (target.src || target.href)) {
+      errors.push(`failed to load <${tag.toLowerCase()}> ${target.src || target.href}`);
+      return;
+    }
+    const where = event.filename ? `${event.filename}:${event.lineno}:${event.colno}` : "";
+    errors.push(`${where ? where + ": " : ""}${event.message}`);
+  }, true);
+  window.addEventListener("unhandledrejection", (event) => recordError(event.reason, "unhandled rejection"));
+
+  // ---- virtual time --------------------------------------------------------------------
+  const OriginalDate = window.Date;
+  const original = {
+    setTimeout: window.setTimeout.bind(window),
+    clearTimeout: window.clearTimeout.bind(window),
+    setInterval: window.setInterval.bind(window),
+    clearInterval: window.clearInterval.bind(window),
+    requestAnimationFrame: window.requestAnimationFrame.bind(window),
+    cancelAnimationFrame: window.cancelAnimationFrame.bind(window),
+  };
+  let nowMs = 0;
+
+  // mulberry32, reseeded from the whole milliseconds of the seek time: the same stream
+  // the reference engine uses in its distributed renders (we seed in every render).
+  let rng = 0;
+  function nextUint32() {
+    rng = (rng + 0x6d2b79f5) | 0;
+    let t = rng;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (t ^ (t >>> 14)) >>> 0;
+  }
+  function reseed(ms) {
+    rng = (Math.imul(Math.floor(ms) | 0, -1640531527) + 0x9e3779b9) | 0;
+  }
+  reseed(0);
+  if (config.seedRandom !== false) {
+    Math.random = () => nextUint32() / 4294967296;
+    if (window.crypto && typeof window.crypto.getRandomValues === "function") {
+      const fill = (array) => {
+        const bytes = new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
+        let i = 0;
+        for (; i + 4 <= bytes.length; i += 4) {
+          const word = nextUint32();
+          bytes[i] = word & 0xff; bytes[i + 1] = (word >>> 8) & 0xff;
+          bytes[i + 2] = (word >>> 16) & 0xff; bytes[i + 3] = word >>> 24;
+        }
+        for (; i < bytes.length; i++) bytes[i] = nextUint32() & 0xff;
+        return array;
+      };
+      try { window.crypto.getRandomValues = fill; } catch (e) { /* leave native */ }
+    }
+  }
+
+  function VirtualDate(...args) {
+    if (!new.target) return OriginalDate.apply(null, args.length ? args : [nowMs]);
+    const instance = args.length ? new OriginalDate(...args) : new OriginalDate(nowMs);
+    Object.setPrototypeOf(instance, VirtualDate.prototype);
+    return instance;
+  }
+  VirtualDate.prototype = OriginalDate.prototype;
+  Object.setPrototypeOf(VirtualDate, OriginalDate);
+  VirtualDate.now = () => nowMs;
+  VirtualDate.parse = OriginalDate.parse.bind(OriginalDate);
+  VirtualDate.UTC = OriginalDate.UTC.bind(OriginalDate);
+  window.Date = VirtualDate;
+  try {
+    Object.defineProperty(Performance.prototype, "now", { value: () => nowMs, configurable: true });
+  } catch (e) {
+    performance.now = () => nowMs;
+  }
+
+  // requestAnimationFrame callbacks run once per seek, with the seek time; callbacks they
+  // queue wait for the next seek.
+  let rafQueue = [];
+  let rafNextId = 1;
+  window.requestAnimationFrame = (callback) => {
+    const id = rafNextId++;
+    rafQueue.push({ id, callback, cancelled: false });
+    return id;
+  };
+  window.cancelAnimationFrame = (id) => {
+    for (const entry of rafQueue) if (entry.id === id) entry.cancelled = true;
+  };
+  function seekToTime(ms) {
+    nowMs = Math.max(0, ms);
+    if (config.seedRandom !== false) reseed(nowMs);
+    const due = rafQueue;
+    rafQueue = [];
+    for (const entry of due) {
+      if (entry.cancelled) continue;
+      try { entry.callback(nowMs); } catch (e) { recordError(e, "requestAnimationFrame callback"); }
+    }
+  }
+  window.__HF_VIRTUAL_TIME__ = {
+    originalSetTimeout: original.setTimeout,
+    originalClearTimeout: original.clearTimeout,
+    originalSetInterval: original.setInterval,
+    originalClearInterval: original.clearInterval,
+    originalRequestAnimationFrame: original.requestAnimationFrame,
+    originalCancelAnimationFrame: original.cancelAnimationFrame,
+    getTime: () => nowMs,
+    seekToTime,
+  };
+
+  // ---- render-mode globals the runtime reads -------------------------------------------
+  window.__hf = window.__hf || {};
+  window.__hfTimelinesBuilding = false;
+  if (typeof window.__hfFlushSync !== "function") window.__hfFlushSync = () => {};
+  globalThis.__HF_RENDER_CAPTURE_MODE = true;
+  window.__HF_EXPORT_RENDER_SEEK_CONFIG = {
+    mode: "preview-phase", diagnostics: false, step: 1 / 120, offsetFraction: 0.5,
+    fps, fpsSource: "render-options", owner: "runtime",
+  };
+
+  // ---- the player bridge ---------------------------------------------------------------
+  function player() {
+    const p = window.__player;
+    return p && typeof p.renderSeek === "function" && typeof p.getDuration === "function" ? p : null;
+  }
+  function rootElement() {
+    return document.querySelector('[data-composition-id][data-root="true"]')
+      || document.querySelector("[data-composition-id]");
+  }
+  function numberAttr(el, name) {
+    const raw = el && el.getAttribute(name);
+    if (raw === null || raw === undefined || raw.trim() === "") return null;
+    const value = Number(raw);
+    return Number.isFinite(value) ? value : null;
+  }
+  function declaredDuration() {
+    const declared = numberAttr(rootElement(), "data-duration");
+    if (declared && declared > 0) return declared;
+    let end = 0;
+    for (const host of document.querySelectorAll("[data-composition-src], [data-hf-inlined-from]")) {
+      const start = numberAttr(host, "data-start") || 0;
+      const length = numberAttr(host, "data-duration") || 0;
+      end = Math.max(end, start + length);
+    }
+    return end;
+  }
+  function duration() {
+    const p = player();
+    if (!p || window.__hfTimelinesBuilding || !window.__renderReady) return 0;
+    const d = Number(p.getDuration());
+    return d > 0 ? d : declaredDuration();
+  }
+  function bindBridge() {
+    const p = player();
+    if (!p) return false;
+    if (!window.__hf || typeof window.__hf !== "object") window.__hf = {};
+    const hf = window.__hf;
+    if (hf.__hfEngineBridge !== p) {
+      Object.defineProperty(hf, "duration", { get: duration, configurable: true, enumerable: true });
+      hf.seek = (t, opts) => {
+        // Reseed first too: random numbers drawn while the runtime seeks (hf-seek
+        // listeners, adapters) must not depend on the frames rendered before this one.
+        if (config.seedRandom !== false) reseed(Math.max(0, t) * 1000);
+        player().renderSeek(t, opts);
+        seekToTime(Math.max(0, t) * 1000);
+      };
+      Object.defineProperty(hf, "__hfEngineBridge", { value: p, configurable: true });
+    }
+    return true;
+  }
+
+  // ---- clip windows of media (for the planner and the video frames) --------------------
+  function timedAncestor(el, root) {
+    for (let p = el.parentElement; p; p = p.parentElement) {
+      if (p === root) return null;
+      if (p.hasAttribute("data-start")) return p;
+    }
+    return null;
+  }
+  function clipWindows(elements) {
+    const root = rootElement();
+    const resolved = new Map();
+    const resolving = new Set();
+    function resolve(el) {
+      if (resolved.has(el)) return resolved.get(el);
+      if (resolving.has(el)) throw new Error(`data-start references form a cycle at #${el.id}`);
+      resolving.add(el);
+      const parent = timedAncestor(el, root);
+      const parentWindow = parent ? resolve(parent) : { start: 0, end: Infinity };
+      const raw = (el.getAttribute("data-start") || "0").trim();
+      let start;
+      const asNumber = Number(raw);
+      if (raw !== "" && Number.isFinite(asNumber)) {
+        start = parentWindow.start + asNumber;
+      } else {
+        const m = raw.match(/^([A-Za-z_][\w:.-]*)\s*(?:([+-])\s*([0-9]*\.?[0-9]+))?$/);
+        const ref = m && document.getElementById(m[1]);
+        if (!m || !ref) {
+          throw new Error(`data-start="${raw}" on <${el.tagName.toLowerCase()}${el.id ? " id=" + el.id : ""}> is neither a number nor "<id>", "<id> + s", "<id> - s" of an existing clip`);
+        }
+        const offset = m[2] ? (m[2] === "-" ? -1 : 1) * Number(m[3]) : 0;
+        start = resolve(ref).end + offset;
+      }
+      let length = numberAttr(el, "data-duration");
+      if (length === null) {
+        const id = el.getAttribute("data-composition-id");
+        const tl = id && window.__timelines && window.__timelines[id];
+        if (tl && typeof tl.duration === "function") length = tl.duration();
+      }
+      let end = length === null ? Infinity : start + length;
+      end = Math.min(end, parentWindow.end);
+      const window_ = { start, end };
+      resolving.delete(el);
+      resolved.set(el, window_);
+      return window_;
+    }
+    return elements.map((el) => (el.hasAttribute("data-start") || timedAncestor(el, root)
+      ? resolve(el) : { start: 0, end: Infinity }));
+  }
+
+  function mediaSource(el) {
+    if (el.getAttribute("src")) return new URL(el.getAttribute("src"), document.baseURI).href;
+    const source = el.querySelector("source[src]");
+    return source ? new URL(source.getAttribute("src"), document.baseURI).href : null;
+  }
+  function describeMedia() {
+    const out = [];
+    for (const kind of ["audio", "video"]) {
+      const elements = Array.from(document.querySelectorAll(kind));
+      const windows = clipWindows(elements);
+      elements.forEach((el, index) => {
+        const volume = numberAttr(el, "data-volume");
+        const mediaStart = numberAttr(el, "data-media-start");
+        const rate = numberAttr(el, "data-playback-rate");
+        out.push({
+          kind, index, id: el.id || null, src: el.__hfSrc || mediaSource(el),
+          start: windows[index].start,
+          end: Number.isFinite(windows[index].end) ? windows[index].end : null,
+          mediaStart: mediaStart && mediaStart > 0 ? mediaStart : 0,
+          playbackRate: rate && rate > 0 ? rate : 1,
+          volume: volume === null ? 1 : volume,
+          loop: el.hasAttribute("loop"), muted: el.hasAttribute("muted") || el.muted,
+        });
+      });
+    }
+    return out;
+  }
+
+  // ---- video frames: window.__hfVideoFrames lists, per <video> in document order,
+  // {dir, count, ext} of the frames the planner extracted. The frame for time t becomes the
+  // element's poster (same box, transform, opacity, filter, radius and object-fit); Chrome
+  // never decodes the video itself.
+  let videos = null;
+  function prepareVideos() {
+    if (videos) return;
+    const frames = window.__hfVideoFrames || [];
+    const elements = Array.from(document.querySelectorAll("video"));
+    const windows = clipWindows(elements);
+    videos = elements.map((el, index) => {
+      el.__hfSrc = mediaSource(el);
+      try { el.pause(); } catch (e) { /* detached */ }
+      el.removeAttribute("autoplay");
+      const info = frames[index] || null;
+      if (info) {
+        el.removeAttribute("src");
+        for (const source of el.querySelectorAll("source")) source.remove();
+        el.preload = "none";
+        el.load();
+      }
+      return { el, info, start: windows[index].start, end: windows[index].end, loop: el.hasAttribute("loop") };
+    });
+    for (const audio of document.querySelectorAll("audio")) {
+      try { audio.pause(); } catch (e) { /* detached */ }
+      audio.removeAttribute("autoplay");
+    }
+  }
+  const posterCache = new Map();
+  function loadPoster(url) {
+    let promise = posterCache.get(url);
+    if (!promise) {
+      const img = new Image();
+      img.src = url;
+      promise = img.decode().catch(() => { recordError(new Error(`video frame ${url} failed to load`)); });
+      posterCache.set(url, promise);
+      if (posterCache.size > 64) posterCache.delete(posterCache.keys().next().value);
+    }
+    return promise;
+  }
+  function seekVideos(t) {
+    const pending = [];
+    for (const v of videos || []) {
+      if (!v.info || v.info.count <= 0) continue;
+      const active = t >= v.start && t <= v.end;
+      if (!active) {
+        v.el.style.setProperty("visibility", "hidden", "important");
+        continue;
+      }
+      if (v.el.style.getPropertyPriority("visibility") === "important") v.el.style.removeProperty("visibility");
+      let k = Math.floor((t - v.start) * fps + 1e-9);
+      k = v.loop ? k % v.info.count : Math.min(k, v.info.count - 1);
+      const url = `${v.info.dir}/frame_${String(k).padStart(6, "0")}.${v.info.ext}`;
+      pending.push(loadPoster(url).then(() => { v.el.poster = url; }));
+    }
+    return pending;
+  }
+  function pendingImages() {
+    const pending = [];
+    for (const img of document.images) if (!img.complete) pending.push(img.decode().catch(() => {}));
+    return pending;
+  }
+
+  // ---- raster scale: a frame must not depend on the frames drawn before it --------------
+  // A paused animation of a transform keeps its layer marked as animating, and Chrome then
+  // keeps whatever raster scale the layer had (no re-raster while a transform animates):
+  // measured, frames after a chunk seam differed by up to 54/255. So between seeks those
+  // animations are held "baked": their seeked value is written inline (!important, as
+  // animations win over inline styles) and their effect detached; the next seek restores
+  // both before the runtime seeks them (no cancel event: the runtime keeps tracking them).
+  // Likewise will-change: transform freezes a layer's raster scale; offline it buys nothing.
+  const TRANSFORM_PROPERTIES = new Set(["transform", "translate", "rotate", "scale",
+    "offsetPath", "offsetDistance", "offsetRotate", "offsetAnchor", "offsetPosition"]);
+  const baked = [];        // [animation, effect]
+  const bakedStyles = new Map(); // element -> Map(css property -> [previous value, priority])
+  function kebab(name) { return name.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase()); }
+  function transformProperties(animation) {
+    const effect = animation.effect;
+    if (!effect || !effect.target || effect.pseudoElement || !effect.getKeyframes) return [];
+    const names = new Set();
+    for (const frame of effect.getKeyframes()) {
+      for (const key of Object.keys(frame)) if (TRANSFORM_PROPERTIES.has(key)) names.add(kebab(key));
+    }
+    return Array.from(names);
+  }
+  function unbake() {
+    for (const [animation, effect] of baked.splice(0)) {
+      try { animation.effect = effect; } catch (e) { /* gone */ }
+    }
+    for (const [el, props] of bakedStyles) {
+      for (const [prop, [value, priority]] of props) {
+        if (value) el.style.setProperty(prop, value, priority);
+        else el.style.removeProperty(prop);
+      }
+    }
+    bakedStyles.clear();
+  }
+  function bake() {
+    const reads = [];
+    for (const animation of document.getAnimations()) {
+      const props = transformProperties(animation);
+      if (!props.length || animation.playState !== "paused") continue;
+      const el = animation.effect.target;
+      const computed = getComputedStyle(el);
+      reads.push([animation, el, props.map((p) => [p, computed.getPropertyValue(p)])]);
+    }
+    for (const [animation] of reads) {
+      baked.push([animation, animation.effect]);
+      animation.effect = null;
+    }
+    for (const [, el, values] of reads) {
+      let saved = bakedStyles.get(el);
+      if (!saved) { saved = new Map(); bakedStyles.set(el, saved); }
+      for (const [prop, value] of values) {
+        if (!saved.has(prop)) {
+          saved.set(prop, [el.style.getPropertyValue(prop), el.style.getPropertyPriority(prop)]);
+        }
+        el.style.setProperty(prop, value, "important");
+      }
+    }
+  }
+  function freezeRasterScale() {
+    const style = document.createElement("style");
+    style.setAttribute("data-hyperframes-lambda-engine", "");
+    style.textContent = "*, *::before, *::after { will-change: auto !important; }";
+    (document.head || document.documentElement).appendChild(style);
+  }
+
+  // ---- what the renderer calls ----------------------------------------------------------
+  function missingTimelines() {
+    const timelines = window.__timelines || {};
+    const missing = [];
+    for (const el of document.querySelectorAll("[data-composition-id]")) {
+      if (el.hasAttribute("data-no-timeline")) continue;
+      const id = el.getAttribute("data-composition-id");
+      if (!timelines[id] && !missing.includes(id)) missing.push(id);
+    }
+    return missing;
+  }
+  function throwIfErrors() {
+    if (errors.length) throw new Error(errors.join("\n"));
+  }
+
+  window.__hfEngine = {
+    status() {
+      const bound = bindBridge();
+      let imagesPending = 0;
+      for (const img of document.images) if (!img.complete) imagesPending++;
+      return {
+        readyState: document.readyState,
+        errors: errors.slice(),
+        startupError: typeof window.__hfStartupError === "string" ? window.__hfStartupError : null,
+        player: bound,
+        renderReady: !!window.__renderReady,
+        duration: bound ? duration() : 0,
+        fonts: !document.fonts || document.fonts.status === "loaded",
+        imagesPending,
+        hasRoot: !!rootElement(),
+        missingTimelines: missingTimelines(),
+        timelines: Object.keys(window.__timelines || {}).length,
+        declaredDuration: declaredDuration(),
+      };
+    },
+    // Called once when ready: rebind timelines registered late, detach video sources.
+    prepare() {
+      bindBridge();
+      if (typeof window.__hfForceTimelineRebind === "function") window.__hfForceTimelineRebind();
+      prepareVideos();
+      freezeRasterScale();
+      return { duration: duration() };
+    },
+    async seek(t) {
+      throwIfErrors();
+      unbake();
+      window.__hf.seek(t);
+      for (let i = 0; i < window.frames.length; i++) {
+        try {
+          const child = window.frames[i].__HF_VIRTUAL_TIME__;
+          if (child) child.seekToTime(Math.max(0, t) * 1000);
+        } catch (e) { /* cross-origin frame */ }
+      }
+      bake();
+      const pending = [...seekVideos(t), ...pendingImages()];
+      if (pending.length) {
+        if (typeof window.__hfReseekGpu === "function") window.__hfReseekGpu(t);
+        await Promise.all(pending);
+      }
+      if (typeof window.__hfWaitForSeekCompletion === "function") await window.__hfWaitForSeekCompletion();
+      const grading = window.__hf && window.__hf.colorGrading;
+      if (grading && typeof grading.waitForActiveLuts === "function") await grading.waitForActiveLuts();
+      throwIfErrors();
+      return true;
+    },
+    media: describeMedia,
+    get errors() { return errors.slice(); },
+  };
+})();
