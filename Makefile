@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 APT_PACKAGES := chromium-headless-shell fonts-dejavu-core
 
-.PHONY: demo test test-fast lint typecheck fmt bench setup system-deps clean
+.PHONY: demo test test-fast lint typecheck fmt bench conformance setup system-deps clean
 
 demo: setup
 	$(BIN)/hyperframes-lambda render examples/title-card -o out/title-card.mp4
@@ -32,6 +32,12 @@ bench: setup
 	$(BIN)/python benchmarks/capture_bench.py --project examples/title-card
 	$(BIN)/python benchmarks/capture_bench.py --project benchmarks/compositions/busy
 	$(BIN)/python benchmarks/pipeline_bench.py --project examples/title-card
+
+# Every fixture of ../shared/conformance against the reference engine's outputs: table on
+# stdout, JSON and side-by-side PNGs of failures in out/conformance/. CONFORMANCE_ARGS
+# passes options through, e.g. CONFORMANCE_ARGS="--only chat,many-cuts --jobs 2".
+conformance: setup
+	$(BIN)/python benchmarks/conformance.py $(CONFORMANCE_ARGS)
 
 setup: system-deps $(STAMP)
 

@@ -62,12 +62,15 @@ def test_subcomp_fixture_inlines_the_card(tmp_path: Path) -> None:
     assert '<img class="dot" src="compositions/img/dot.png" alt="">' in html
     assert (compiled.root / "compositions/img/dot.png").is_file()
     # The template's remote GSAP is localized like any other remote script.
-    scripts = re.findall(r'<script src="([^"]+)"', html)
+    # Body scripts wait for the fonts (the runtime runs them), hence their type.
+    scripts = re.findall(r'<script type="text/hf-after-fonts" src="([^"]+)"', html)
     assert len(scripts) == 1 and scripts[0].startswith("_remote/")
     assert (compiled.root / scripts[0]).stat().st_size > 10_000
-    # Markup, then the script that animates it, all inside the host.
+    # Markup, then the script that animates it, scoped to its composition.
     inside = html.split('data-duration="1.5">', 1)[1]
     assert inside.index('class="box"') < inside.index('window.__timelines["card"]')
+    assert '__hfScopeComposition("card")' in inside
+    assert html.index("<head>") + len("<head>") == html.index("<style data-hyperframes-text-rendering")
 
 
 @pytest.mark.network

@@ -167,10 +167,11 @@ def test_inlines_template_with_scoped_css_and_rebased_paths(tmp_path: Path) -> N
     assert '<a href="#x">' in html
     assert '<img src="/abs.png">' in html
     assert '<script src="compositions/lib/helper.js"></script>' in html
-    # Scripts stay in place, after the markup they animate, inside the host.
+    # Scripts move after the entry's own, each in a function scoped to its composition.
     body = html.split('data-duration="2">', 1)[1]
-    assert body.index('class="t"') < body.index("window.__timelines") < body.index("</div></div>")
-    assert html.endswith("</div></div></body></html>")
+    assert body.index('class="t"') < body.index("</div></div>") < body.index("window.__timelines")
+    assert '__hfScopeComposition("card")' in html
+    assert html.endswith("</script>\n</body></html>")
 
 
 def test_html_without_hosts_is_untouched(tmp_path: Path) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urljoin, urlsplit
 
 from .fonts import FontLocalizer, is_google_fonts_css
+from .page.document_prep import add_text_rendering_rule, defer_body_scripts_until_fonts
 from .remote_assets import RemoteFetcher
 from .subcompositions import inline_subcompositions_detailed
 
@@ -204,7 +205,7 @@ def compile_project(
                 # Read sub-compositions from the source project: copies in out_dir may
                 # already have been rewritten by this loop.
                 result = inline_subcompositions_detailed(text, project_dir, entry.as_posix())
-                source = result.html
+                source = defer_body_scripts_until_fonts(add_text_rendering_rule(result.html))
                 inlined = list(result.sources)
             rewritten = localizer.rewrite_html(source, depth)
         elif path.suffix.lower() == ".css":

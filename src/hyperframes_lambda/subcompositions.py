@@ -418,6 +418,7 @@ class _Inliner:
     root: Path
     entry_dir: str
     inlined: list[str] = field(default_factory=list)
+    scripts: list[_SubScript] = field(default_factory=list)
 
     def expand(self, text: str, file: str, scope: str | None, chain: tuple[str, ...]) -> str:
         """``text`` (from project file ``file``) with hosts inlined and paths rebased."""
@@ -443,23 +444,34 @@ class _Inliner:
                 out.append(token.text)
                 continue
             attrs = _attrs(token)
+            if token.name == "script" and scope is not None:
+                taken = self._take_script(tokens, index - 1, attrs, scope, from_dir, rebase)
+                if taken is not None:
+                    index = taken
+                    continue
             src = _attr_value(attrs, SRC_ATTR)
             if src is None:
                 out.append(self._rebase_tag(token, attrs, from_dir) if rebase else token.text)
                 continue
-            # A sub-composition host.
-            host_id = _attr_value(attrs, ID_ATTR)
-            where = f"<{token.name} {SRC_ATTR}={src!r}> in {file}"
-            if not host_id:
-                raise CompositionError(f"{where} has no {ID_ATTR}: cannot inline it")
-            target = self._resolve(src, file, host_id)
+            # A sub-composition host. Without an id of its own, it takes the one of the
+            # sub-composition's root element (as HyperFrames does).
+            authored_id = _attr_value(attrs, ID_ATTR)
+            target = self._resolve(src, file, authored_id or src)
             if target in chain:
                 cycle = " -> ".join((*chain, target))
-                raise CompositionError(f"sub-composition cycle at host {host_id!r}: {cycle}")
-            inner = self._template(target, host_id)
+                at = f"host {authored_id!r}" if authored_id else repr(src)
+                raise CompositionError(f"sub-composition cycle at {at}: {cycle}")
+            inner = self._template(target, authored_id)
+            host_id = authored_id or _first_composition_id(inner)
+            if not host_id:
+                raise CompositionError(
+                    f"<{token.name} {SRC_ATTR}={src!r}> in {file} has no {ID_ATTR}, and "
+                    f"{target} has no element with one: cannot tell which composition it is"
+                )
+            inner = _flatten_inner_root(inner, host_id, keep_id=not authored_id)
             self.inlined.append(target)
             expanded = self.expand(inner, target, host_id, (*chain, target))
-            out.append(self._host_tag(token, attrs, from_dir, rebase, target))
+            out.append(self._host_tag(token, attrs, from_dir, rebase, target, sized_from=inner))
             out.append(expanded)
             if _is_self_closing(token):
                 out.append(f"</{token.name}>")
@@ -489,10 +501,41 @@ class _Inliner:
                 edits.append((attr.value_span, _quote(new)))
         return _edit_tag(token.text, edits)
 
+    def _take_script(
+        self,
+        tokens: list[_Token],
+        index: int,
+        attrs: list[_Attr],
+        composition_id: str,
+        from_dir: str,
+        rebase: bool,
+    ) -> int | None:
+        """Move a sub-composition's executable ``<script>`` (at ``tokens[index]``) out of
+        the markup into :attr:`scripts`; return the index after it, or None to keep it
+        in place (data blocks such as ``type="text/template"``)."""
+        kind = _script_kind(_attr_value(attrs, "type"))
+        if kind is None:
+            return None
+        close = _matching_end(tokens, index)
+        end = len(tokens) if close is None else close
+        body = "".join(t.text for t in tokens[index + 1 : end])
+        src = _attr_value(attrs, "src")
+        if src is not None and rebase:
+            src = rebase_url(src, from_dir, self.entry_dir)
+        self.scripts.append(_SubScript(composition_id, kind, src, body))
+        return end + 1
+
     def _host_tag(
-        self, token: _Token, attrs: list[_Attr], from_dir: str, rebase: bool, target: str
+        self,
+        token: _Token,
+        attrs: list[_Attr],
+        from_dir: str,
+        rebase: bool,
+        target: str,
+        sized_from: str = "",
     ) -> str:
-        """The host's start tag: paths rebased, ``data-composition-src`` renamed."""
+        """The host's start tag: paths rebased, ``data-composition-src`` renamed, the
+        composition's id and size given to it when it has none."""
         text = self._rebase_tag(token, attrs, from_dir) if rebase else token.text
         # Re-parse: rebasing may have moved spans.
         edited = _Token("start", text, token.name)
@@ -506,7 +549,7 @@ class _Inliner:
         text = _edit_tag(text, edits)
         if _is_self_closing(edited):
             text = text[:-2].rstrip() + ">"
-        return text
+        return _size_host(text, sized_from)
 
     def _resolve(self, src: str, file: str, host_id: str) -> str:
         """The project-relative path of the file a host's ``data-composition-src`` names."""
@@ -535,8 +578,10 @@ class _Inliner:
             f"sub-composition {host_id!r} in {file}: file {src!r} not found (looked for {looked})"
         )
 
-    def _template(self, target: str, host_id: str) -> str:
-        """The content of the template for ``host_id`` in project file ``target``."""
+    def _template(self, target: str, host_id: str | None) -> str:
+        """The content of the template for ``host_id`` in project file ``target``; a file
+        without any ``<template>`` contributes its body (and its head's styles and
+        scripts), or all of it when it is a bare fragment."""
         try:
             text = (self.root / target).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
@@ -550,13 +595,16 @@ class _Inliner:
                 close = _matching_end(tokens, index)
                 end = len(tokens) if close is None else close
                 templates.append((_attr_value(_attrs(token), "id"), index, end))
+        if not templates:
+            return _document_content(tokens)
         stem = posixpath.splitext(posixpath.basename(target))[0]
         chosen = None
-        for wanted in (f"{host_id}-template", f"{stem}-template"):
+        wanted_ids = [f"{host_id}-template"] if host_id else []
+        for wanted in (*wanted_ids, f"{stem}-template"):
             chosen = next((t for t in templates if t[0] == wanted), None)
             if chosen is not None:
                 break
-        if chosen is None and len(templates) == 1:
+        if chosen is None and (len(templates) == 1 or not host_id):
             chosen = templates[0]
         if chosen is None:
             found = ", ".join(repr(t[0]) for t in templates) or "none"
@@ -583,6 +631,8 @@ def inline_subcompositions_detailed(
     entry = posixpath.normpath(entry_file.replace("\\", "/")).lstrip("/")
     inliner = _Inliner(Path(project_dir), posixpath.dirname(entry))
     result = inliner.expand(html, entry, None, (entry,))
+    if inliner.scripts:
+        result = _insert_before_body_end(result, _emit_scripts(inliner.scripts, result))
     return InlineResult(result, tuple(inliner.inlined))
 
 
@@ -593,6 +643,210 @@ def inline_subcompositions(html: str, project_dir: Path, entry_file: str = "inde
     or never closed, and for cycles (naming the chain of files).
     """
     return inline_subcompositions_detailed(html, project_dir, entry_file).html
+
+
+# --- sub-composition roots, documents without a template, and scripts -----------------
+
+# Attributes of a sub-composition's own root element that belong to its host once inlined:
+# timing and identity live on the host, so the runtime sees one composition, not two.
+_INNER_ROOT_DROPPED = (
+    "data-start", "data-duration", "data-end", "data-track-index", "data-track",
+    "data-composition-src",
+)  # fmt: skip
+INNER_ROOT_ATTR = "data-hf-inner-root"
+_JS_TYPES = frozenset(
+    {"", "text/javascript", "application/javascript", "application/x-javascript",
+     "text/ecmascript", "application/ecmascript", "module"}
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _SubScript:
+    """An executable script of a sub-composition, moved to the end of the entry's body."""
+
+    composition_id: str
+    kind: str  # "classic" | "module"
+    src: str | None
+    body: str
+
+
+def _script_kind(type_attr: str | None) -> str | None:
+    value = (type_attr or "").strip().lower()
+    if value not in _JS_TYPES:
+        return None
+    return "module" if value == "module" else "classic"
+
+
+def _first_composition_id(content: str) -> str | None:
+    for token in _tokenize(content):
+        if token.kind == "start":
+            attrs = _attrs(token)
+            value = _attr_value(attrs, ID_ATTR)
+            if value and _attr_value(attrs, SRC_ATTR) is None:
+                return value
+    return None
+
+
+def _flatten_inner_root(content: str, host_id: str, *, keep_id: bool) -> str:
+    """Mark the sub-composition's root element as the host's inner root.
+
+    Its timing attributes (and its composition id, unless the host had none and took it)
+    go: the host carries them. It is sized to its ``data-width``/``data-height``.
+    """
+    tokens = _tokenize(content)
+    candidates = [  # elements with a composition id that are not nested hosts
+        i
+        for i, t in enumerate(tokens)
+        if t.kind == "start"
+        and _attr_value(_attrs(t), ID_ATTR)
+        and _attr_value(_attrs(t), SRC_ATTR) is None
+    ]
+    chosen = next(
+        (i for i in candidates if _attr_value(_attrs(tokens[i]), ID_ATTR) == host_id),
+        candidates[0] if candidates else None,
+    )
+    if chosen is None:
+        return content
+    tag = tokens[chosen]
+    attrs = _attrs(tag)
+    dropped = set(_INNER_ROOT_DROPPED) | (set() if keep_id else {ID_ATTR})
+    edits: list[tuple[tuple[int, int], str]] = []
+    for attr in attrs:
+        if attr.name in dropped:
+            end = attr.value_span[1] if attr.value_span else attr.name_span[1]
+            edits.append(((attr.name_span[0], end), ""))
+    size = _size_style(_attr_value(attrs, "data-width"), _attr_value(attrs, "data-height"))
+    style = _attr_value(attrs, "style")
+    style_attr = next((a for a in attrs if a.name == "style"), None)
+    if style_attr is not None and style_attr.value_span is not None:
+        joined = (style or "").rstrip().rstrip(";")
+        edits.append((style_attr.value_span, _quote(f"{joined};{size}" if joined else size)))
+        extra = f' {INNER_ROOT_ATTR}="true"'
+    else:
+        extra = f' {INNER_ROOT_ATTR}="true" style="{size}"'
+    text = _edit_tag(tag.text, edits)
+    closer = "/>" if text.endswith("/>") else ">"
+    text = text[: -len(closer)].rstrip() + extra + closer
+    return (
+        "".join(t.text for t in tokens[:chosen])
+        + text
+        + "".join(t.text for t in tokens[chosen + 1 :])
+    )
+
+
+def _size_style(width: str | None, height: str | None) -> str:
+    def dim(value: str | None) -> str:
+        try:
+            return f"{float(value):g}px" if value is not None else "100%"
+        except ValueError:
+            return "100%"
+
+    return f"width:{dim(width)};height:{dim(height)}"
+
+
+def _size_host(tag: str, inner: str) -> str:
+    """Give a host without a size of its own its composition's size (style and data-*)."""
+    token = _Token("start", tag, "")
+    attrs = _attrs(token)
+    root = next(
+        (t for t in _tokenize(inner) if t.kind == "start" and INNER_ROOT_ATTR in t.text), None
+    )
+    root_attrs = _attrs(root) if root else []
+    additions: list[str] = []
+    for name in ("data-width", "data-height"):
+        value = _attr_value(root_attrs, name)
+        if _attr_value(attrs, name) is None and value is not None:
+            additions.append(f"{name}={_quote(value)}")
+    width = _attr_value(attrs, "data-width") or _attr_value(root_attrs, "data-width")
+    height = _attr_value(attrs, "data-height") or _attr_value(root_attrs, "data-height")
+    style = _attr_value(attrs, "style") or ""
+    parts = []
+    if width and "width" not in style:
+        parts.append(_size_style(width, None).split(";")[0])
+    if height and "height" not in style:
+        parts.append(_size_style(None, height).split(";")[1])
+    edits: list[tuple[tuple[int, int], str]] = []
+    if parts:
+        style_attr = next((a for a in attrs if a.name == "style"), None)
+        joined = style.rstrip().rstrip(";")
+        value = ";".join([joined, *parts]) if joined else ";".join(parts)
+        if style_attr is not None and style_attr.value_span is not None:
+            edits.append((style_attr.value_span, _quote(value)))
+        else:
+            additions.append(f"style={_quote(value)}")
+    text = _edit_tag(tag, edits)
+    if additions:
+        closer = "/>" if text.endswith("/>") else ">"
+        text = text[: -len(closer)].rstrip() + " " + " ".join(additions) + closer
+    return text
+
+
+def _document_content(tokens: list[_Token]) -> str:
+    """A sub-composition file without ``<template>``: its body's content, after its head's
+    styles, stylesheets and scripts; a bare fragment as it is."""
+    body = next((i for i, t in enumerate(tokens) if t.kind == "start" and t.name == "body"), None)
+    if body is None:
+        return "".join(t.text for t in tokens)
+    close = _matching_end(tokens, body)
+    end = len(tokens) if close is None else close
+    head_parts: list[str] = []
+    index = 0
+    while index < body:
+        token = tokens[index]
+        if token.kind == "start" and token.name in ("style", "script"):
+            close_at = _matching_end(tokens, index)
+            stop = body if close_at is None else close_at
+            head_parts.append("".join(t.text for t in tokens[index : stop + 1]))
+            index = stop + 1
+            continue
+        if token.kind == "start" and token.name == "link":
+            rel = (_attr_value(_attrs(token), "rel") or "").lower().split()
+            if "stylesheet" in rel:
+                head_parts.append(token.text)
+        index += 1
+    return "".join(head_parts) + "".join(t.text for t in tokens[body + 1 : end])
+
+
+_SCRIPT_SRC = re.compile(r"""<script\b[^>]*\bsrc\s*=\s*(["'])(.*?)\1""", re.IGNORECASE)
+
+
+def _emit_scripts(scripts: list[_SubScript], document: str) -> str:
+    """The sub-compositions' scripts, in order, after the entry's own: external scripts
+    once each (absolute URLs first), inline classic scripts each in a scoped function."""
+    from .page.scoping import scope_helper_source, wrap_scoped_script
+
+    present = {m.group(2) for m in _SCRIPT_SRC.finditer(document)}
+    hoisted: list[str] = []
+    ordered: list[str] = []
+    for script in scripts:
+        if script.src is not None:
+            if script.src in present:
+                continue
+            present.add(script.src)
+            module = ' type="module"' if script.kind == "module" else ""
+            tag = f"<script{module} src={_quote(script.src)}></script>"
+            (
+                hoisted if _SCHEME.match(script.src) or script.src.startswith("//") else ordered
+            ).append(tag)
+        elif script.kind == "module":
+            ordered.append(f'<script type="module">{script.body}</script>')
+        else:
+            ordered.append(
+                f"<script>{wrap_scoped_script(script.composition_id, script.body)}</script>"
+            )
+    helper = f"<script>{scope_helper_source()}</script>"
+    return "\n" + "\n".join([*hoisted, helper, *ordered]) + "\n"
+
+
+_BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
+
+
+def _insert_before_body_end(html: str, snippet: str) -> str:
+    matches = list(_BODY_END.finditer(html))
+    if not matches:
+        return html + snippet
+    at = matches[-1].start()
+    return html[:at] + snippet + html[at:]
 
 
 __all__: list[str] = [

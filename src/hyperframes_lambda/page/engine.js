@@ -42,6 +42,7 @@
     const where = event.filename ? `${event.filename}:${event.lineno}:${event.colno}` : "";
     errors.push(`${where ? where + ": " : ""}${event.message}`);
   }, true);
+  window.__hfEngineReportError = (where, e) => recordError(e, where);
   window.addEventListener("unhandledrejection", (event) => recordError(event.reason, "unhandled rejection"));
 
   // ---- virtual time --------------------------------------------------------------------
