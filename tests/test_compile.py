@@ -54,7 +54,8 @@ def test_subcomp_fixture_inlines_the_card(tmp_path: Path) -> None:
     assert 'data-hf-inlined-from="compositions/card.html"' in html
     assert "data-composition-src" not in html
     host = '[data-composition-id="card"]'
-    assert f"{host} {{ position: absolute; left: 120px" in html  # :root -> the host
+    # :root -> the composition's box (its inner root once inlined)
+    assert f"{host} > [data-hf-inner-root] {{ position: absolute; left: 120px" in html
     assert f"{host} .box {{" in html
     assert f"{host} .dot, {host} .dot-frame > img {{" in html
     assert f"@media (min-width: 1px) {{ {host} .box" in html
@@ -70,7 +71,9 @@ def test_subcomp_fixture_inlines_the_card(tmp_path: Path) -> None:
     inside = html.split('data-duration="1.5">', 1)[1]
     assert inside.index('class="box"') < inside.index('window.__timelines["card"]')
     assert '__hfScopeComposition("card")' in inside
-    assert html.index("<head>") + len("<head>") == html.index("<style data-hyperframes-text-rendering")
+    assert html.index("<head>") + len("<head>") == html.index(
+        "<style data-hyperframes-text-rendering"
+    )
 
 
 @pytest.mark.network

@@ -64,27 +64,44 @@ def test_encoded_frames_match_the_captured_screenshots(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("project", "message"),
+    ("project", "message", "extra"),
     [
-        ("no-entry", "index.html does not exist"),
-        ("no-id", "no element with data-composition-id"),
-        ("zero-duration", "duration is 0"),
-        ("throws", "boom: scene config missing"),
-        ("unreachable", "https://assets.invalid/brand/logo.png"),
-        ("missing-local", "/images/not-there.png"),
+        ("no-entry", "index.html does not exist", ()),
+        ("no-id", "no element with data-composition-id", ()),
+        ("zero-duration", "duration is 0", ()),
+        ("throws", "boom: scene config missing", ()),
+        ("unreachable", "https://assets.invalid/brand/logo.png", ("--strict-assets",)),
+        ("missing-local", "/images/not-there.png", ("--strict-assets",)),
     ],
 )
 def test_bad_input_fails_clearly_and_leaves_nothing(
-    tmp_path: Path, project: str, message: str
+    tmp_path: Path, project: str, message: str, extra: tuple[str, ...]
 ) -> None:
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     result = run_cli(
-        "render", COMPOSITIONS / "bad" / project, "-o", out_dir / "video.mp4", "--quiet"
+        "render", COMPOSITIONS / "bad" / project, "-o", out_dir / "video.mp4", "--quiet", *extra
     )
     assert result.returncode == 2
     assert message in result.stderr, result.stderr
     assert list(out_dir.iterdir()) == [], "a failed render must leave no file behind"
+
+
+@pytest.mark.parametrize(
+    ("project", "url"),
+    [
+        ("unreachable", "https://assets.invalid/brand/logo.png"),
+        ("missing-local", "/images/not-there.png"),
+    ],
+)
+def test_a_missing_image_renders_broken_and_warns(tmp_path: Path, project: str, url: str) -> None:
+    """As HyperFrames does: an image that cannot be had is not fatal (unless strict)."""
+    out = tmp_path / "video.mp4"
+    result = run_cli("render", COMPOSITIONS / "bad" / project, "-o", out, "--quiet")
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert any(url in line for line in warnings), warnings
+    assert probe(out).frame_count > 0
 
 
 def test_failed_render_keeps_the_previous_good_output(tmp_path: Path) -> None:

@@ -37,8 +37,12 @@ def test_scope_prefixes_every_selector_of_a_list() -> None:
 
 
 def test_scope_maps_root_html_body_to_the_host() -> None:
-    assert scope_css(":root { --x: 1 }", "card") == f"{HOST} {{ --x: 1 }}"
-    assert scope_css("html, body { margin: 0 }", "card") == f"{HOST}, {HOST} {{ margin: 0 }}"
+    # The composition itself is its inner root once inlined (the host when there is none).
+    box = f"{HOST}:not(:has([data-hf-inner-root])), {HOST} > [data-hf-inner-root]"
+    assert scope_css(":root { --x: 1 }", "card") == f"{box} {{ --x: 1 }}"
+    assert scope_css(f"{HOST} {{ --x: 1 }}", "card") == f"{box} {{ --x: 1 }}"
+    assert scope_css(f"{HOST} .t {{ --x: 1 }}", "card") == f"{HOST} .t {{ --x: 1 }}"
+    assert scope_css("html, body { margin: 0 }", "card") == f"{box}, {box} {{ margin: 0 }}"
     assert scope_css("body.dark .t { a: b }", "card") == f"{HOST}.dark .t {{ a: b }}"
     assert scope_css("html > body .t { a: b }", "card") == f"{HOST} .t {{ a: b }}"
     # Only whole names: a class or tag that merely starts with "body" is scoped normally.
@@ -156,7 +160,7 @@ def test_inlines_template_with_scoped_css_and_rebased_paths(tmp_path: Path) -> N
         'data-hf-inlined-from="compositions/card.html" data-start="1" data-duration="2">'
     ) in html
     assert "data-composition-src" not in html
-    assert f"{HOST} {{ width: 10px }}" in html
+    assert f"{HOST} > [data-hf-inner-root] {{ width: 10px }}" in html
     assert f"{HOST} .t {{ background: url(compositions/img/bg.png) }}" in html
     assert "@keyframes k { to { x: 1 } }" in html
     assert "style=\"background-image: url('compositions/img/s.png')\"" in html

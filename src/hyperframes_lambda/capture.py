@@ -68,6 +68,8 @@ class CaptureSettings:
     ready_timeout_s: float = 60.0
     call_timeout_s: float = 30.0
     mode: Literal["auto", "beginframe", "screenshot"] = "auto"
+    # A missing image fails the render instead of rendering broken (with a warning).
+    strict_assets: bool = False
     # Scripts run before the runtime on every document (e.g. the plan's video frame list).
     init_scripts: tuple[str, ...] = ()
 
@@ -98,6 +100,7 @@ class PageCapture:
         self._missing_assets = missing_assets
         self.duration = 0.0
         self.missing_timelines: list[str] = []
+        self.warnings: list[str] = []
 
     # ---- opening -------------------------------------------------------------------
 
@@ -200,6 +203,7 @@ class PageCapture:
             time.sleep(0.01)
         self._check_missing_assets()
         self.missing_timelines = list(status.get("missingTimelines") or [])
+        self.warnings.extend(str(w) for w in status.get("warnings") or [])
         prepared = self._evaluate("window.__hfEngine.prepare()") or {}
         self.duration = float(prepared.get("duration") or status.get("duration") or 0.0)
         if self.mode == "beginframe":
@@ -208,12 +212,20 @@ class PageCapture:
             self._draw("the loaded page")
 
     def _check_missing_assets(self) -> None:
-        missing = list(self._missing_assets()) if self._missing_assets else []
-        if missing:
+        """A missing script, style, font or media file fails the render; a missing image
+        renders as a broken image with a warning (as in HyperFrames) unless assets are
+        strict."""
+        missing = sorted(set(self._missing_assets())) if self._missing_assets else []
+        images = [] if self.settings.strict_assets else [p for p in missing if _is_image(p)]
+        fatal = [p for p in missing if p not in images]
+        if fatal:
             raise AssetNotFoundError(
-                "the composition references files that are not in the project: "
-                + ", ".join(sorted(set(missing)))
+                "the composition references files that are not in the project: " + ", ".join(fatal)
             )
+        for path in images:
+            text = f"image {path} is not in the project; it renders as a broken image"
+            if text not in self.warnings:
+                self.warnings.append(text)
 
     # ---- capturing -----------------------------------------------------------------
 
@@ -338,7 +350,12 @@ def _open_target(browser: BrowserProcess, settings: CaptureSettings, mode: Captu
             "Emulation.setDefaultBackgroundColorOverride",
             {"color": {"r": 0, "g": 0, "b": 0, "a": 0}},
         )
-    scripts = new_document_scripts(settings.fps, dict(settings.variables), settings.init_scripts)
+    scripts = new_document_scripts(
+        settings.fps,
+        dict(settings.variables),
+        settings.init_scripts,
+        transparent=settings.transparent,
+    )
     for script in scripts:
         call("Page.addScriptToEvaluateOnNewDocument", {"source": script})
     if mode == "beginframe":
@@ -350,6 +367,13 @@ def _open_target(browser: BrowserProcess, settings: CaptureSettings, mode: Captu
             timeout=settings.call_timeout_s,
         )
     return session
+
+
+_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".avif", ".bmp", ".ico")
+
+
+def _is_image(path: str) -> bool:
+    return path.lower().endswith(_IMAGE_SUFFIXES)
 
 
 def _nothing_to_play(status: dict[str, Any]) -> bool:

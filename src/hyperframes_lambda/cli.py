@@ -54,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--bitrate")
     render.add_argument("--entry", default="index.html", help="entry HTML file in the project")
     render.add_argument("--variables", help="JSON object exposed as window.__hfVariables")
+    render.add_argument(
+        "--strict-assets",
+        action="store_true",
+        help="fail when a remote image cannot be fetched (default: render without it, warn)",
+    )
     render.add_argument("--chunks", type=int, help="split into about N chunks (default 1)")
     render.add_argument("--chunk-size", type=int, metavar="F", help="or: F frames per chunk")
     render.add_argument("--workers", type=int, help="chunk worker processes (default: cores)")
@@ -110,6 +115,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
         fps=args.fps, width=args.width, height=args.height, quality=args.quality,
         format=args.format, codec=args.codec, crf=args.crf, bitrate=args.bitrate,
         entry_file=args.entry, variables=variables, dump_frames=args.dump_frames,
+        strict_assets=args.strict_assets,
         pages=args.pages, chunks=args.chunks, chunk_size=args.chunk_size, workers=args.workers,
     )  # fmt: skip
     bar: Any = None

@@ -23,6 +23,7 @@ from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from urllib.parse import urljoin, urlsplit
 
+from .errors import AssetFetchError
 from .fonts import FontLocalizer, is_google_fonts_css
 from .page.document_prep import add_text_rendering_rule, defer_body_scripts_until_fonts
 from .remote_assets import RemoteFetcher
@@ -60,16 +61,28 @@ class CompiledProject:
     fonts: dict[str, str] = field(default_factory=dict)
     # Sub-composition files inlined into the entry, in document order (project-relative).
     subcompositions: list[str] = field(default_factory=list)
+    # Things that render differently than the author may expect (unreachable images …).
+    warnings: list[str] = field(default_factory=list)
 
 
 def _is_remote(value: str) -> bool:
     return value.startswith(("http://", "https://", "//"))
 
 
+# Where a URL names an image: optional by default (see compile_project's ``strict_assets``).
+_IMAGE_URL_ATTRS = {("img", "src"), ("video", "poster"), ("image", "href"), ("image", "xlink:href")}
+_IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".avif", ".bmp", ".ico")
+
+
+def _looks_like_image(url: str) -> bool:
+    return urlsplit(url).path.lower().endswith(_IMAGE_EXTENSIONS)
+
+
 class _UrlCollector(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.urls: list[str] = []
+        self.image_urls: set[str] = set()
         self.css_blocks: list[str] = []
         self._in_style = False
 
@@ -81,6 +94,8 @@ class _UrlCollector(HTMLParser):
             wanted = name in _URL_ATTRS.get(tag, ()) and not rels & _HINT_RELS
             if wanted and _is_remote(value.strip()):
                 self.urls.append(value.strip())
+                if (tag, name) in _IMAGE_URL_ATTRS:
+                    self.image_urls.add(value.strip())
             if name == "style":
                 self.css_blocks.append(value)
         self._in_style = tag == "style"
@@ -109,11 +124,33 @@ def local_name_for(url: str) -> str:
 
 
 class _Localizer:
-    def __init__(self, root: Path, fetcher: RemoteFetcher) -> None:
+    def __init__(self, root: Path, fetcher: RemoteFetcher, *, strict_assets: bool) -> None:
         self.root = root
         self.fetcher = fetcher
         self.remote: dict[str, str] = {}
         self.fonts = FontLocalizer(root, fetcher)
+        self.strict_assets = strict_assets
+        self.unreachable: dict[str, str] = {}  # optional url -> why it was left out
+        self.warnings: list[str] = []
+
+    def localize_optional(self, url: str) -> str | None:
+        """An image: fetched like any asset, but one that cannot be fetched is left out of
+        the render with a warning (as HyperFrames does), unless assets are strict."""
+        absolute = "https:" + url if url.startswith("//") else url
+        if self.strict_assets or absolute in self.remote:
+            return self.localize(url)
+        if absolute in self.unreachable:
+            return None
+        try:
+            return self.localize(url)
+        except AssetFetchError as exc:
+            self.remote.pop(absolute, None)
+            self.unreachable[absolute] = str(exc)
+            self.warnings.append(
+                f"image {absolute} could not be fetched and is left out of the render "
+                f"({exc}); strictAssets makes this an error"
+            )
+            return None
 
     def localize(self, url: str) -> str:
         """Fetch ``url`` once; return its path relative to the project root."""
@@ -157,8 +194,13 @@ class _Localizer:
         prefix = "../" * depth
 
         def url(match: re.Match[str]) -> str:
-            quote = match.group(1)
-            return f"url({quote}{prefix}{self.localize(match.group(2))}{quote})"
+            quote, target = match.group(1), match.group(2)
+            if _looks_like_image(target):
+                local = self.localize_optional(target)
+                if local is None:
+                    return match.group(0)
+                return f"url({quote}{prefix}{local}{quote})"
+            return f"url({quote}{prefix}{self.localize(target)}{quote})"
 
         def import_(match: re.Match[str]) -> str:
             quote = match.group(1)
@@ -173,7 +215,12 @@ class _Localizer:
         collector.close()
         prefix = "../" * depth
         for url in dict.fromkeys(collector.urls):
-            local = prefix + self.localize(url)
+            found = (
+                self.localize_optional(url) if url in collector.image_urls else self.localize(url)
+            )
+            if found is None:
+                continue
+            local = prefix + found
             for quote in ('"', "'"):
                 html = html.replace(f"{quote}{url}{quote}", f"{quote}{local}{quote}")
                 escaped = url.replace("&", "&amp;")
@@ -185,12 +232,22 @@ class _Localizer:
 
 
 def compile_project(
-    project_dir: Path, out_dir: Path, fetcher: RemoteFetcher, entry_file: str = "index.html"
+    project_dir: Path,
+    out_dir: Path,
+    fetcher: RemoteFetcher,
+    entry_file: str = "index.html",
+    *,
+    strict_assets: bool = False,
 ) -> CompiledProject:
     """Copy ``project_dir`` into ``out_dir`` with sub-compositions inlined into the entry
-    and every remote reference made local."""
+    and every remote reference made local.
+
+    A remote *image* that cannot be fetched is left out with a warning (the page shows
+    what a browser shows for a broken image), as HyperFrames renders; ``strict_assets``
+    makes it an error like any other asset. Scripts, styles, fonts and media always fail.
+    """
     shutil.copytree(project_dir, out_dir, ignore=shutil.ignore_patterns(*SKIPPED_DIRS))
-    localizer = _Localizer(out_dir, fetcher)
+    localizer = _Localizer(out_dir, fetcher, strict_assets=strict_assets)
     entry = PurePosixPath(entry_file.replace("\\", "/"))
     inlined: list[str] = []
     for path in sorted(out_dir.rglob("*")):
@@ -221,4 +278,5 @@ def compile_project(
         remote=dict(localizer.remote),
         fonts=localizer.fonts.records,
         subcompositions=inlined,
+        warnings=list(localizer.warnings),
     )

@@ -41,6 +41,8 @@ class RenderConfig(BaseModel):
     runtime_cap: RuntimeCap = Field(default="none", alias="runtimeCap")
     variables: dict[str, Any] = Field(default_factory=dict)
     entry_file: str = Field(default="index.html", alias="entryFile", min_length=1)
+    # An unreachable remote image fails the plan instead of rendering without it.
+    strict_assets: bool = Field(default=False, alias="strictAssets")
 
     @field_validator("fps", mode="before")
     @classmethod

@@ -138,8 +138,13 @@ def _plan(
     )  # fmt: skip
     t = time.perf_counter()
     compiled = compile_project(
-        project_dir, plan_dir / COMPILED_DIR, fetcher or RemoteFetcher(), cfg.entry_file
+        project_dir,
+        plan_dir / COMPILED_DIR,
+        fetcher or RemoteFetcher(),
+        cfg.entry_file,
+        strict_assets=cfg.strict_assets,
     )
+    warnings.extend(compiled.warnings)
     timings["compile"] = time.perf_counter() - t
 
     capture = capture_settings_for(cfg, info.width, info.height, encoder)
@@ -147,6 +152,12 @@ def _plan(
     entry_url_path = f"{COMPILED_DIR}/{compiled.entry}"
     with open_frame_source(plan_dir, entry_url_path, capture) as page:
         duration = page.duration
+        warnings.extend(page.warnings)
+        warnings.extend(
+            f"composition {cid!r} registered no timeline in window.__timelines; it is not "
+            "animated by the runtime"
+            for cid in page.missing_timelines
+        )
         media: list[dict[str, Any]] = page.evaluate("window.__hfEngine.media()") or []
     timings["probe"] = time.perf_counter() - t
     if duration <= 0:
@@ -230,7 +241,7 @@ def capture_settings_for(
         css_width=css_width, css_height=css_height, width=encoder.width, height=encoder.height,
         fps=encoder.fps, image_format=encoder.capture_format,
         jpeg_quality=encoder.preset.jpeg_quality, transparent=encoder.needs_alpha,
-        variables=dict(cfg.variables),
+        variables=dict(cfg.variables), strict_assets=cfg.strict_assets,
     )  # fmt: skip
 
 

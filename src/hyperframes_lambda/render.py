@@ -41,6 +41,7 @@ class RenderOptions:
     bitrate: str | None = None
     entry_file: str = "index.html"
     variables: Mapping[str, Any] = field(default_factory=dict)
+    strict_assets: bool = False  # an unreachable remote image fails instead of warning
     chunks: int | None = None  # split into about this many chunks (default 1)
     chunk_size: int | None = None  # or: frames per chunk
     workers: int | None = None  # chunk worker processes (default: min(chunks, cores))
@@ -52,7 +53,7 @@ class RenderOptions:
             "fps": self.fps, "width": self.width, "height": self.height,
             "quality": self.quality, "format": self.format, "codec": self.codec,
             "crf": self.crf, "bitrate": self.bitrate, "entryFile": self.entry_file,
-            "variables": dict(self.variables),
+            "variables": dict(self.variables), "strictAssets": self.strict_assets,
         }  # fmt: skip
         if self.chunk_size is not None:
             data["chunkSize"] = self.chunk_size

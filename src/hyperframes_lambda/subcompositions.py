@@ -320,6 +320,12 @@ class _Scope:
     host: str  # the host's attribute selector
     already: re.Pattern[str]  # a selector that already starts with the host's
 
+    @property
+    def box(self) -> str:
+        """What "the composition itself" (``:root``, ``body``, its own id) styles: its
+        inner root once inlined, or the host when there is none."""
+        return f"{self.host}:not(:has([{INNER_ROOT_ATTR}])), {self.host} > [{INNER_ROOT_ATTR}]"
+
 
 def _make_scope(composition_id: str) -> _Scope:
     quoted = re.escape(composition_id)
@@ -328,8 +334,11 @@ def _make_scope(composition_id: str) -> _Scope:
 
 
 def _scope_selector(selector: str, scope: _Scope) -> str:
-    if not selector or scope.already.match(selector):
+    if not selector:
         return selector
+    own = scope.already.match(selector)
+    if own is not None:
+        return scope.box if own.end() == len(selector) else selector
     rest, matched = selector, False
     while (match := _ROOTISH.match(rest)) is not None:
         matched = True
@@ -339,7 +348,7 @@ def _scope_selector(selector: str, scope: _Scope) -> str:
             break
         rest = rest[join.end() :]
     if matched:
-        return scope.host + rest
+        return scope.host + rest if rest.strip() else scope.box
     return f"{scope.host} {selector}"
 
 

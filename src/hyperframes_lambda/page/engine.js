@@ -25,6 +25,8 @@
 
   // ---- errors: surfaced to the renderer ------------------------------------------------
   const errors = [];
+  // A broken image renders as a broken image (as in HyperFrames): reported, not fatal.
+  const warnings = [];
   function recordError(e, where) {
     const message = (e && (e.stack || e.message)) || String(e);
     errors.push(where ? `${where}: ${message}` : message);
@@ -35,6 +37,14 @@
     // Media are never decoded by Chrome here (sound is mixed offline, video frames are
     // extracted by the planner, which reports unusable media by name).
     if (tag === "VIDEO" || tag === "AUDIO" || tag === "SOURCE" || tag === "TRACK") return;
+    if (tag === "IMG" || tag === "image" || tag === "INPUT") {
+      const url = target.currentSrc || target.src || (target.href && target.href.baseVal) || "";
+      // Files of the page's own origin that are missing are reported by the page server.
+      if (url.startsWith(location.origin + "/")) return;
+      const text = `image ${url} failed to load; it renders as a broken image`;
+      if (!warnings.includes(text)) warnings.push(text);
+      return;
+    }
     if (target && target !== window && (target.src || target.href)) {
       errors.push(`failed to load <${tag.toLowerCase()}> ${target.src || target.href}`);
       return;
@@ -399,6 +409,15 @@
       }
     }
   }
+  // Alpha outputs: the page's own html/body backgrounds go, as in HyperFrames' renders
+  // (the composition root keeps its own).
+  function clearPageBackground() {
+    const style = document.createElement("style");
+    style.setAttribute("data-hyperframes-lambda-transparent", "");
+    style.textContent = "html, body { background: transparent !important; "
+      + "background-color: transparent !important; background-image: none !important; }";
+    (document.head || document.documentElement).appendChild(style);
+  }
   function freezeRasterScale() {
     const style = document.createElement("style");
     style.setAttribute("data-hyperframes-lambda-engine", "");
@@ -429,6 +448,7 @@
       return {
         readyState: document.readyState,
         errors: errors.slice(),
+        warnings: warnings.slice(),
         startupError: typeof window.__hfStartupError === "string" ? window.__hfStartupError : null,
         player: bound,
         renderReady: !!window.__renderReady,
@@ -447,6 +467,7 @@
       if (typeof window.__hfForceTimelineRebind === "function") window.__hfForceTimelineRebind();
       prepareVideos();
       freezeRasterScale();
+      if (config.transparent) clearPageBackground();
       return { duration: duration() };
     },
     async seek(t) {

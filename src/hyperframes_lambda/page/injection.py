@@ -49,9 +49,11 @@ def _script_json(value: Any) -> str:
     return json.dumps(json.dumps(value, sort_keys=True, separators=(",", ":")))
 
 
-def prelude_source(fps: Fraction | int | float, variables: dict[str, Any]) -> str:
+def prelude_source(
+    fps: Fraction | int | float, variables: dict[str, Any], *, transparent: bool = False
+) -> str:
     """Config the engine shim reads, and ``window.__hfVariables`` when there are any."""
-    config = {"fps": float(fps), "seedRandom": True}
+    config = {"fps": float(fps), "seedRandom": True, "transparent": transparent}
     lines = [f"window.__hfEngineConfig = JSON.parse({_script_json(config)});"]
     if variables:
         lines.append(f"window.__hfVariables = JSON.parse({_script_json(variables)});")
@@ -59,10 +61,14 @@ def prelude_source(fps: Fraction | int | float, variables: dict[str, Any]) -> st
 
 
 def new_document_scripts(
-    fps: Fraction | int | float, variables: dict[str, Any], extra: tuple[str, ...] = ()
+    fps: Fraction | int | float,
+    variables: dict[str, Any],
+    extra: tuple[str, ...] = (),
+    *,
+    transparent: bool = False,
 ) -> list[str]:
     """Scripts to register, in order, before the page loads."""
-    return [prelude_source(fps, variables), *extra, engine_source()]
+    return [prelude_source(fps, variables, transparent=transparent), *extra, engine_source()]
 
 
 def inject_runtime(html: str, runtime_url: str = RUNTIME_URL_PATH) -> str:
