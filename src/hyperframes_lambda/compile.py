@@ -25,6 +25,7 @@ from urllib.parse import urljoin, urlsplit
 
 from .errors import AssetFetchError
 from .fonts import FontLocalizer, is_google_fonts_css
+from .page.deterministic_fonts import inject_deterministic_fonts, normalize_generic_first
 from .page.document_prep import add_text_rendering_rule, defer_body_scripts_until_fonts
 from .remote_assets import RemoteFetcher
 from .subcompositions import inline_subcompositions_detailed
@@ -262,7 +263,10 @@ def compile_project(
                 # Read sub-compositions from the source project: copies in out_dir may
                 # already have been rewritten by this loop.
                 result = inline_subcompositions_detailed(text, project_dir, entry.as_posix())
-                source = defer_body_scripts_until_fonts(add_text_rendering_rule(result.html))
+                source = normalize_generic_first(add_text_rendering_rule(result.html))
+                source, font_warnings = inject_deterministic_fonts(source, path.parent)
+                localizer.warnings.extend(font_warnings)
+                source = defer_body_scripts_until_fonts(source)
                 inlined = list(result.sources)
             rewritten = localizer.rewrite_html(source, depth)
         elif path.suffix.lower() == ".css":
