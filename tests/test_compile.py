@@ -160,3 +160,15 @@ def test_google_web_font_really_loads(tmp_path: Path, chrome: ChromeBinary) -> N
     assert np.count_nonzero(fallback.max(axis=2) > 128) > 300, "no text drawn in the fallback"
     differing = np.count_nonzero(np.any(web != fallback, axis=2))
     assert differing > 1000, f"web font and fallback look the same ({differing} px differ)"
+
+
+def test_shader_transitions_are_detected_in_inline_scripts_only() -> None:
+    from hyperframes_lambda.page.document_prep import uses_shader_transitions
+
+    assert uses_shader_transitions(
+        "<script>\n  window.HyperShader.init({ transitions: [] });</script>"
+    )
+    assert uses_shader_transitions("<script>__hf.transitions = [{time: 1}]</script>")
+    assert not uses_shader_transitions('<script src="x.js">HyperShader.init(</script>')
+    assert not uses_shader_transitions("<script>// HyperShader.init(\n</script>")
+    assert not uses_shader_transitions("<p>HyperShader.init(</p>")

@@ -70,6 +70,8 @@ class CaptureSettings:
     mode: Literal["auto", "beginframe", "screenshot"] = "auto"
     # A missing image fails the render instead of rendering broken (with a warning).
     strict_assets: bool = False
+    # The page composites shader transitions itself (window.__HF_PAGE_SIDE_COMPOSITING__).
+    page_side_compositing: bool = False
     # Scripts run before the runtime on every document (e.g. the plan's video frame list).
     init_scripts: tuple[str, ...] = ()
 
@@ -232,7 +234,8 @@ class PageCapture:
     def capture(self, index: int) -> bytes:
         """Seek to frame ``index`` (absolute) and return its screenshot bytes."""
         t = frame_time(index, self.settings.fps)
-        self._seek(t)
+        if self._seek(t):
+            self._composite(t)
         if self.mode == "screenshot":
             return self._screenshot()
         return self._draw(f"frame {index}")
@@ -254,18 +257,34 @@ class PageCapture:
             f"the browser produced no image for {what} after {_EMPTY_FRAME_RETRIES} tries"
         )
 
-    def _seek(self, t: float) -> None:
+    def _seek(self, t: float) -> bool:
+        """Seek; True when the page has a shader transition to composite for this frame."""
+        value = self._await(f"window.__hfEngine.seek({t!r})", f"seeking to t={t:.4f}s")
+        return bool(isinstance(value, dict) and value.get("compositePending"))
+
+    def _composite(self, t: float) -> None:
+        """HyperFrames' page-side compositor: the page clones the two scenes into canvases
+        (prepare), they are painted once (a frame drawn without a screenshot, where
+        HyperFrames takes a 1x1 screenshot), then the page draws the transition (resolve)."""
+        self._await("window.__hfEngine.prepareComposite()", f"compositing t={t:.4f}s")
+        if self.mode == "beginframe":
+            self._begin_frame(screenshot=False)
+        else:
+            self._call(
+                "Page.captureScreenshot",
+                {"format": "jpeg", "quality": 1, "clip": _ONE_PIXEL},
+            )
+        self._await("window.__hfEngine.resolveComposite()", f"compositing t={t:.4f}s")
+
+    def _await(self, expression: str, what: str) -> Any:
         reply = self._call(
             "Runtime.evaluate",
-            {
-                "expression": f"window.__hfEngine.seek({t!r})",
-                "awaitPromise": True,
-                "returnByValue": True,
-            },
+            {"expression": expression, "awaitPromise": True, "returnByValue": True},
         )
         details = reply.get("exceptionDetails")
         if details:
-            raise PageScriptError(f"seeking to t={t:.4f}s failed: {_exception_text(details)}")
+            raise PageScriptError(f"{what} failed: {_exception_text(details)}")
+        return reply.get("result", {}).get("value")
 
     def _begin_frame(
         self, *, screenshot: bool, advance_ms: float | None = None
@@ -355,6 +374,7 @@ def _open_target(browser: BrowserProcess, settings: CaptureSettings, mode: Captu
         dict(settings.variables),
         settings.init_scripts,
         transparent=settings.transparent,
+        page_side_compositing=settings.page_side_compositing,
     )
     for script in scripts:
         call("Page.addScriptToEvaluateOnNewDocument", {"source": script})
@@ -369,6 +389,7 @@ def _open_target(browser: BrowserProcess, settings: CaptureSettings, mode: Captu
     return session
 
 
+_ONE_PIXEL = {"x": 0, "y": 0, "width": 1, "height": 1, "scale": 1}
 _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".avif", ".bmp", ".ico")
 
 

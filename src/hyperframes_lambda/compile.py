@@ -26,7 +26,11 @@ from urllib.parse import urljoin, urlsplit
 from .errors import AssetFetchError
 from .fonts import FontLocalizer, is_google_fonts_css
 from .page.deterministic_fonts import inject_deterministic_fonts, normalize_generic_first
-from .page.document_prep import add_text_rendering_rule, defer_body_scripts_until_fonts
+from .page.document_prep import (
+    add_text_rendering_rule,
+    defer_body_scripts_until_fonts,
+    uses_shader_transitions,
+)
 from .remote_assets import RemoteFetcher
 from .subcompositions import inline_subcompositions_detailed
 
@@ -64,6 +68,8 @@ class CompiledProject:
     subcompositions: list[str] = field(default_factory=list)
     # Things that render differently than the author may expect (unreachable images …).
     warnings: list[str] = field(default_factory=list)
+    # The page composites shader transitions itself (see page.document_prep).
+    shader_transitions: bool = False
 
 
 def _is_remote(value: str) -> bool:
@@ -251,6 +257,7 @@ def compile_project(
     localizer = _Localizer(out_dir, fetcher, strict_assets=strict_assets)
     entry = PurePosixPath(entry_file.replace("\\", "/"))
     inlined: list[str] = []
+    shader_transitions = False
     for path in sorted(out_dir.rglob("*")):
         relative = path.relative_to(out_dir)
         if not path.is_file() or relative.parts[0] in GENERATED_DIRS:
@@ -263,6 +270,7 @@ def compile_project(
                 # Read sub-compositions from the source project: copies in out_dir may
                 # already have been rewritten by this loop.
                 result = inline_subcompositions_detailed(text, project_dir, entry.as_posix())
+                shader_transitions = uses_shader_transitions(result.html)
                 source = normalize_generic_first(add_text_rendering_rule(result.html))
                 source, font_warnings = inject_deterministic_fonts(source, path.parent)
                 localizer.warnings.extend(font_warnings)
@@ -283,4 +291,5 @@ def compile_project(
         fonts=localizer.fonts.records,
         subcompositions=inlined,
         warnings=list(localizer.warnings),
+        shader_transitions=shader_transitions,
     )

@@ -38,11 +38,13 @@ class QualityPreset:
 
 
 # Encoder side from the reference (draft ultrafast/28, standard medium/18, high slow/15).
-# Capture side is ours: JPEG is ~2x faster to capture than PNG at 1080p (SPEC §4), and
-# at q90+ its loss is far below what crf 18 discards; "high" captures lossless PNG.
+# Capture side as the reference's for opaque outputs: JPEG q80 for draft, q100 otherwise
+# (JPEG is ~2x faster to capture than PNG at 1080p, SPEC §4). q90 was measured to cost
+# 10 dB on high-frequency content against the reference (a shader glitch transition:
+# 35.7 dB at q90 where the bar is 45); "high" captures lossless PNG.
 QUALITY_PRESETS: dict[str, QualityPreset] = {
     "draft": QualityPreset("ultrafast", 28, 40, "jpeg", 80),
-    "standard": QualityPreset("medium", 18, 31, "jpeg", 90),
+    "standard": QualityPreset("medium", 18, 31, "jpeg", 100),
     "high": QualityPreset("slow", 15, 24, "png", 100),
 }
 

@@ -65,7 +65,10 @@ class _Handler(SimpleHTTPRequestHandler):
         self.wfile.write(served.body)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        if code == 404:
+        # A 404 for fetch()/XHR (Sec-Fetch-Dest "empty") is the asking script's to handle
+        # (HyperFrames' runtime probes optional files such as caption-overrides.json);
+        # what the document itself loads (scripts, styles, fonts, media) is recorded.
+        if code == 404 and self.headers.get("Sec-Fetch-Dest", "") != "empty":
             path = unquote(urlsplit(self.path).path)
             if path not in IGNORED_MISSING:
                 self.server.missing.append(path)

@@ -147,7 +147,9 @@ def _plan(
     warnings.extend(compiled.warnings)
     timings["compile"] = time.perf_counter() - t
 
-    capture = capture_settings_for(cfg, info.width, info.height, encoder)
+    capture = capture_settings_for(
+        cfg, info.width, info.height, encoder, page_side_compositing=compiled.shader_transitions
+    )
     t = time.perf_counter()
     entry_url_path = f"{COMPILED_DIR}/{compiled.entry}"
     with open_frame_source(plan_dir, entry_url_path, capture) as page:
@@ -235,13 +237,20 @@ def _plan(
 
 
 def capture_settings_for(
-    cfg: RenderConfig, css_width: int, css_height: int, encoder: EncoderSettings
+    cfg: RenderConfig,
+    css_width: int,
+    css_height: int,
+    encoder: EncoderSettings,
+    *,
+    page_side_compositing: bool = False,
 ) -> CaptureSettings:
     return CaptureSettings(
         css_width=css_width, css_height=css_height, width=encoder.width, height=encoder.height,
         fps=encoder.fps, image_format=encoder.capture_format,
         jpeg_quality=encoder.preset.jpeg_quality, transparent=encoder.needs_alpha,
         variables=dict(cfg.variables), strict_assets=cfg.strict_assets,
+        # As in HyperFrames: page-side compositing for opaque outputs only.
+        page_side_compositing=page_side_compositing and not encoder.needs_alpha,
     )  # fmt: skip
 
 
@@ -255,6 +264,7 @@ def _capture_json(capture: CaptureSettings, video_manifest: list[dict[str, Any]]
         "imageFormat": capture.image_format,
         "jpegQuality": capture.jpeg_quality,
         "transparent": capture.transparent,
+        "pageSideCompositing": capture.page_side_compositing,
         "variables": dict(capture.variables),
         "videoFrames": video_manifest,
     }

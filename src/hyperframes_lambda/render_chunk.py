@@ -128,6 +128,7 @@ def load_plan(plan_dir: Path, expected_hash: str | None = None) -> LoadedPlan:
         fps=_plan_fps(capture_json["fps"]),
         image_format=capture_json["imageFormat"], jpeg_quality=capture_json["jpegQuality"],
         transparent=capture_json["transparent"], variables=capture_json["variables"],
+        page_side_compositing=bool(capture_json.get("pageSideCompositing", False)),
         init_scripts=(f"window.__hfVideoFrames = {video_frames};",),
     )  # fmt: skip
     chunks = [

@@ -54,6 +54,8 @@ COMMON_FLAGS = (
     "--disable-crash-reporter",
     "--disable-quic",
     "--disable-features=Translate,MediaRouter,OptimizationHints,DialMediaRouteProvider",
+    # canvas.drawElementImage: HyperFrames' page-side shader compositing draws scenes with it.
+    "--enable-features=CanvasDrawElement",
     # The page may only reach our local server: anything else fails fast, never leaks.
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
     "--remote-debugging-pipe",

@@ -29,6 +29,26 @@ _HEAD_START = re.compile(r"<head\b[^>]*>", re.IGNORECASE)
 _INERT_PARENTS = frozenset({"template", "svg", "noscript", "head"})
 
 
+# HyperFrames' shader transitions (HyperShader.init, or __hf.transitions = …) in an inline
+# script: the page composites transitions itself (canvas.drawElementImage) when
+# window.__HF_PAGE_SIDE_COMPOSITING__ is set before its scripts run.
+_SHADER_TRANSITIONS = re.compile(
+    r"\b(?:(?:window|globalThis)\s*\.\s*)?HyperShader\s*\.\s*init\s*\(|\b__hf\s*\.\s*transitions\s*="
+)
+_INLINE_SCRIPT = re.compile(r"<script\b([^>]*)>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
+_JS_COMMENTS = re.compile(r"/\*.*?\*/|(?<![:\\])//[^\n]*", re.DOTALL)
+
+
+def uses_shader_transitions(html: str) -> bool:
+    """Whether an inline script sets up HyperFrames shader transitions."""
+    for match in _INLINE_SCRIPT.finditer(html):
+        if re.search(r"\bsrc\s*=", match.group(1), re.IGNORECASE):
+            continue
+        if _SHADER_TRANSITIONS.search(_JS_COMMENTS.sub("", match.group(2))):
+            return True
+    return False
+
+
 def add_text_rendering_rule(html: str) -> str:
     head = _HEAD_START.search(html)
     if head:

@@ -155,6 +155,7 @@
   window.__hfTimelinesBuilding = false;
   if (typeof window.__hfFlushSync !== "function") window.__hfFlushSync = () => {};
   globalThis.__HF_RENDER_CAPTURE_MODE = true;
+  if (config.pageSideCompositing) window.__HF_PAGE_SIDE_COMPOSITING__ = true;
   window.__HF_EXPORT_RENDER_SEEK_CONFIG = {
     mode: "preview-phase", diagnostics: false, step: 1 / 120, offsetFraction: 0.5,
     fps, fpsSource: "render-options", owner: "runtime",
@@ -489,6 +490,17 @@
       if (typeof window.__hfWaitForSeekCompletion === "function") await window.__hfWaitForSeekCompletion();
       const grading = window.__hf && window.__hf.colorGrading;
       if (grading && typeof grading.waitForActiveLuts === "function") await grading.waitForActiveLuts();
+      throwIfErrors();
+      // A shader transition in progress: the renderer draws once, then the page finishes
+      // compositing (HyperFrames' page-side compositor) before the frame is captured.
+      return { compositePending: !!window.__hf_page_composite_pending };
+    },
+    async prepareComposite() {
+      if (typeof window.__hf_page_composite_prepare === "function") await window.__hf_page_composite_prepare();
+      return true;
+    },
+    resolveComposite() {
+      if (typeof window.__hf_page_composite_resolve === "function") window.__hf_page_composite_resolve();
       throwIfErrors();
       return true;
     },

@@ -50,10 +50,19 @@ def _script_json(value: Any) -> str:
 
 
 def prelude_source(
-    fps: Fraction | int | float, variables: dict[str, Any], *, transparent: bool = False
+    fps: Fraction | int | float,
+    variables: dict[str, Any],
+    *,
+    transparent: bool = False,
+    page_side_compositing: bool = False,
 ) -> str:
     """Config the engine shim reads, and ``window.__hfVariables`` when there are any."""
-    config = {"fps": float(fps), "seedRandom": True, "transparent": transparent}
+    config = {
+        "fps": float(fps),
+        "seedRandom": True,
+        "transparent": transparent,
+        "pageSideCompositing": page_side_compositing,
+    }
     lines = [f"window.__hfEngineConfig = JSON.parse({_script_json(config)});"]
     if variables:
         lines.append(f"window.__hfVariables = JSON.parse({_script_json(variables)});")
@@ -66,9 +75,13 @@ def new_document_scripts(
     extra: tuple[str, ...] = (),
     *,
     transparent: bool = False,
+    page_side_compositing: bool = False,
 ) -> list[str]:
     """Scripts to register, in order, before the page loads."""
-    return [prelude_source(fps, variables, transparent=transparent), *extra, engine_source()]
+    prelude = prelude_source(
+        fps, variables, transparent=transparent, page_side_compositing=page_side_compositing
+    )
+    return [prelude, *extra, engine_source()]
 
 
 def inject_runtime(html: str, runtime_url: str = RUNTIME_URL_PATH) -> str:
