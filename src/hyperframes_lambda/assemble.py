@@ -68,7 +68,11 @@ def assemble(
             timings["mux"] = time.perf_counter() - t
             t = time.perf_counter()
             verify_video(
-                partial, loaded.total_frames, loaded.encoder.fps, has_audio=audio is not None
+                partial,
+                loaded.total_frames,
+                loaded.encoder.fps,
+                has_audio=audio is not None,
+                size=(loaded.encoder.width, loaded.encoder.height),
             )
             timings["verifyOutput"] = time.perf_counter() - t
             size, digest = partial.stat().st_size, file_sha256(partial)
@@ -142,10 +146,21 @@ def _concat_quote(path: Path) -> str:
     return str(path).replace("'", "'\\''")
 
 
-def verify_video(path: Path, frames: int, fps: Fraction, *, has_audio: bool) -> None:
+def verify_video(
+    path: Path,
+    frames: int,
+    fps: Fraction,
+    *,
+    has_audio: bool,
+    size: tuple[int, int] | None = None,
+) -> None:
     """Decoded frame count equals the plan's; duration within one frame (1/fps) of
-    ``frames / fps``; audio as planned."""
+    ``frames / fps``; the frame size the user asked for; audio as planned."""
     info = probe(path)
+    if size is not None and (info.width, info.height) != size:
+        raise OutputVerificationError(
+            f"{path.name}: frames are {info.width}x{info.height}, expected {size[0]}x{size[1]}"
+        )
     if info.frame_count != frames:
         raise OutputVerificationError(
             f"{path.name}: decoded {info.frame_count} frames, expected {frames}"
@@ -159,6 +174,17 @@ def verify_video(path: Path, frames: int, fps: Fraction, *, has_audio: bool) -> 
     if info.has_audio != has_audio:
         state = "has" if info.has_audio else "lacks"
         raise OutputVerificationError(f"{path.name} {state} an audio stream, unlike its plan")
+
+
+def _check_png_size(path: Path, width: int, height: int) -> None:
+    """The IHDR chunk of a PNG holds its size at bytes 16..24."""
+    with path.open("rb") as handle:
+        header = handle.read(24)
+    actual = (int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big"))
+    if actual != (width, height):
+        raise OutputVerificationError(
+            f"png sequence frames are {actual[0]}x{actual[1]}, expected {width}x{height}"
+        )
 
 
 def _assemble_png_sequence(
@@ -178,6 +204,7 @@ def _assemble_png_sequence(
             raise OutputVerificationError(
                 f"png sequence has {len(names)} frames, expected {loaded.total_frames} numbered 1…N"
             )
+        _check_png_size(partial / names[0], loaded.encoder.width, loaded.encoder.height)
         if audio is not None:
             shutil.copyfile(audio, partial / AUDIO_FILE)
         if out_dir.exists():

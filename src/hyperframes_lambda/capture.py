@@ -127,6 +127,7 @@ class PageCapture:
                 width=settings.css_width,
                 height=settings.css_height,
                 deterministic=mode == "beginframe",
+                extra_flags=_scale_flags(settings),
             )
             try:
                 session = _open_target(browser, settings, mode)
@@ -395,6 +396,14 @@ _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".avif", ".
 
 def _is_image(path: str) -> bool:
     return path.lower().endswith(_IMAGE_SUFFIXES)
+
+
+def _scale_flags(settings: CaptureSettings) -> tuple[str, ...]:
+    """Output size != layout size: the whole browser renders at the device scale factor,
+    so BeginFrame screenshots (which ignore an emulated one) come out at the output size."""
+    if settings.width == settings.css_width and settings.height == settings.css_height:
+        return ()
+    return (f"--force-device-scale-factor={settings.scale!r}",)
 
 
 def _nothing_to_play(status: dict[str, Any]) -> bool:
