@@ -3,30 +3,44 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-APT_PACKAGES := chromium-headless-shell fonts-dejavu-core
+# aws-sam-cli pins its own boto3/pydantic versions, so it lives in a venv of its own
+# (tests/test_sam_template.py runs `sam validate --lint` from there).
+SAM_VENV  := .venv-sam
+SAM_STAMP := $(SAM_VENV)/.installed
+# bubblewrap: the Lambda-like sandbox the ZIP is tested in (tests/test_lambda_zip.py).
+APT_PACKAGES := chromium-headless-shell fonts-dejavu-core bubblewrap
 
-.PHONY: demo test test-fast lint typecheck fmt bench conformance setup system-deps clean
+.PHONY: demo test test-fast lint typecheck fmt bench conformance setup system-deps clean zip bench-lambda
 
 demo: setup
 	$(BIN)/hyperframes-lambda render examples/title-card -o out/title-card.mp4
 	$(BIN)/hyperframes-lambda render examples/css-nested -o out/css-nested.mp4
 
-test: setup
+test: setup sam-cli
 	$(BIN)/pytest
 
-test-fast: setup
+test-fast: setup sam-cli
 	$(BIN)/pytest -m "not slow"
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks build
+	$(BIN)/ruff format --check src tests benchmarks build
 
 fmt: setup
-	$(BIN)/ruff format src tests benchmarks
-	$(BIN)/ruff check --fix src tests benchmarks
+	$(BIN)/ruff format src tests benchmarks build
+	$(BIN)/ruff check --fix src tests benchmarks build
 
 typecheck: setup
 	$(BIN)/mypy
+	$(BIN)/mypy --strict build/build_zip.py build/lambda_sandbox.py benchmarks/lambda_cold_start.py
+
+# The Lambda deployment ZIP (SPEC §13): build/dist/hyperframes-lambda.zip, with the size table.
+zip: setup
+	$(BIN)/python build/build_zip.py
+
+# Cold start and warm per-chunk overhead of the ZIP in the Lambda-like sandbox.
+bench-lambda: zip
+	$(BIN)/python benchmarks/lambda_cold_start.py --zip build/dist/hyperframes-lambda.zip
 
 bench: setup
 	$(BIN)/python benchmarks/capture_bench.py --project examples/title-card
@@ -38,6 +52,19 @@ bench: setup
 # passes options through, e.g. CONFORMANCE_ARGS="--only chat,many-cuts --jobs 2".
 conformance: setup
 	$(BIN)/python benchmarks/conformance.py $(CONFORMANCE_ARGS)
+
+# The state machine's terminal-error retriers, regenerated from hyperframes_lambda.errors.
+.PHONY: asl sam-cli
+asl: setup
+	$(BIN)/python -m hyperframes_lambda.aws.asl
+
+sam-cli: $(SAM_STAMP)
+
+$(SAM_STAMP):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install -q --upgrade pip
+	$(SAM_VENV)/bin/pip install -q 'aws-sam-cli>=1.100'
+	touch $(SAM_STAMP)
 
 setup: system-deps $(STAMP)
 
@@ -60,4 +87,4 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -3,6 +3,9 @@
 One root for every cache (npm tarballs, remote assets, the Chromium install) so a user can
 move or wipe it with one variable. Files are written atomically: a reader (or a Lambda
 container re-entered after a timeout) never sees a half-written file.
+
+On Lambda only ``/tmp`` is writable (HOME is read-only), so there the cache lives in
+``/tmp/hyperframes-cache``; elsewhere an unwritable home falls back to the temp directory.
 """
 
 from __future__ import annotations
@@ -14,19 +17,59 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from .errors import CacheUnavailableError
+
 ENV_CACHE_DIR = "HYPERFRAMES_CACHE_DIR"
 APP_NAME = "hyperframes-lambda"
+LAMBDA_CACHE_NAME = "hyperframes-cache"
 
 
 def cache_root() -> Path:
-    """``$HYPERFRAMES_CACHE_DIR``, else ``$XDG_CACHE_HOME/hyperframes-lambda``, else ~/.cache."""
+    """The first writable of: ``$HYPERFRAMES_CACHE_DIR`` (used as given, or an error);
+    on Lambda (``AWS_LAMBDA_FUNCTION_NAME`` set) ``<tmp>/hyperframes-cache``; elsewhere
+    ``$XDG_CACHE_HOME/hyperframes-lambda`` or ``~/.cache/hyperframes-lambda``, then
+    ``<tmp>/hyperframes-cache-<uid>``. The directory exists on return.
+
+    Raises CacheUnavailableError when none of them can be written.
+    """
     explicit = os.environ.get(ENV_CACHE_DIR)
     if explicit:
-        return Path(explicit).expanduser()
+        root = Path(explicit).expanduser()
+        if not _writable(root):
+            raise CacheUnavailableError(f"{ENV_CACHE_DIR}={explicit} is not a writable directory")
+        return root
+    tmp = Path(tempfile.gettempdir())
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        candidates = [tmp / LAMBDA_CACHE_NAME]
+    else:
+        candidates = [*_user_cache_dirs(), tmp / f"{LAMBDA_CACHE_NAME}-{os.getuid()}"]
+    for candidate in candidates:
+        if _writable(candidate):
+            return candidate
+    raise CacheUnavailableError(
+        "no writable cache directory (tried "
+        + ", ".join(str(c) for c in candidates)
+        + f"); set {ENV_CACHE_DIR} to a writable directory"
+    )
+
+
+def _user_cache_dirs() -> list[Path]:
     xdg = os.environ.get("XDG_CACHE_HOME")
     if xdg:
-        return Path(xdg).expanduser() / APP_NAME
-    return Path.home() / ".cache" / APP_NAME
+        return [Path(xdg).expanduser() / APP_NAME]
+    try:
+        return [Path.home() / ".cache" / APP_NAME]
+    except RuntimeError:  # no HOME and no passwd entry
+        return []
+
+
+def _writable(directory: Path) -> bool:
+    """Create ``directory`` if needed; True when this process can write into it."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(directory, os.W_OK | os.X_OK)
 
 
 @contextlib.contextmanager

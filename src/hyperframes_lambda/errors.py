@@ -153,6 +153,12 @@ class FfmpegUnavailableError(RenderError):
     code = "FFMPEG_UNAVAILABLE"
 
 
+class CacheUnavailableError(RenderError):
+    """No writable directory for the download cache (HOME and the temp dir read-only)."""
+
+    code = "CACHE_UNAVAILABLE"
+
+
 class OutputVerificationError(RenderError):
     """The encoded output does not have the frames/duration the plan promised."""
 

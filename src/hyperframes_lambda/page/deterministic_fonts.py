@@ -45,6 +45,8 @@ from ..subcompositions import _Attr, _attrs, _quote, _Token, _tokenize
 DETERMINISTIC_PRIMARY = "Inter"
 STYLE_MARKER = "data-hyperframes-deterministic-fonts"
 DEFAULT_FONTS_URL_DIR = "_fonts/hf"
+# Staged by the Lambda ZIP build (build/build_zip.py); absent in a source checkout.
+VENDOR_FONTS_DIR = Path(__file__).resolve().parent.parent / "_vendor" / "fonts"
 
 # Generic family keywords (compared lower-case, quotes ignored).
 GENERIC_FAMILIES = frozenset(
@@ -813,11 +815,24 @@ def font_face_rule(family: str, url: str, weight: int | str) -> str:
     )
 
 
+def vendored_face_path(font: CanonicalFont, face: BundledFace) -> Path:
+    """Where the Lambda ZIP build stages the face (Lambda has no registry access):
+    ``hyperframes_lambda/_vendor/fonts/<package>@<version>/files/<name>``."""
+    return VENDOR_FONTS_DIR / f"{font.package}@{font.version}" / font.package_path(face)
+
+
 def bundled_face_bytes(font: CanonicalFont, face: BundledFace) -> bytes:
-    """The face file from the pinned npm package, checked against its pinned SHA-256."""
+    """The face file — the vendored copy when present, else from the pinned npm package —
+    checked against its pinned SHA-256."""
     path = font.package_path(face)
+    vendored = vendored_face_path(font, face)
+    where = f"{font.package}@{font.version}/{path}"
     try:
-        data = npm_registry.read_package_file(font.package, font.version, path)
+        if vendored.is_file():
+            where = str(vendored)
+            data = vendored.read_bytes()
+        else:
+            data = npm_registry.read_package_file(font.package, font.version, path)
     except AssetFetchError as exc:
         if _network_failure(exc):
             raise FontFetchUnavailableError(
@@ -828,8 +843,7 @@ def bundled_face_bytes(font: CanonicalFont, face: BundledFace) -> bytes:
     actual = hashlib.sha256(data).hexdigest()
     if actual != face.sha256:
         raise AssetIntegrityError(
-            f"bundled font {font.package}@{font.version}/{path}: sha256 mismatch, "
-            f"expected {face.sha256}, got {actual}"
+            f"bundled font {where}: sha256 mismatch, expected {face.sha256}, got {actual}"
         )
     return data
 

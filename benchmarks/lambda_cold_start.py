@@ -1,0 +1,156 @@
+"""Cold start and warm per-chunk overhead of the Lambda ZIP, in the Lambda-like sandbox.
+
+    python benchmarks/lambda_cold_start.py [--zip build/dist/hyperframes-lambda.zip]
+        [--project tests/compositions/lambda-zip] [--warm 5] [--npm gsap@3.12.5]
+
+Runs the extracted ZIP under Python 3.12 in bubblewrap through awslambdaric
+(build/lambda_sandbox.py), S3 on a local moto server, the composition's npm packages from a
+loopback registry mirror. The plan uses one frame per chunk, so a chunk's duration is its
+overhead plus one frame. It measures, each in a fresh container (its own empty /tmp):
+
+- init: starting the runtime client until it polls for work (Python + handler imports);
+- cold renderChunk: decompress Chromium and ffmpeg to /tmp, launch the browser, load the
+  page, capture and encode the first frame, upload;
+- warm renderChunk: the next chunks in the same container (the per-chunk overhead).
+
+Prints numbers only; nothing is asserted (timings depend on the machine).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "build"))
+sys.path.insert(0, str(ROOT / "src"))
+
+import lambda_sandbox  # noqa: E402
+
+from hyperframes_lambda.local import pack_project  # noqa: E402
+from hyperframes_lambda.rie import LocalLambda  # noqa: E402
+
+
+def _invoke(emulator: LocalLambda, event: dict[str, Any]) -> tuple[dict[str, Any], float]:
+    outcome = emulator.invoke(event, timeout=900)
+    if not outcome.ok:
+        raise SystemExit(f"{event['Action']} failed: {outcome.error_type}: {outcome.payload}")
+    payload: dict[str, Any] = outcome.payload
+    return payload, outcome.duration_s
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--zip", type=Path, default=ROOT / "build/dist/hyperframes-lambda.zip")
+    parser.add_argument("--project", type=Path, default=ROOT / "tests/compositions/lambda-zip")
+    parser.add_argument("--warm", type=int, default=5, help="warm chunks to time")
+    parser.add_argument("--npm", action="append", default=None, help="name@version to mirror")
+    args = parser.parse_args(argv)
+    if not args.zip.is_file():
+        print(f"{args.zip} does not exist: run `make zip` first", file=sys.stderr)
+        return 2
+    python = lambda_sandbox.find_python312()
+    bwrap = lambda_sandbox.find_bwrap()
+    if python is None or bwrap is None:
+        print("needs Python 3.12 and a working bwrap (see build/lambda_sandbox.py)")
+        return 2
+    packages = [tuple(p.rsplit("@", 1)) for p in (args.npm or ["gsap@3.12.5"])]
+
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    creds = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    os.environ.update({**creds, "AWS_DEFAULT_REGION": "us-east-1"})
+    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    moto.start()
+    host, port = moto.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    bucket = f"bench-{uuid.uuid4().hex[:8]}"
+    s3 = boto3.client("s3", endpoint_url=endpoint)
+    s3.create_bucket(Bucket=bucket)
+
+    with (
+        tempfile.TemporaryDirectory(prefix="hf-bench-lambda-") as scratch,
+        lambda_sandbox.npm_mirror([(n, v) for n, v in packages]) as mirror,
+    ):
+        work = Path(scratch)
+        started = time.perf_counter()
+        task = lambda_sandbox.extract_zip(args.zip, work / "task")
+        runtime = lambda_sandbox.install_runtime(work / "runtime")
+        print(
+            f"extracted the ZIP and installed awslambdaric in {time.perf_counter() - started:.1f}s"
+        )
+        sandbox = lambda_sandbox.Sandbox(
+            task, runtime, work / "containers", python, bwrap,
+            env={**creds, "AWS_SESSION_TOKEN": "testing", "AWS_ENDPOINT_URL": endpoint,
+                 "HYPERFRAMES_S3_ENDPOINT_URL": endpoint, "HYPERFRAMES_NPM_REGISTRY": mirror.url},
+        )  # fmt: skip
+        launcher = str(sandbox.launcher(work / "launcher"))
+        archive = pack_project(args.project, work / "project.tar.gz")
+        s3.upload_file(str(archive), bucket, "projects/bench.tar.gz")
+        prefix = f"s3://{bucket}/renders/bench/"
+        log = (work / "lambda.log").open("w")
+
+        def container() -> tuple[LocalLambda, float]:
+            begun = time.perf_counter()
+            emulator = LocalLambda(python=launcher, stdout=log, stderr=log).start()
+            return emulator, time.perf_counter() - begun
+
+        rows: list[tuple[str, float]] = []
+        emulator, init_s = container()
+        rows.append(("init (container 1: runtime client polling)", init_s))
+        planned, plan_s = _invoke(
+            emulator,
+            {"Action": "plan", "ProjectS3Uri": f"s3://{bucket}/projects/bench.tar.gz",
+             "PlanOutputS3Prefix": prefix,
+             "Config": {"chunkSize": 1, "maxParallelChunks": 256}},
+        )  # fmt: skip
+        emulator.stop()
+        rows.append(("cold plan (decompress, launch, compile, probe)", plan_s))
+        chunk_count = int(planned["ChunkCount"])
+        warm = min(args.warm, chunk_count - 1)
+
+        def chunk(index: int) -> tuple[dict[str, Any], float]:
+            return _invoke(
+                emulator,
+                {"Action": "renderChunk", "PlanS3Uri": planned["PlanS3Uri"],
+                 "PlanHash": planned["PlanHash"], "ChunkIndex": index,
+                 "ChunkOutputS3Prefix": f"{prefix}chunks/", "Format": planned["Format"]},
+            )  # fmt: skip
+
+        emulator, init_s = container()
+        rows.append(("init (container 2)", init_s))
+        first, cold_s = chunk(0)
+        rows.append((f"cold renderChunk ({first['FramesEncoded']} frame)", cold_s))
+        warm_s = [chunk(i)[1] for i in range(1, warm + 1)]
+        emulator.stop()
+        log.close()
+        for i, seconds in enumerate(warm_s, 1):
+            rows.append((f"warm renderChunk {i}", seconds))
+        marker_files = sorted((work / "containers").glob("*/hf-chromium-*/.complete"))
+        chromium_extract = [json.loads(m.read_text())["extract_seconds"] for m in marker_files]
+
+    moto.stop()
+    width = max(len(label) for label, _ in rows)
+    print(f"\n{'':{width}}  seconds")
+    for label, seconds in rows:
+        print(f"{label:{width}}  {seconds:7.2f}")
+    if warm_s:
+        median = statistics.median(warm_s)
+        print(f"\nwarm per-chunk overhead (median of {len(warm_s)}): {median:.2f}s")
+        print(f"cold minus warm (decompression + first launch): {cold_s - median:.2f}s")
+    if chromium_extract:
+        print(f"Chromium decompression to /tmp per container: {chromium_extract} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
