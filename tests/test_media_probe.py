@@ -111,3 +111,14 @@ def test_split_top_level_ignores_nested_commas() -> None:
         "yuv420p(tv, bt709, progressive)",
         "1920x1080 [SAR 1:1]",
     ]
+
+
+def test_color_matrix_is_read_when_tagged(tmp_path: Path, media: Path) -> None:
+    assert probe_media(media / "av.mp4").color_matrix is None  # untagged
+    tagged = tmp_path / "tagged.mp4"
+    ffmpeg(
+        "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=30:duration=0.2", "-c:v", "libx264",
+        "-pix_fmt", "yuv420p", "-colorspace", "bt709", "-color_primaries", "bt709",
+        "-color_trc", "bt709", str(tagged),
+    )  # fmt: skip
+    assert probe_media(tagged).color_matrix == "bt709"

@@ -239,3 +239,25 @@ def test_rational_and_other_rates_sample_the_source_on_their_own_grid(
     # Slot k shows the last source frame (30 fps) on screen at k / fps.
     assert shown == [min(59, math.floor(Fraction(k) / fps * FPS)) for k in range(frames.count)]
     assert frame_for_time(float(Fraction(7) / fps), 0.0, fps, count, loop=False) == 7
+
+
+@pytest.mark.parametrize(
+    ("codec", "height", "matrix", "assumed"),
+    [
+        ("h264", 1920, None, "bt709"),  # HD, untagged: Chrome shows it as BT.709
+        ("h264", 360, None, "smpte170m"),  # SD: BT.601
+        ("vp9", 1080, None, "smpte170m"),  # Chrome's BT.601 guess for VP9/AV1
+        ("h264", 1080, "bt470bg", None),  # tagged: its own matrix
+    ],
+)
+def test_untagged_sources_are_read_the_way_chrome_shows_them(
+    codec: str, height: int, matrix: str | None, assumed: str | None
+) -> None:
+    from hyperframes_lambda.media_probe import MediaStreams
+    from hyperframes_lambda.video_frames import _untagged_matrix
+
+    streams = MediaStreams(
+        path=Path("x.mp4"), duration=1.0, has_video=True, has_audio=False, width=height,
+        height=height, fps=30.0, has_alpha=False, video_codec=codec, color_matrix=matrix,
+    )  # fmt: skip
+    assert _untagged_matrix(streams) == assumed

@@ -25,6 +25,11 @@ _RATE = re.compile(r"^(\d+(?:\.\d+)?)(k?) (fps|tbr)$")
 _ALPHA_PIX = re.compile(r"^(yuva|gbrap|ya\d|ayuv|vuya|uyva|rgba|bgra|argb|abgr)")
 _ALPHA_META = re.compile(r"^\s*alpha_mode\s*:\s*1\s*$", re.IGNORECASE)
 _OUT_TIME = re.compile(r"^out_time_us=(\d+)$", re.MULTILINE)
+_PIX_PROPS = re.compile(r"\(([^)]*)\)")  # yuv420p(tv, bt709, progressive)
+_MATRICES = frozenset(
+    {"bt709", "smpte170m", "bt470bg", "bt2020nc", "bt2020c", "smpte240m", "fcc", "gbr",
+     "ycgco", "chroma-derived-nc", "chroma-derived-c", "ictcp"}
+)  # fmt: skip
 _LAYOUT_CHANNELS = {"mono": 1, "stereo": 2, "downmix": 2, "quad": 4, "hexagonal": 6}
 
 
@@ -46,6 +51,8 @@ class MediaStreams:
     has_alpha: bool
     video_codec: str | None = None
     audio_channels: int | None = None
+    # The YUV matrix the file declares ("bt709", "smpte170m", …); None when untagged.
+    color_matrix: str | None = None
 
 
 def probe_media(path: Path) -> MediaStreams:
@@ -162,6 +169,7 @@ def _parse_header(path: Path, lines: list[str]) -> MediaStreams:
         fps=video.fps if video else None,
         has_alpha=video.has_alpha if video else False,
         video_codec=video.codec if video else None,
+        color_matrix=video.color_matrix if video else None,
         audio_channels=channels,
     )
 
@@ -175,6 +183,7 @@ class _VideoLine:
     height: int | None
     fps: float | None
     has_alpha: bool
+    color_matrix: str | None = None
 
 
 def _stream_metadata(lines: list[str], index: int) -> list[str]:
@@ -205,7 +214,14 @@ def _parse_video(desc: str, metadata: list[str]) -> _VideoLine:
     # the container's ``alpha_mode`` tag tells.
     has_alpha = bool(_ALPHA_PIX.match(pix_fmt)) or any(_ALPHA_META.match(m) for m in metadata)
     fps = rates.get("fps", rates.get("tbr"))
-    return _VideoLine(codec=codec, width=width, height=height, fps=fps, has_alpha=has_alpha)
+    matrix = None
+    if len(tokens) > 1 and (props := _PIX_PROPS.search(tokens[1])):
+        matrix = next(
+            (word for word in re.split(r"[\s,/]+", props.group(1)) if word in _MATRICES), None
+        )
+    return _VideoLine(
+        codec=codec, width=width, height=height, fps=fps, has_alpha=has_alpha, color_matrix=matrix
+    )
 
 
 def _parse_channels(desc: str) -> int | None:
