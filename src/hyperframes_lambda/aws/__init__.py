@@ -1,0 +1,1 @@
+"""AWS deployment helpers: the state machine definition shipped in ``sam/``."""
