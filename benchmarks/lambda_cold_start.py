@@ -8,9 +8,10 @@ Runs the extracted ZIP under Python 3.12 in bubblewrap through awslambdaric
 loopback registry mirror. The plan uses one frame per chunk, so a chunk's duration is its
 overhead plus one frame. It measures, each in a fresh container (its own empty /tmp):
 
-- init: starting the runtime client until it polls for work (Python + handler imports);
-- cold renderChunk: decompress Chromium and ffmpeg to /tmp, launch the browser, load the
-  page, capture and encode the first frame, upload;
+- init: starting the runtime client until it polls for work (Python + handler imports; the
+  handler starts decompressing Chromium and ffmpeg in the background, unless --no-prewarm);
+- cold renderChunk: (the rest of) decompressing Chromium and ffmpeg to /tmp, launching the
+  browser, loading the page, capturing and encoding the first frame, uploading;
 - warm renderChunk: the next chunks in the same container (the per-chunk overhead).
 
 Prints numbers only; nothing is asserted (timings depend on the machine).
@@ -53,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--project", type=Path, default=ROOT / "tests/compositions/lambda-zip")
     parser.add_argument("--warm", type=int, default=5, help="warm chunks to time")
     parser.add_argument("--npm", action="append", default=None, help="name@version to mirror")
+    parser.add_argument(
+        "--no-prewarm", action="store_true", help="no decompression at init (HYPERFRAMES_PREWARM=0)"
+    )
     args = parser.parse_args(argv)
     if not args.zip.is_file():
         print(f"{args.zip} does not exist: run `make zip` first", file=sys.stderr)
@@ -91,7 +95,8 @@ def main(argv: list[str] | None = None) -> int:
         sandbox = lambda_sandbox.Sandbox(
             task, runtime, work / "containers", python, bwrap,
             env={**creds, "AWS_SESSION_TOKEN": "testing", "AWS_ENDPOINT_URL": endpoint,
-                 "HYPERFRAMES_S3_ENDPOINT_URL": endpoint, "HYPERFRAMES_NPM_REGISTRY": mirror.url},
+                 "HYPERFRAMES_S3_ENDPOINT_URL": endpoint, "HYPERFRAMES_NPM_REGISTRY": mirror.url,
+                 "HYPERFRAMES_PREWARM": "0" if args.no_prewarm else "1"},
         )  # fmt: skip
         launcher = str(sandbox.launcher(work / "launcher"))
         archive = pack_project(args.project, work / "project.tar.gz")
@@ -139,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         chromium_extract = [json.loads(m.read_text())["extract_seconds"] for m in marker_files]
 
     moto.stop()
+    print(f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     width = max(len(label) for label, _ in rows)
     print(f"\n{'':{width}}  seconds")
     for label, seconds in rows:

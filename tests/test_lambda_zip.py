@@ -258,3 +258,67 @@ def test_zip_renders_in_lambda_sandbox(
     for index, (a, b) in enumerate(zip(lambda_frames, local_frames, strict=True)):
         assert np.array_equal(a, b), f"frame {index}: the Lambda sandbox render differs"
     assert len(set(frame_hashes(lambda_frames))) > FRAMES // 2  # it moves
+
+
+# --- fast: the bundled ffmpeg route -----------------------------------------------------------
+
+
+def fake_bundle(directory: Path, payload: bytes, *, size: int | None = None) -> Path:
+    import gzip
+
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "ffmpeg.gz").write_bytes(gzip.compress(payload, mtime=0))
+    manifest = {"sha256": hashlib.sha256(payload).hexdigest(), "size": size or len(payload)}
+    (directory / "ffmpeg.json").write_text(json.dumps(manifest))
+    return directory
+
+
+def test_bundled_ffmpeg_is_extracted_once_and_checked(tmp_path: Path) -> None:
+    from hyperframes_lambda.errors import FfmpegUnavailableError
+    from hyperframes_lambda.ffmpeg import extract_bundled_ffmpeg
+
+    payload = b"#!/bin/sh\necho ffmpeg version test\n"
+    bundle = fake_bundle(tmp_path / "task" / "ffmpeg", payload)
+    sha = hashlib.sha256(payload).hexdigest()
+    # A container that timed out mid-way left a directory without the marker.
+    (tmp_path / "tmp" / f"hf-ffmpeg-{sha[:16]}").mkdir(parents=True)
+    (tmp_path / "tmp" / f"hf-ffmpeg-{sha[:16]}" / "ffmpeg").write_bytes(b"half")
+    exe = extract_bundled_ffmpeg(bundle, tmp_path / "tmp")
+    assert exe == tmp_path / "tmp" / f"hf-ffmpeg-{sha[:16]}" / "ffmpeg"
+    assert exe.read_bytes() == payload and os.access(exe, os.X_OK)
+    mtime = exe.stat().st_mtime_ns
+    assert extract_bundled_ffmpeg(bundle, tmp_path / "tmp") == exe
+    assert exe.stat().st_mtime_ns == mtime  # once per container
+
+    wrong = fake_bundle(tmp_path / "wrong", payload, size=len(payload) + 1)
+    with pytest.raises(FfmpegUnavailableError, match=r"ffmpeg\.json says"):
+        extract_bundled_ffmpeg(wrong, tmp_path / "tmp2")
+    (tmp_path / "truncated").mkdir()
+    (tmp_path / "truncated" / "ffmpeg.gz").write_bytes((bundle / "ffmpeg.gz").read_bytes()[:20])
+    (tmp_path / "truncated" / "ffmpeg.json").write_text((bundle / "ffmpeg.json").read_text())
+    with pytest.raises(FfmpegUnavailableError, match="truncated gzip stream"):
+        extract_bundled_ffmpeg(tmp_path / "truncated", tmp_path / "tmp3")
+
+
+def test_prewarm_decompresses_the_bundled_ffmpeg(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tempfile
+
+    from hyperframes_lambda import ffmpeg, handler
+
+    payload = b"#!/bin/sh\necho ffmpeg version test\n"
+    fake_bundle(tmp_path / "task" / "ffmpeg", payload)
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", str(tmp_path / "task"))  # no chromium/ in it
+    monkeypatch.delenv("HYPERFRAMES_FFMPEG_PATH", raising=False)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    ffmpeg.ffmpeg_exe.cache_clear()
+    try:
+        threads = handler.prewarm_bundled_binaries()
+        assert len(threads) == 1
+        for thread in threads:
+            thread.join(30)
+        exe = Path(ffmpeg.ffmpeg_exe())
+        assert exe.parent.parent == tmp_path / "tmp" and exe.read_bytes() == payload
+    finally:
+        ffmpeg.ffmpeg_exe.cache_clear()

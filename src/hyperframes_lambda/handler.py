@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +46,7 @@ META_PLAN_HASH = "plan-hash"
 META_FRAMES = "frames"
 META_CAPTURE_MODE = "capture-mode"
 ENV_WORK_ROOT = "HYPERFRAMES_WORK_ROOT"
+ENV_PREWARM = "HYPERFRAMES_PREWARM"  # "0": no decompression at init (benchmarks)
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(
@@ -56,6 +58,43 @@ metrics = Metrics(
 _storage: Storage | None = None
 
 _LAMBDA_ERROR_CLASSES: dict[str, type[RenderError]] = {}
+
+
+def prewarm_bundled_binaries() -> list[threading.Thread]:
+    """Start decompressing the ZIP's Chromium and ffmpeg to /tmp, in background threads.
+
+    Run at import on Lambda (the init phase), so the first invocation waits only for what
+    is left. Chromium's brotli holds the GIL but ffmpeg's gzip releases it, so the two
+    overlap. Both extractions are locked and marked complete, so an invocation that needs a
+    binary first waits for its thread's work rather than redoing it. Errors are left to
+    that invocation, which raises the typed error.
+    """
+    from .browser.resolve import bundled_chromium_dir, resolve_chrome
+    from .ffmpeg import bundled_ffmpeg_dir, ffmpeg_exe
+
+    jobs: list[Callable[[], object]] = []
+    if bundled_chromium_dir() is not None:
+        jobs.append(resolve_chrome)
+    if bundled_ffmpeg_dir() is not None:
+        jobs.append(ffmpeg_exe)
+    threads = [
+        threading.Thread(target=_quietly, args=(job,), name="hf-prewarm", daemon=True)
+        for job in jobs
+    ]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def _quietly(job: Callable[[], object]) -> None:
+    try:
+        job()
+    except Exception:  # the invocation that needs the binary reports it
+        logger.warning("prewarm failed", exc_info=True)
+
+
+if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and os.environ.get(ENV_PREWARM) != "0":
+    prewarm_bundled_binaries()
 
 
 def storage() -> Storage:
