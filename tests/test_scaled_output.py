@@ -19,7 +19,13 @@ pytestmark = pytest.mark.slow
 
 @pytest.mark.parametrize(
     ("fmt", "width", "height"),
-    [("mp4", 640, 360), ("mp4", 1920, 1080), ("mp4", 3840, 2160), ("png-sequence", 640, 360)],
+    [
+        ("mp4", 320, 180),  # below Chrome's smallest device scale factor: screenshots
+        ("mp4", 640, 360),
+        ("mp4", 1920, 1080),
+        ("mp4", 3840, 2160),
+        ("png-sequence", 640, 360),
+    ],
 )
 def test_scaled_render_has_the_requested_size_and_edges_where_the_scale_puts_them(
     tmp_path: Path, fmt: str, width: int, height: int

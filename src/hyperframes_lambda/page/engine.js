@@ -290,10 +290,23 @@
   }
 
   // ---- video frames: window.__hfVideoFrames lists, per <video> in document order,
-  // {dir, count, ext} of the frames the planner extracted. The frame for time t becomes the
-  // element's poster (same box, transform, opacity, filter, radius and object-fit); Chrome
-  // never decodes the video itself.
+  // {dir, count, ext} of the frames the planner extracted. As in HyperFrames' engine, the
+  // frame for time t is shown by a sibling <img class="__render_frame__"
+  // id="__render_frame_<render id>__"> laid over the video's box with its visual styles, and
+  // the video itself is hidden: Chrome never decodes video, and the runtime's WebGL/WebGPU
+  // texture patches find the frame in that sibling.
+  const VISUAL_PROPERTIES = ["object-fit", "object-position", "opacity", "filter", "transform",
+    "transform-origin", "border-radius", "clip-path", "mask", "mask-image", "z-index",
+    "mix-blend-mode", "box-shadow", "border", "rotate", "scale", "translate", "backface-visibility"];
   let videos = null;
+  function renderId(el, index) {
+    let id = el.getAttribute("data-hf-render-id") || el.id;
+    if (!id) {
+      id = `hf-media-${index}`;
+      el.setAttribute("data-hf-render-id", id);
+    }
+    return id;
+  }
   function prepareVideos() {
     if (videos) return;
     const frames = window.__hfVideoFrames || [];
@@ -303,46 +316,77 @@
       el.__hfSrc = mediaSource(el);
       try { el.pause(); } catch (e) { /* detached */ }
       el.removeAttribute("autoplay");
-      const info = frames[index] || null;
+      const info = frames[index] && frames[index].count > 0 ? frames[index] : null;
+      let img = null;
       if (info) {
         el.removeAttribute("src");
         for (const source of el.querySelectorAll("source")) source.remove();
         el.preload = "none";
         el.load();
+        el.style.setProperty("visibility", "hidden", "important");
+        el.style.setProperty("pointer-events", "none", "important");
+        img = document.createElement("img");
+        img.className = "__render_frame__";
+        img.id = `__render_frame_${renderId(el, index)}__`;
+        img.decoding = "sync";
+        img.alt = "";
+        el.after(img);
       }
-      return { el, info, start: windows[index].start, end: windows[index].end, loop: el.hasAttribute("loop") };
+      return { el, img, info, url: null, start: windows[index].start, end: windows[index].end,
+               loop: el.hasAttribute("loop") };
     });
     for (const audio of document.querySelectorAll("audio")) {
       try { audio.pause(); } catch (e) { /* detached */ }
       audio.removeAttribute("autoplay");
     }
   }
-  const posterCache = new Map();
-  function loadPoster(url) {
-    let promise = posterCache.get(url);
+  function layOver(v) {
+    const { el, img } = v;
+    const computed = getComputedStyle(el);
+    const style = img.style;
+    style.cssText = "";
+    style.setProperty("position", "absolute");
+    style.setProperty("left", `${el.offsetLeft}px`);
+    style.setProperty("top", `${el.offsetTop}px`);
+    style.setProperty("width", `${el.offsetWidth}px`);
+    style.setProperty("height", `${el.offsetHeight}px`);
+    style.setProperty("margin", "0");
+    style.setProperty("box-sizing", computed.getPropertyValue("box-sizing"));
+    for (const prop of VISUAL_PROPERTIES) style.setProperty(prop, computed.getPropertyValue(prop));
+    style.setProperty("pointer-events", "none");
+  }
+  const frameCache = new Map();
+  function loadFrame(url) {
+    let promise = frameCache.get(url);
     if (!promise) {
       const img = new Image();
       img.src = url;
       promise = img.decode().catch(() => { recordError(new Error(`video frame ${url} failed to load`)); });
-      posterCache.set(url, promise);
-      if (posterCache.size > 64) posterCache.delete(posterCache.keys().next().value);
+      frameCache.set(url, promise);
+      if (frameCache.size > 64) frameCache.delete(frameCache.keys().next().value);
     }
     return promise;
   }
   function seekVideos(t) {
     const pending = [];
     for (const v of videos || []) {
-      if (!v.info || v.info.count <= 0) continue;
+      if (!v.info) continue;
       const active = t >= v.start && t <= v.end;
       if (!active) {
-        v.el.style.setProperty("visibility", "hidden", "important");
+        v.img.style.setProperty("visibility", "hidden", "important");
         continue;
       }
-      if (v.el.style.getPropertyPriority("visibility") === "important") v.el.style.removeProperty("visibility");
       let k = Math.floor((t - v.start) * fps + 1e-9);
       k = v.loop ? k % v.info.count : Math.min(k, v.info.count - 1);
       const url = `${v.info.dir}/frame_${String(k).padStart(6, "0")}.${v.info.ext}`;
-      pending.push(loadPoster(url).then(() => { v.el.poster = url; }));
+      layOver(v);
+      if (url !== v.url) {
+        v.url = url;
+        pending.push(loadFrame(url).then(() => {
+          v.img.src = url;
+          return v.img.decode().catch(() => { recordError(new Error(`video frame ${url} failed to decode`)); });
+        }));
+      }
     }
     return pending;
   }
@@ -482,11 +526,11 @@
         } catch (e) { /* cross-origin frame */ }
       }
       bake();
-      const pending = [...seekVideos(t), ...pendingImages()];
-      if (pending.length) {
-        if (typeof window.__hfReseekGpu === "function") window.__hfReseekGpu(t);
-        await Promise.all(pending);
-      }
+      const frames = seekVideos(t);
+      const pending = [...frames, ...pendingImages()];
+      if (pending.length) await Promise.all(pending);
+      // New video frames: scenes that sample videos as textures redraw (runtime hook).
+      if (frames.length && typeof window.__hfReseekGpu === "function") window.__hfReseekGpu(t);
       if (typeof window.__hfWaitForSeekCompletion === "function") await window.__hfWaitForSeekCompletion();
       const grading = window.__hf && window.__hf.colorGrading;
       if (grading && typeof grading.waitForActiveLuts === "function") await grading.waitForActiveLuts();
