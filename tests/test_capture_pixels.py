@@ -97,3 +97,16 @@ def test_date_is_virtual(known_page: PageCapture) -> None:
     assert known_page.evaluate("Date.now()") == 1500
     assert known_page.evaluate("performance.now()") == 1500
     assert known_page.evaluate("new Date().toISOString()") == "1970-01-01T00:00:01.500Z"
+
+
+def test_many_broken_images_from_one_origin_make_one_warning() -> None:
+    from hyperframes_lambda.capture import _collapse_image_warnings
+
+    tiles = [
+        f"image https://tiles.test/{i}.png failed to load; it renders as a broken image"
+        for i in range(40)
+    ]
+    collapsed = _collapse_image_warnings([*tiles, "something else"])
+    assert collapsed[0] == "something else" and len(collapsed) == 2
+    assert collapsed[1].startswith("40 images from https://tiles.test failed to load")
+    assert _collapse_image_warnings(tiles[:3]) == tiles[:3]

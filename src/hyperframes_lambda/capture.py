@@ -12,11 +12,13 @@ Mixing omitted ticks with small explicit ones makes Chrome ignore frames silentl
 from __future__ import annotations
 
 import base64
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from .browser.cdp import CdpPipe
 from .browser.launch import BrowserProcess, launch_browser
@@ -208,7 +210,9 @@ class PageCapture:
             time.sleep(0.01)
         self._check_missing_assets()
         self.missing_timelines = list(status.get("missingTimelines") or [])
-        self.warnings.extend(str(w) for w in status.get("warnings") or [])
+        self.warnings.extend(
+            _collapse_image_warnings([str(w) for w in status.get("warnings") or []])
+        )
         prepared = self._evaluate("window.__hfEngine.prepare()") or {}
         self.duration = float(prepared.get("duration") or status.get("duration") or 0.0)
         if self.mode == "beginframe":
@@ -323,6 +327,10 @@ class PageCapture:
         """Evaluate ``expression`` in the page and return its JSON value (debugging, tests)."""
         return self._evaluate(expression)
 
+    def cdp_call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One CDP call on this page's session (diagnostics such as the font report)."""
+        return self._call(method, params)
+
     def _evaluate(self, expression: str) -> Any:
         reply = self._call("Runtime.evaluate", {"expression": expression, "returnByValue": True})
         if reply.get("exceptionDetails"):
@@ -402,6 +410,32 @@ _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp", ".svg", ".avif", ".
 
 def _is_image(path: str) -> bool:
     return path.lower().endswith(_IMAGE_SUFFIXES)
+
+
+_BROKEN_IMAGE = re.compile(r"^image (\S+) failed to load; it renders as a broken image$")
+
+
+def _collapse_image_warnings(warnings: list[str], keep: int = 3) -> list[str]:
+    """Many broken images from one origin (map tiles a page wanted from the network) say
+    one thing: name a few and count the rest."""
+    by_origin: dict[str, list[str]] = {}
+    out: list[str] = []
+    for warning in warnings:
+        match = _BROKEN_IMAGE.match(warning)
+        if match is None:
+            out.append(warning)
+            continue
+        parts = urlsplit(match.group(1))
+        by_origin.setdefault(f"{parts.scheme}://{parts.netloc}", []).append(match.group(1))
+    for origin, urls in by_origin.items():
+        if len(urls) <= keep:
+            out.extend(f"image {url} failed to load; it renders as a broken image" for url in urls)
+        else:
+            out.append(
+                f"{len(urls)} images from {origin} failed to load (e.g. {', '.join(urls[:keep])}); "
+                "they render as broken images — a render never reaches the network"
+            )
+    return out
 
 
 def _scale_flags(settings: CaptureSettings) -> tuple[str, ...]:
