@@ -8,6 +8,7 @@ The ZIP extracts into ``/var/task`` as::
     hyperframes_lambda/                  the package (handler: hyperframes_lambda.handler.handler)
       _vendor/hyperframe.runtime.iife.js the pinned HyperFrames page runtime (SHA-256 checked)
       _vendor/fonts/@fontsource/<pkg>@<v>/files/*.woff2   the deterministic font faces
+      _vendor/fontset/                   the renderer's font set (fontconfig), when it has one
     <dependencies>/                      build/requirements-lambda.txt, manylinux x86-64 cp312
     chromium/*.br                        the pinned @sparticuz/chromium brotli pack (SHA-512)
     ffmpeg/ffmpeg.gz, ffmpeg/ffmpeg.json the local renderer's ffmpeg, gzip-compressed
@@ -27,6 +28,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import importlib
 import json
 import os
 import shutil
@@ -157,6 +159,17 @@ def vendor_fonts(package: Path) -> list[str]:
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(data)
             written.append(relative.as_posix())
+    return sorted(written)
+
+
+def vendor_font_set(package: Path) -> list[str]:
+    """The renderer's font set (``hyperframes_lambda.fonts_set``) into ``_vendor/fontset/``,
+    where it is looked up at run time; nothing when this version has no font set."""
+    try:
+        fonts_set = importlib.import_module("hyperframes_lambda.fonts_set")
+    except ModuleNotFoundError:
+        return []
+    written: list[str] = fonts_set.stage_font_set(package / "_vendor" / "fontset")
     return sorted(written)
 
 
@@ -325,6 +338,7 @@ def build(out: Path, work: Path, cache: Path) -> tuple[list[Entry], dict[str, ob
         ],
         "runtime": vendor_runtime(package),
         "fonts": vendor_fonts(package),
+        "fontSet": vendor_font_set(package),
         "chromium": vendor_chromium(stage),
         "ffmpeg": vendor_ffmpeg(stage, cache),
     }

@@ -14,10 +14,10 @@ What the sandbox looks like (a Lambda python3.12 container, as far as a host can
   back), ``/home``, ``/work`` (this checkout and its virtualenv), the host's ``/tmp``;
 - Lambda's environment (``LAMBDA_TASK_ROOT``, ``AWS_EXECUTION_ENV``, ``PYTHONPATH``…)
   and nothing of the host's environment but what the Runtime API emulator sets;
-- the network namespace is the host's (the Runtime API, the S3 server and the npm mirror
-  the tests run listen on 127.0.0.1), but every HTTP(S) client is pointed at a dead proxy
-  (``HTTP(S)_PROXY=http://127.0.0.1:9``, ``NO_PROXY`` = loopback) and the npm registry
-  at whatever the caller passes, so a fetch from the internet fails loudly.
+- no network but loopback (``--unshare-net``): the services the handler must reach — the
+  Runtime API, the S3 server and the npm registry mirror the tests run on the host's
+  127.0.0.1 — are relayed to the same ports of the sandbox's own loopback through Unix
+  sockets (build/loopback_relay.py); every other address is unreachable.
 
 Python 3.12: ``$HYPERFRAMES_PYTHON312``, else ``python3.12`` on PATH (pyenv shims are
 resolved to the real interpreter), else ``$(pyenv root)/versions/3.12*/bin/python3.12``.
@@ -34,7 +34,10 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -47,10 +50,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import loopback_relay
+
 HERE = Path(__file__).resolve().parent
 LAMBDA_HOME = "/home/sbx_user1051"
-DEAD_PROXY = "http://127.0.0.1:9"
-LOOPBACK = "127.0.0.1,localhost,::1"
+RELAY_SCRIPT = HERE / "loopback_relay.py"
+RELAY_DIR = ".hf-loopback"  # in the container's /tmp: the Unix sockets of the relays
+_LOOPBACK_PORT = re.compile(r"(?:127\.0\.0\.1|localhost):(\d+)")
 # The environment of a Lambda python3.12 function (values as documented by AWS).
 LAMBDA_ENV = {
     "LAMBDA_TASK_ROOT": "/var/task",
@@ -65,12 +72,6 @@ LAMBDA_ENV = {
     "LANG": "en_US.UTF-8",
     "TZ": ":UTC",
     "HOME": LAMBDA_HOME,
-    "HTTP_PROXY": DEAD_PROXY,
-    "HTTPS_PROXY": DEAD_PROXY,
-    "http_proxy": DEAD_PROXY,
-    "https_proxy": DEAD_PROXY,
-    "NO_PROXY": LOOPBACK,
-    "no_proxy": LOOPBACK,
 }
 # What the Runtime API emulator's client environment may pass in.
 _PASSED_PREFIXES = ("AWS_LAMBDA_",)
@@ -120,7 +121,8 @@ def find_bwrap() -> str | None:
     if bwrap is None:
         return None
     probe = subprocess.run(
-        [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "true"],
+        [bwrap, "--unshare-net", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+         "true"],
         capture_output=True, check=False,
     )  # fmt: skip
     return bwrap if probe.returncode == 0 else None
@@ -176,14 +178,30 @@ class Sandbox:
         )  # fmt: skip
         return result.stdout.strip()
 
+    def environment(self, inherited: Mapping[str, str]) -> dict[str, str]:
+        """What the handler sees: Lambda's variables, the emulator's, the caller's."""
+        env = {
+            key: value
+            for key, value in inherited.items()
+            if key.startswith(_PASSED_PREFIXES) or key in _PASSED_NAMES
+        }
+        env.update(LAMBDA_ENV)
+        env.update(self.env)
+        return env
+
     def command(
-        self, argv: Sequence[str], inherited: Mapping[str, str], container_tmp: Path
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        container_tmp: Path,
+        relayed_ports: Sequence[int] = (),
     ) -> list[str]:
-        """The bwrap command line running ``python3.12 -s argv…`` in a new container."""
+        """The bwrap command line running ``python3.12 -s argv…`` in a new container whose
+        loopback ``relayed_ports`` lead to the host's (see :func:`relay_host_ports`)."""
         prefix = self.python_prefix()
         args = [
             self.bwrap, "--die-with-parent", "--unshare-pid", "--unshare-ipc", "--unshare-uts",
-            "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
+            "--unshare-net", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
         ]  # fmt: skip
         for hidden in ("/root", "/home", "/work"):
             if Path(hidden).is_dir():
@@ -203,21 +221,19 @@ class Sandbox:
             "--tmpfs", "/var",
             "--ro-bind", str(self.task_dir), "/var/task",
             "--ro-bind", str(self.runtime_dir), "/var/runtime",
+            "--ro-bind", str(RELAY_SCRIPT), "/var/hf-sandbox/loopback_relay.py",
             "--remount-ro", "/var",
             "--bind", str(container_tmp), "/tmp",
             "--chdir", "/var/task",
             "--clearenv",
         ]  # fmt: skip
-        env = {
-            key: value
-            for key, value in inherited.items()
-            if key.startswith(_PASSED_PREFIXES) or key in _PASSED_NAMES
-        }
-        env.update(LAMBDA_ENV)
-        env.update(self.env)
         for key, value in sorted(env.items()):
             args += ["--setenv", key, value]
-        return [*args, self.python, "-s", *argv]
+        relay = [
+            self.python, "-s", "/var/hf-sandbox/loopback_relay.py", f"/tmp/{RELAY_DIR}",
+            *map(str, relayed_ports), "--",
+        ]  # fmt: skip
+        return [*args, *relay, self.python, "-s", *argv]
 
     def launcher(self, directory: Path) -> Path:
         """An executable that runs its arguments with Python 3.12 in a new container
@@ -300,8 +316,35 @@ def _load(config: Path) -> Sandbox:
     )  # fmt: skip
 
 
+def loopback_ports(env: Mapping[str, str]) -> list[int]:
+    """Ports of the host's loopback the environment names (Runtime API, endpoints)."""
+    ports = {int(m) for value in env.values() for m in _LOOPBACK_PORT.findall(value)}
+    return sorted(ports)
+
+
+def relay_host_ports(socket_dir: Path, ports: Sequence[int]) -> None:
+    """Accept on ``socket_dir/<port>.sock`` and connect to the host's 127.0.0.1:<port>."""
+    socket_dir.mkdir(mode=0o700)
+    for port in ports:
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        # A relative name: the absolute path may be longer than a socket address allows.
+        cwd = os.getcwd()
+        os.chdir(socket_dir)
+        try:
+            listener.bind(f"{port}.sock")
+        finally:
+            os.chdir(cwd)
+        listener.listen(128)
+
+        def connect(port: int = port) -> socket.socket:
+            return socket.create_connection(("127.0.0.1", port))
+
+        loopback_relay.serve_in_background(listener, connect)
+
+
 def main(argv: Sequence[str]) -> int:
-    """``lambda_sandbox.py CONFIG ARGS…``: exec ARGS under Python 3.12 in a new container."""
+    """``lambda_sandbox.py CONFIG ARGS…``: run ARGS under Python 3.12 in a new container
+    (and relay its loopback services until it exits)."""
     if len(argv) < 1:
         print("usage: lambda_sandbox.py SANDBOX_JSON PYTHON_ARGS...", file=sys.stderr)
         return 2
@@ -309,8 +352,17 @@ def main(argv: Sequence[str]) -> int:
     sandbox.tmp_root.mkdir(parents=True, exist_ok=True)
     container_tmp = Path(tempfile.mkdtemp(prefix="container-", dir=sandbox.tmp_root))
     container_tmp.chmod(0o1777)
-    command = sandbox.command(argv[1:], os.environ, container_tmp)
-    os.execv(command[0], command)
+    env = sandbox.environment(os.environ)
+    ports = loopback_ports(env)
+    relay_host_ports(container_tmp / RELAY_DIR, ports)
+    process = subprocess.Popen(sandbox.command(argv[1:], env, container_tmp, ports))
+
+    def forward(signum: int, _frame: object) -> None:
+        process.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    return process.wait()
 
 
 if __name__ == "__main__":

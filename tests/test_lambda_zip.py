@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -322,3 +323,81 @@ def test_prewarm_decompresses_the_bundled_ffmpeg(
         assert exe.parent.parent == tmp_path / "tmp" and exe.read_bytes() == payload
     finally:
         ffmpeg.ffmpeg_exe.cache_clear()
+
+
+PROBE = r"""
+import errno, json, os, shutil, socket, sys
+def writable(path):
+    try:
+        with open(path, "w") as handle:
+            handle.write("x")
+        return True
+    except OSError as exc:
+        return errno.errorcode[exc.errno]
+def reach(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+        return True
+    except OSError as exc:
+        return errno.errorcode.get(exc.errno, str(exc))
+import awslambdaric, hyperframes_lambda
+print(json.dumps({
+    "python": list(sys.version_info[:2]),
+    "interfaces": sorted(name for _, name in socket.if_nameindex()),
+    "relayed": reach(int(os.environ["PROBE_RELAYED_PORT"])),
+    "unrelayed": reach(int(os.environ["PROBE_OTHER_PORT"])),
+    "task": writable("/var/task/x"), "home": writable(os.path.expanduser("~/x")),
+    "root": writable("/root/x"), "tmp": writable("/tmp/x"),
+    "root_listing": sorted(os.listdir("/root")),
+    "chromium_dir": os.listdir("/usr/lib/chromium") if os.path.isdir("/usr/lib/chromium") else [],
+    "ffmpeg_on_path": shutil.which("ffmpeg"),
+    "package": hyperframes_lambda.__file__, "ric": awslambdaric.__file__,
+    "env": sorted(os.environ),
+}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_sandbox_looks_like_lambda(
+    extracted: tuple[Path, Path], sandbox_tools: tuple[str, str], tmp_path: Path
+) -> None:
+    """No network but the relayed loopback ports, nothing writable but /tmp, no host
+    Chromium/ffmpeg/caches, Python 3.12 with the ZIP at /var/task and the RIC from
+    /var/runtime."""
+    import socketserver
+
+    task, runtime = extracted
+    python, bwrap = sandbox_tools
+    servers = [socketserver.TCPServer(("127.0.0.1", 0), socketserver.BaseRequestHandler)]
+    servers.append(socketserver.TCPServer(("127.0.0.1", 0), socketserver.BaseRequestHandler))
+    relayed, other = (s.server_address[1] for s in servers)
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        sandbox = lambda_sandbox.Sandbox(
+            task, runtime, tmp_path / "containers", python, bwrap,
+            env={"PROBE_URL": f"http://127.0.0.1:{relayed}/", "PROBE_RELAYED_PORT": str(relayed),
+                 "PROBE_OTHER_PORT": str(other)},
+        )  # fmt: skip
+        launcher = sandbox.launcher(tmp_path / "launcher")
+        result = subprocess.run(
+            [str(launcher), "-c", PROBE], capture_output=True, text=True, timeout=120, check=False
+        )
+    finally:
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    assert result.returncode == 0, result.stderr
+    seen = json.loads(result.stdout)
+    assert seen["python"] == [3, 12]
+    assert seen["interfaces"] == ["lo"]
+    assert seen["relayed"] is True and seen["unrelayed"] == "ECONNREFUSED"
+    assert seen["task"] == seen["root"] == "EROFS" and seen["home"] in ("EROFS", "ENOENT")
+    assert seen["tmp"] is True
+    assert ".cache" not in seen["root_listing"] and seen["chromium_dir"] == []
+    assert seen["ffmpeg_on_path"] is None
+    assert seen["package"].startswith("/var/task/hyperframes_lambda/")
+    assert seen["ric"].startswith("/var/runtime/awslambdaric/")
+    assert {"LAMBDA_TASK_ROOT", "AWS_EXECUTION_ENV", "HOME"} <= set(seen["env"])
+    assert not {"VIRTUAL_ENV", "HYPERFRAMES_CACHE_DIR", "PYENV_ROOT"} & set(seen["env"])
