@@ -66,7 +66,15 @@ $(SAM_STAMP):
 	$(SAM_VENV)/bin/pip install -q 'aws-sam-cli>=1.100'
 	touch $(SAM_STAMP)
 
-setup: system-deps $(STAMP)
+setup: system-deps $(STAMP) browser-fonts
+
+# The pinned @sparticuz/chromium build (the Lambda binary, which local renders then use) and
+# the pinned font set every browser renders with, into ~/.cache/hyperframes-lambda from the
+# npm registry (integrity-checked; no-ops once installed).
+.PHONY: browser-fonts
+browser-fonts: $(STAMP)
+	@$(BIN)/hyperframes-lambda browser install >/dev/null
+	@$(BIN)/hyperframes-lambda fonts install >/dev/null
 
 # apt packages only when missing, so repeated runs stay fast and need no network.
 system-deps:

@@ -95,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     install.add_argument("--version", dest="chromium_version", help="override the pinned version")
     browser_commands.add_parser("which", help="print the browser that renders would use")
+
+    fonts = commands.add_parser("fonts", help="the font set every browser renders with")
+    font_commands = fonts.add_subparsers(dest="fonts_command", required=True)
+    font_commands.add_parser("install", help="install the pinned font set into the cache")
+    font_commands.add_parser("which", help="print the font set's id, directory and families")
     return parser
 
 
@@ -143,6 +148,10 @@ def _cmd_render(args: argparse.Namespace) -> int:
         f"{t['assemble']:.1f}s | total {t['total']:.1f}s "
         f"({result.frames / t['total']:.1f} fps end to end)"
     )
+    print(
+        f"rendered with {result.plan.browser_build}, font set {result.plan.font_set}, "
+        f"{result.plan.ffmpeg_version.split(' Copyright')[0]}"
+    )
     for warning in result.plan.warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return 0
@@ -163,6 +172,9 @@ def _cmd_plan(args: argparse.Namespace) -> int:
             "height": result.height,
             "format": result.format,
             "hasAudio": result.has_audio,
+            "browserBuild": result.browser_build,
+            "fontSet": result.font_set,
+            "ffmpegVersion": result.ffmpeg_version,
             "planDir": str(result.plan_dir),
             "archive": str(result.archive),
             "warnings": result.warnings,
@@ -204,6 +216,9 @@ def _cmd_render_chunk(args: argparse.Namespace) -> int:
             "sha256": result.sha256,
             "framesEncoded": result.frames,
             "captureMode": result.capture_mode,
+            "browserBuild": result.browser_build,
+            "fontSet": result.font_set,
+            "ffmpegVersion": result.ffmpeg_version,
         },
         result.timings,
     )
@@ -231,7 +246,7 @@ def _cmd_assemble(args: argparse.Namespace) -> int:
 
 def _cmd_browser(args: argparse.Namespace) -> int:
     from .browser import sparticuz
-    from .browser.resolve import resolve_chrome
+    from .browser.resolve import browser_build, resolve_chrome
 
     if args.browser_command == "install":
         version = args.chromium_version or sparticuz.SPARTICUZ_VERSION
@@ -239,7 +254,22 @@ def _cmd_browser(args: argparse.Namespace) -> int:
         print(binary.path)
         return 0
     binary = resolve_chrome()
-    print(f"{binary.path} ({binary.source})")
+    print(f"{binary.path} ({binary.source}: {browser_build(binary)})")
+    return 0
+
+
+def _cmd_fonts(args: argparse.Namespace) -> int:
+    from . import fonts_set
+
+    directory = fonts_set.font_set_dir()  # installs on first use
+    if args.fonts_command == "install":
+        print(directory)
+        return 0
+    print(f"{fonts_set.font_set_id()}: {directory}")
+    print(f"  {len(fonts_set.FONT_FILES)} files, {fonts_set.total_size() / 1e6:.1f} MB")
+    for generic, named in fonts_set.GENERIC_FAMILIES.items():
+        print(f"  {generic} -> {named}")
+    print(f"  fallback: {', '.join(fonts_set.FALLBACK_FAMILIES)}")
     return 0
 
 
@@ -250,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_render(args)
         if args.command == "browser":
             return _cmd_browser(args)
+        if args.command == "fonts":
+            return _cmd_fonts(args)
         if args.command == "plan":
             return _cmd_plan(args)
         if args.command == "render-chunk":

@@ -77,6 +77,31 @@ class PlanProtocolUnsupportedError(RenderError):
     code = "PLAN_PROTOCOL_UNSUPPORTED"
 
 
+class BrowserBuildMismatchError(RenderError):
+    """The plan was made with another Chromium build than this worker runs."""
+
+    code = "BROWSER_BUILD_MISMATCH"
+
+
+class FontSetMismatchError(RenderError):
+    """The plan was made with another font set than this worker has."""
+
+    code = "FONT_SET_MISMATCH"
+
+
+class FontSetIntegrityError(RenderError):
+    """A file of the pinned font set is missing or does not match its SHA-256."""
+
+    code = "FONT_SET_INTEGRITY_MISMATCH"
+
+
+class FontSetUnavailableError(RenderError):
+    """The pinned font set is not installed and cannot be installed (no registry, no
+    fontTools)."""
+
+    code = "FONT_SET_UNAVAILABLE"
+
+
 class S3UriNotAllowedError(RenderError):
     code = "S3_URI_NOT_ALLOWED"
 

@@ -203,6 +203,7 @@ def _plan(event: PlanEvent, work: Path) -> dict[str, Any]:
         Height=result.height, Format=result.format, HasAudio=result.has_audio,
         AudioS3Uri=audio_uri, FfmpegVersion=result.ffmpeg_version,
         RendererVersion=result.renderer_version, DurationMs=0,
+        BrowserBuild=result.browser_build, FontSet=result.font_set,
     ).model_dump()  # fmt: skip
 
 
@@ -243,6 +244,8 @@ def _render_chunk(event: RenderChunkEvent, work: Path) -> dict[str, Any]:
     return RenderChunkResultPayload(
         ChunkS3Uri=uri, ChunkIndex=event.ChunkIndex, Sha256=result.sha256,
         FramesEncoded=result.frames, CaptureMode=result.capture_mode, DurationMs=0,
+        BrowserBuild=result.browser_build, FontSet=result.font_set,
+        FfmpegVersion=result.ffmpeg_version,
     ).model_dump()  # fmt: skip
 
 

@@ -97,6 +97,8 @@ class PlanResultPayload(BaseModel):
     FfmpegVersion: str
     RendererVersion: str
     DurationMs: int
+    BrowserBuild: str = ""  # e.g. "@sparticuz/chromium@153.0.0"; in the plan hash
+    FontSet: str = ""  # e.g. "hf-fontset-1+78b8d67799a7"; in the plan hash
 
 
 class RenderChunkResultPayload(BaseModel):
@@ -107,6 +109,10 @@ class RenderChunkResultPayload(BaseModel):
     CaptureMode: str
     DurationMs: int
     Reused: bool = False  # an idempotent retry found the chunk already rendered
+    # What rendered it (empty for a reused chunk; the plan hash pins them either way).
+    BrowserBuild: str = ""
+    FontSet: str = ""
+    FfmpegVersion: str = ""
 
 
 class AssembleResultPayload(BaseModel):

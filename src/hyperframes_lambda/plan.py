@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from . import font_report, fonts_set
 from .audio_mix import AudioTrack, mix_audio
+from .browser.resolve import browser_build, resolve_chrome
 from .capture import CaptureSettings
 from .chunking import Chunk, lambda_frame_budget, slice_chunks
 from .compile import compile_project
@@ -40,7 +42,7 @@ from .timing import fps_json, frame_count, frames_duration
 from .versions import renderer_version
 from .video_frames import VideoClip, extract_video_frames
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2  # 2: plan.json names the browser build and the font set
 COMPILED_DIR = "compiled"
 VIDEO_FRAMES_DIR = "video-frames"
 AUDIO_FILE = "audio.m4a"
@@ -67,6 +69,8 @@ class PlanResult:
     renderer_version: str
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    browser_build: str = ""
+    font_set: str = ""
 
     @property
     def audio_path(self) -> Path | None:
@@ -161,6 +165,8 @@ def _plan(
             for cid in page.missing_timelines
         )
         media: list[dict[str, Any]] = page.evaluate("window.__hfEngine.media()") or []
+        # Named families that fell back, glyphs no font has (once per render, here).
+        warnings.extend(font_report.check_page(page.cdp_call, page.evaluate).warnings())
     timings["probe"] = time.perf_counter() - t
     if duration <= 0:
         raise CompositionError(
@@ -199,15 +205,20 @@ def _plan(
     _write_json(plan_dir / CHUNKS_JSON, [_chunk_json(c) for c in chunks])
 
     ffmpeg_version = ffmpeg_version_line()
+    browser = browser_build(resolve_chrome())
+    font_set = fonts_set.font_set_id()
     plan_hash = compute_plan_hash(
         plan_dir, encoder=encoder_json, ffmpeg_version=ffmpeg_version,
         renderer_version=renderer_version(), fps=fps, width=width, height=height, format=cfg.format,
+        browser_build=browser, font_set=font_set,
     )  # fmt: skip
     document = {
         "protocol": PROTOCOL_VERSION,
         "planHash": plan_hash,
         "rendererVersion": renderer_version(),
         "ffmpegVersion": ffmpeg_version,
+        "browserBuild": browser,
+        "fontSet": font_set,
         "entry": entry_url_path,
         "fps": fps_json(fps),
         "width": width,
@@ -233,6 +244,7 @@ def _plan(
         total_frames=total, fps=fps, width=width, height=height, format=cfg.format,
         has_audio=has_audio, duration=duration, ffmpeg_version=ffmpeg_version,
         renderer_version=renderer_version(), timings=timings, warnings=warnings,
+        browser_build=browser, font_set=font_set,
     )  # fmt: skip
 
 

@@ -2,9 +2,10 @@
 
 SHA-256 over a versioned prefix, then each file of the plan directory except
 ``plan.json`` in sorted POSIX path order as ``path NUL sha256 NUL``, then the canonical
-encoder JSON, the ffmpeg version line, the renderer version and ``fps x width x height x
-format`` (fps as ``30`` or ``30000/1001``). Workers recompute it from the files on disk
-before launching Chrome.
+encoder JSON, the ffmpeg version line, the renderer version, ``fps x width x height x
+format`` (fps as ``30`` or ``30000/1001``), then the browser build and the font set (both
+decide pixels: a worker with another one refuses the plan). Workers recompute it from the
+files on disk before launching Chrome.
 """
 
 from __future__ import annotations
@@ -57,6 +58,8 @@ def compute_plan_hash(
     width: int,
     height: int,
     format: str,
+    browser_build: str = "",
+    font_set: str = "",
 ) -> str:
     digest = hashlib.sha256(HASH_PREFIX)
     for relative in plan_files(plan_dir):
@@ -65,4 +68,5 @@ def compute_plan_hash(
     digest.update(ffmpeg_version.encode() + b"\0")
     digest.update(renderer_version.encode() + b"\0")
     digest.update(f"{fps_text(fps)}x{width}x{height}x{format}".encode())
+    digest.update(b"\0" + browser_build.encode() + b"\0" + font_set.encode())
     return digest.hexdigest()

@@ -4,7 +4,8 @@
 
 Everything that can be checked is checked before Chrome starts: plan.json readable and of
 a protocol we speak, the hash the caller expects equals the plan's and the one recomputed
-from the files on disk, this ffmpeg is the planner's, the index is in range. Then the
+from the files on disk, this ffmpeg, browser build and font set are the planner's, the index
+is in range. Then the
 chunk's frames are captured at their absolute times and encoded as one closed GOP.
 """
 
@@ -22,12 +23,16 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from . import fonts_set
+from .browser.resolve import browser_build, resolve_chrome
 from .capture import CaptureMode, CaptureSettings
 from .chunking import Chunk
 from .encode import EncoderSettings, StreamingEncoder
 from .errors import (
+    BrowserBuildMismatchError,
     ChunkIndexOutOfRangeError,
     FfmpegVersionMismatchError,
+    FontSetMismatchError,
     InvalidEventError,
     PlanHashMismatchError,
     PlanProtocolUnsupportedError,
@@ -69,6 +74,10 @@ class ChunkResult:
     frames: int
     capture_mode: CaptureMode
     timings: dict[str, float] = field(default_factory=dict)
+    # What rendered it (the plan's, checked against this worker's before capture).
+    browser_build: str = ""
+    font_set: str = ""
+    ffmpeg_version: str = ""
 
 
 def _read_json(path: Path) -> Any:
@@ -84,6 +93,21 @@ def _plan_fps(value: Any) -> Fraction:
         return parse_fps(value)
     except ValueError as exc:
         raise PlanProtocolUnsupportedError(f"the plan's fps {value!r} {exc}") from None
+
+
+def check_render_environment(document: dict[str, Any]) -> None:
+    """The plan's browser build and font set are this worker's, or a typed error."""
+    local_set = fonts_set.font_set_id()
+    if document["fontSet"] != local_set:
+        raise FontSetMismatchError(
+            f"plan made with font set {document['fontSet']}, this worker has {local_set}"
+        )
+    local_browser = browser_build(resolve_chrome())
+    if document["browserBuild"] != local_browser:
+        raise BrowserBuildMismatchError(
+            f"plan made with browser {document['browserBuild']!r}, this worker runs "
+            f"{local_browser!r}"
+        )
 
 
 def load_plan(plan_dir: Path, expected_hash: str | None = None) -> LoadedPlan:
@@ -104,7 +128,8 @@ def load_plan(plan_dir: Path, expected_hash: str | None = None) -> LoadedPlan:
         plan_dir, encoder=encoder_json, ffmpeg_version=str(document["ffmpegVersion"]),
         renderer_version=str(document["rendererVersion"]), fps=_plan_fps(document["fps"]),
         width=int(document["width"]), height=int(document["height"]),
-        format=str(document["format"]),
+        format=str(document["format"]), browser_build=str(document["browserBuild"]),
+        font_set=str(document["fontSet"]),
     )  # fmt: skip
     if actual != recorded:
         raise PlanHashMismatchError(
@@ -120,6 +145,7 @@ def load_plan(plan_dir: Path, expected_hash: str | None = None) -> LoadedPlan:
         raise FfmpegVersionMismatchError(
             f"plan made with '{document['ffmpegVersion']}', this worker has '{local_ffmpeg}'"
         )
+    check_render_environment(document)
     capture_json = _read_json(plan_dir / CAPTURE_JSON)
     video_frames = json.dumps(capture_json["videoFrames"], sort_keys=True)
     capture = CaptureSettings(
@@ -222,7 +248,12 @@ def render_chunk(
         mode = opened[0].mode
         digest = file_sha256(partial)
     timings["total"] = time.perf_counter() - started
-    return ChunkResult(chunk_index, out_path, digest, stats.frames, mode, timings)
+    return ChunkResult(
+        chunk_index, out_path, digest, stats.frames, mode, timings,
+        browser_build=str(loaded.document["browserBuild"]),
+        font_set=str(loaded.document["fontSet"]),
+        ffmpeg_version=str(loaded.document["ffmpegVersion"]),
+    )  # fmt: skip
 
 
 class _FrameSink:

@@ -1,5 +1,8 @@
 """Start chrome-headless-shell with the deterministic flag set and a CDP pipe.
 
+Every browser gets the project's font set (:func:`..fonts_set.fontconfig_env`): the same
+fonts whichever binary runs, never the host's.
+
 The flag list follows SPEC §4: ``--deterministic-mode`` puts every target under
 BeginFrame control; SwiftShader software GL gives identical pixels on every host.
 """
@@ -16,6 +19,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 
+from .. import fonts_set
 from ..errors import BrowserCrashedError
 from .cdp import CdpPipe
 from .resolve import ChromeBinary
@@ -129,7 +133,8 @@ def launch_browser(
         os.dup2(a, 3)
         os.dup2(b, 4)
 
-    env = {**os.environ, **binary.env}
+    # The project's font set, whichever binary this is (its own fontconfig is overridden).
+    env = {**os.environ, **binary.env, **fonts_set.fontconfig_env()}
     try:
         process = subprocess.Popen(
             args,

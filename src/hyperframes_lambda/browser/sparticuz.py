@@ -73,10 +73,10 @@ def installed_binary(
     version: str = SPARTICUZ_VERSION, root: Path | None = None
 ) -> ChromeBinary | None:
     """The installed build, or None unless its install finished (``.complete`` exists)."""
-    return binary_in(install_dir(version, root))
+    return binary_in(install_dir(version, root), version)
 
 
-def binary_in(directory: Path) -> ChromeBinary | None:
+def binary_in(directory: Path, version: str = SPARTICUZ_VERSION) -> ChromeBinary | None:
     """A ChromeBinary for a finished extraction in ``directory``, else None."""
     executable = directory / BINARY_NAME
     if not (directory / MARKER).is_file() or not os.access(executable, os.X_OK):
@@ -90,7 +90,8 @@ def binary_in(directory: Path) -> ChromeBinary | None:
     home = os.environ.get("HOME")
     if not home or not os.access(home, os.W_OK):
         env["HOME"] = tempfile.gettempdir()  # Lambda: only /tmp is writable
-    return ChromeBinary(str(executable), "sparticuz", env, ())
+    # Installed or bundled in the ZIP, it is the same pinned package: one build name.
+    return ChromeBinary(str(executable), "sparticuz", env, (), build=f"{PACKAGE}@{version}")
 
 
 def install(
@@ -100,7 +101,7 @@ def install(
 ) -> ChromeBinary:
     """Download (integrity-checked) and extract the build; a no-op when already installed."""
     dest = install_dir(version, root)
-    existing = binary_in(dest)
+    existing = binary_in(dest, version)
     if existing is not None:
         return existing
     say = progress or (lambda _message: None)
