@@ -95,13 +95,18 @@ def _plan_fps(value: Any) -> Fraction:
         raise PlanProtocolUnsupportedError(f"the plan's fps {value!r} {exc}") from None
 
 
-def check_render_environment(document: dict[str, Any]) -> None:
-    """The plan's browser build and font set are this worker's, or a typed error."""
+def check_font_set(document: dict[str, Any]) -> None:
+    """The plan's font set is this worker's, or FONT_SET_MISMATCH."""
     local_set = fonts_set.font_set_id()
     if document["fontSet"] != local_set:
         raise FontSetMismatchError(
             f"plan made with font set {document['fontSet']}, this worker has {local_set}"
         )
+
+
+def check_browser_build(document: dict[str, Any]) -> None:
+    """The plan's browser build is the one this worker would launch, or
+    BROWSER_BUILD_MISMATCH (resolves the browser: called once the cheap checks passed)."""
     local_browser = browser_build(resolve_chrome())
     if document["browserBuild"] != local_browser:
         raise BrowserBuildMismatchError(
@@ -145,7 +150,7 @@ def load_plan(plan_dir: Path, expected_hash: str | None = None) -> LoadedPlan:
         raise FfmpegVersionMismatchError(
             f"plan made with '{document['ffmpegVersion']}', this worker has '{local_ffmpeg}'"
         )
-    check_render_environment(document)
+    check_font_set(document)
     capture_json = _read_json(plan_dir / CAPTURE_JSON)
     video_frames = json.dumps(capture_json["videoFrames"], sort_keys=True)
     capture = CaptureSettings(
@@ -209,6 +214,7 @@ def render_chunk(
             f"chunks (0…{len(loaded.chunks) - 1})"
         )
     check_format(loaded, expected_format)
+    check_browser_build(loaded.document)
     chunk = loaded.chunks[chunk_index]
     timings = {"verify": time.perf_counter() - started}
     encoder = loaded.encoder
