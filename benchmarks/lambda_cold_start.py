@@ -8,8 +8,8 @@ Runs the extracted ZIP under Python 3.12 in bubblewrap through awslambdaric
 loopback registry mirror. The plan uses one frame per chunk, so a chunk's duration is its
 overhead plus one frame. It measures, each in a fresh container (its own empty /tmp):
 
-- init: starting the runtime client until it polls for work (Python + handler imports; the
-  handler starts decompressing Chromium and ffmpeg in the background, unless --no-prewarm);
+- init: starting the runtime client until it polls for work (Python + handler imports; with
+  --prewarm the handler starts decompressing Chromium and ffmpeg in the background);
 - cold renderChunk: (the rest of) decompressing Chromium and ffmpeg to /tmp, launching the
   browser, loading the page, capturing and encoding the first frame, uploading;
 - warm renderChunk: the next chunks in the same container (the per-chunk overhead).
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warm", type=int, default=5, help="warm chunks to time")
     parser.add_argument("--npm", action="append", default=None, help="name@version to mirror")
     parser.add_argument(
-        "--no-prewarm", action="store_true", help="no decompression at init (HYPERFRAMES_PREWARM=0)"
+        "--prewarm", action="store_true", help="decompress at init (HYPERFRAMES_PREWARM=1)"
     )
     args = parser.parse_args(argv)
     if not args.zip.is_file():
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             task, runtime, work / "containers", python, bwrap,
             env={**creds, "AWS_SESSION_TOKEN": "testing", "AWS_ENDPOINT_URL": endpoint,
                  "HYPERFRAMES_S3_ENDPOINT_URL": endpoint, "HYPERFRAMES_NPM_REGISTRY": mirror.url,
-                 "HYPERFRAMES_PREWARM": "0" if args.no_prewarm else "1"},
+                 "HYPERFRAMES_PREWARM": "1" if args.prewarm else "0"},
         )  # fmt: skip
         launcher = str(sandbox.launcher(work / "launcher"))
         archive = pack_project(args.project, work / "project.tar.gz")

@@ -9,8 +9,11 @@ is the error's stable code — the ``errorType`` Step Functions matches in its R
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -46,7 +49,7 @@ META_PLAN_HASH = "plan-hash"
 META_FRAMES = "frames"
 META_CAPTURE_MODE = "capture-mode"
 ENV_WORK_ROOT = "HYPERFRAMES_WORK_ROOT"
-ENV_PREWARM = "HYPERFRAMES_PREWARM"  # "0": no decompression at init (benchmarks)
+ENV_PREWARM = "HYPERFRAMES_PREWARM"  # "1": decompress the bundled binaries at init
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(
@@ -61,29 +64,40 @@ _LAMBDA_ERROR_CLASSES: dict[str, type[RenderError]] = {}
 
 
 def prewarm_bundled_binaries() -> list[threading.Thread]:
-    """Start decompressing the ZIP's Chromium and ffmpeg to /tmp, in background threads.
+    """Start decompressing the ZIP's Chromium and ffmpeg to /tmp in the background.
 
-    Run at import on Lambda (the init phase), so the first invocation waits only for what
-    is left. Chromium's brotli holds the GIL but ffmpeg's gzip releases it, so the two
-    overlap. Both extractions are locked and marked complete, so an invocation that needs a
-    binary first waits for its thread's work rather than redoing it. Errors are left to
-    that invocation, which raises the typed error.
+    Run at import on Lambda (the init phase) when ``HYPERFRAMES_PREWARM=1``, so the first
+    invocation waits only for what is left. Chromium's brotli holds the GIL, so it runs in
+    a child Python process; ffmpeg's gzip releases the GIL, so a thread does. Both
+    extractions are locked (flock, across processes) and marked complete, so an invocation
+    that needs a binary waits for the background work instead of redoing it; a child that
+    dies leaves no marker and the invocation extracts again. Errors are left to that
+    invocation (typed error). Returns the ffmpeg thread (for tests).
     """
-    from .browser.resolve import bundled_chromium_dir, resolve_chrome
+    from .browser.resolve import bundled_chromium_dir
     from .ffmpeg import bundled_ffmpeg_dir, ffmpeg_exe
 
-    jobs: list[Callable[[], object]] = []
+    threads = []
     if bundled_chromium_dir() is not None:
-        jobs.append(resolve_chrome)
+        with contextlib.suppress(OSError):
+            child = subprocess.Popen(
+                [sys.executable, "-c", _CHROMIUM_PREWARM],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                cwd=str(Path(__file__).resolve().parent.parent),
+            )  # fmt: skip
+            threading.Thread(target=child.wait, name="hf-prewarm-reaper", daemon=True).start()
     if bundled_ffmpeg_dir() is not None:
-        jobs.append(ffmpeg_exe)
-    threads = [
-        threading.Thread(target=_quietly, args=(job,), name="hf-prewarm", daemon=True)
-        for job in jobs
-    ]
+        threads.append(
+            threading.Thread(target=_quietly, args=(ffmpeg_exe,), name="hf-prewarm", daemon=True)
+        )
     for thread in threads:
         thread.start()
     return threads
+
+
+_CHROMIUM_PREWARM = (
+    "from hyperframes_lambda.browser.resolve import resolve_chrome; resolve_chrome()"
+)
 
 
 def _quietly(job: Callable[[], object]) -> None:
@@ -93,7 +107,10 @@ def _quietly(job: Callable[[], object]) -> None:
         logger.warning("prewarm failed", exc_info=True)
 
 
-if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and os.environ.get(ENV_PREWARM) != "0":
+# Opt-in: measured in the Lambda-like sandbox on a busy 2-core host, decompressing at init
+# made the first chunk slower (README, "The Lambda ZIP"); it may pay off where init has
+# spare cores. Measure before turning it on.
+if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and os.environ.get(ENV_PREWARM) == "1":
     prewarm_bundled_binaries()
 
 
