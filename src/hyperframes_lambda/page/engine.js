@@ -371,7 +371,12 @@
     const pending = [];
     for (const v of videos || []) {
       if (!v.info) continue;
-      const active = t >= v.start && t <= v.end;
+      // Half-open like every clip window ([start, end)); a clip that runs to the end of
+      // the composition stays on its last frame (measured against HyperFrames: a video
+      // shown at its end time was a whole window too long at a cut).
+      const eps = 1e-6;
+      const lastClip = v.end >= duration() - eps;
+      const active = t >= v.start - eps && (t < v.end - eps || (lastClip && t <= v.end + eps));
       if (!active) {
         v.img.style.setProperty("visibility", "hidden", "important");
         continue;
