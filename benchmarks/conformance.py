@@ -866,6 +866,9 @@ def write_json(path: Path, results: Sequence[FixtureResult], meta: dict[str, Any
 # ---- command line --------------------------------------------------------------------
 
 
+REFERENCE_CHROME = "/usr/lib/chromium/chromium-headless-shell"
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description="Render the conformance suite and judge it against the reference outputs."
@@ -878,6 +881,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=1, help="fixtures rendered at once")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per fixture")
     parser.add_argument("--quality", choices=("draft", "standard", "high"), default="standard")
+    parser.add_argument(
+        "--chrome",
+        default=REFERENCE_CHROME if Path(REFERENCE_CHROME).is_file() else "",
+        help="browser binary (default: Debian's chrome-headless-shell, the one the reference "
+        "outputs were rendered with, when installed; '' = the renderer's own choice)",
+    )
     return parser.parse_args(argv)
 
 
@@ -889,6 +898,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Exit 0 when every fixture with a bar passes, 1 otherwise (or when interrupted),
     2 on bad arguments. An interrupted run still prints and writes what it finished."""
     args = parse_args(argv)
+    if args.chrome:
+        # Like with like: the references were rendered by Debian's headless shell 156.
+        os.environ["HYPERFRAMES_CHROME_PATH"] = args.chrome
     # Fixture processes run in their own process groups, out of reach of a kill of ours:
     # SIGTERM takes the KeyboardInterrupt path, whose cleanup stops them.
     signal.signal(signal.SIGTERM, _interrupt)

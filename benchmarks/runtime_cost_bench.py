@@ -76,6 +76,18 @@ def measure(src: Path, project: Path) -> dict[str, float]:
     return result
 
 
+def _staged(project: Path, staging: Path) -> Path:
+    """A conformance fixture is copied with its shared media beside it (its links are
+    restored, see benchmarks/conformance.py); anything else is used in place."""
+    if not (project / "meta.json").is_file():
+        return project
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import conformance
+
+    fixture = conformance.load_fixtures(project.parent, project.parent, [project.name])[0]
+    return conformance.stage_fixture(fixture, staging)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--baseline-src", type=Path, required=True, help="another build's src/")
@@ -87,8 +99,9 @@ def main() -> int:
     print(f"baseline {args.baseline_src} vs current {current}; {args.repeat} runs each, medians")
     print(f"{'project':28s} {'capture fps base→now':>24s} {'ratio':>6s} "
           f"{'e2e fps base→now':>20s} {'ratio':>6s}")  # fmt: skip
-    with tempfile.TemporaryDirectory():
-        for project in projects:
+    with tempfile.TemporaryDirectory() as staging:
+        for given in projects:
+            project = _staged(given, Path(staging))
             runs: dict[str, list[dict[str, float]]] = {"base": [], "now": []}
             for _ in range(args.repeat):
                 runs["base"].append(measure(args.baseline_src, project))
