@@ -70,6 +70,23 @@ def test_size_gate_reports_the_largest_entries() -> None:
     assert build_zip.over_limit(entries, 248) and not build_zip.over_limit(entries[:5], 248)
 
 
+def test_over_the_gate_exits_1_and_removes_the_zip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def fake_build(out: Path, work: Path, cache: Path) -> tuple[list[build_zip.Entry], dict]:
+        out.write_bytes(b"PK")
+        return [build_zip.Entry("chromium/chromium.br", 300 * 2**20, 300 * 2**20)], {}
+
+    monkeypatch.setattr(build_zip, "build", fake_build)
+    out = tmp_path / "dist" / "hyperframes-lambda.zip"
+    out.parent.mkdir()
+    assert build_zip.main(["--out", str(out), "--work", str(tmp_path / "w")]) == 1
+    captured = capsys.readouterr()
+    assert "chromium/chromium.br" in captured.out and "unzipped: 300.0 MiB" in captured.out
+    assert "over the 248 MiB gate" in captured.err and not out.exists()
+    assert build_zip.main(["--out", str(out), "--limit-mib", "400"]) == 0 and out.exists()
+
+
 def test_vendored_font_is_checked_and_needs_no_registry(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
