@@ -24,7 +24,7 @@ from hyperframes_lambda.browser.resolve import (
 from hyperframes_lambda.errors import FontSetIntegrityError
 from hyperframes_lambda.probe import decode_image
 
-WIDTH, HEIGHT = 900, 760
+WIDTH = 900
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +43,7 @@ def test_every_file_is_pinned_and_installed(font_dir: Path) -> None:
     assert set(fonts_set.families()) >= {
         "Inter", "DejaVu Sans", "DejaVu Serif", "DejaVu Sans Mono",
         "Noto Color Emoji", "Noto Sans SC", "Noto Sans KR",
+        "Liberation Sans", "Liberation Serif", "Liberation Mono",
     }  # fmt: skip
     assert fonts_set.font_set_id().startswith(f"{fonts_set.FONT_SET_NAME}+")
 
@@ -53,7 +54,35 @@ def test_fonts_conf_names_only_the_set(font_dir: Path, tmp_path: Path) -> None:
     assert conf.count("<dir>") == 1 and f"<dir>{font_dir.absolute()}</dir>" in conf
     assert "/usr/share/fonts" not in conf and "<include" not in conf
     assert Path(env["FONTCONFIG_PATH"]) == Path(env["FONTCONFIG_FILE"]).parent
-    assert "<family>sans-serif</family><prefer><family>Inter</family>" in conf
+    assert "<family>sans-serif</family><prefer><family>DejaVu Sans</family>" in conf
+    assert "<family>Arial</family><accept><family>Liberation Sans</family>" in conf
+    assert "<family>Times New Roman</family><accept><family>Liberation Serif</family>" in conf
+    assert "<family>Courier New</family><accept><family>Liberation Mono</family>" in conf
+
+
+def test_liberation_is_debians_fonts_liberation() -> None:
+    """Byte for byte the files of Debian 12's fonts-liberation 1:1.07.4-11 (the reference
+    renders' Arial/Times/Courier), and where the machine has that package, the same files."""
+    liberation = [f for f in fonts_set.FONT_FILES if f.package == "fonts-liberation"]
+    assert len(liberation) == 16
+    assert {(f.package, f.version) for f in liberation} <= set(fonts_set.DEB_PACKAGES)
+    system = Path("/usr/share/fonts/truetype/liberation")
+    for font in liberation:
+        if (system / font.name).is_file():
+            assert fonts_set._file_sha256(system / font.name) == font.sha256, font.name
+
+
+def test_ar_member() -> None:
+    def member(name: bytes, data: bytes) -> bytes:
+        header = name.ljust(16) + b"0".ljust(12) + b"0".ljust(6) * 2 + b"100644".ljust(8)
+        return header + str(len(data)).encode().ljust(10) + b"`\n" + data + b"\n" * (len(data) & 1)
+
+    deb = b"!<arch>\n" + member(b"debian-binary", b"2.0\n") + member(b"data.tar.xz/", b"abc")
+    assert fonts_set._ar_member(deb, "data.tar.", "x") == b"abc"
+    with pytest.raises(FontSetIntegrityError, match="no control"):
+        fonts_set._ar_member(deb, "control", "x")
+    with pytest.raises(FontSetIntegrityError, match="not an ar archive"):
+        fonts_set._ar_member(b"PK", "data.tar.", "x")
 
 
 def test_coverage_from_cmaps(font_dir: Path) -> None:
@@ -114,16 +143,29 @@ def test_fallback_and_missing_glyph_warnings() -> None:
 # --- real browsers ---------------------------------------------------------------------------
 
 # Each row: (id, style, text, the families that must draw it).
+# Chrome's own generic settings name Arial / Times New Roman / monospace, so as on the Debian
+# machines of HyperFrames' reference renders (fonts-liberation, fonts-dejavu-core) the CSS
+# generics draw with Liberation; fontconfig's generics (system-ui) with DejaVu.
 ROWS: list[tuple[str, str, str, set[str]]] = [
-    ("sans", "font-family: sans-serif", "Sans Hamburg", {"Inter"}),
-    ("serif", "font-family: serif", "Serif Hamburg", {"DejaVu Serif"}),
-    ("mono", "font-family: monospace", "Mono 0O1l", {"DejaVu Sans Mono"}),
+    ("sans", "font-family: sans-serif", "Sans Hamburg", {"Liberation Sans"}),
+    ("serif", "font-family: serif", "Serif Hamburg", {"Liberation Serif"}),
+    ("mono", "font-family: monospace", "Mono 0O1l", {"Liberation Mono"}),
+    ("system-ui", "font-family: system-ui", "System Hamburg", {"DejaVu Sans"}),
+    (
+        "arial",
+        "font: 700 48px/90px Arial, Helvetica, sans-serif",
+        "Arial Bold",
+        {"Liberation Sans"},
+    ),
+    ("times", "font-family: 'Times New Roman'", "Times Hamburg", {"Liberation Serif"}),
+    ("courier", "font-family: Courier", "Courier 0O1l", {"Liberation Mono"}),
     ("web", "font-family: 'Test Web Font'", "Web font", set()),  # the @font-face file
-    ("symbols", "font-family: serif", "✓ → ★", {"DejaVu Serif"}),
+    ("symbols", "font-family: serif", "✓ → ★", {"DejaVu Sans", "Liberation Serif"}),
     ("emoji", "font-family: sans-serif", "😀🎉", {"Noto Color Emoji"}),
     ("cjk", "font-family: sans-serif", "日本語中文们这한국어", {"Noto Sans SC", "Noto Sans KR"}),
-    ("fallback", "font-family: 'No Such Font'", "Fallback", {"Inter"}),
+    ("fallback", "font-family: 'No Such Font'", "Fallback", {"Liberation Serif"}),
 ]
+HEIGHT = 90 * len(ROWS)
 
 
 def _page(web_font: bytes) -> str:

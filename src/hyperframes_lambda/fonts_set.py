@@ -10,7 +10,11 @@ everything else: ``sans-serif``/``serif``/``monospace``, the default font, and e
 the page's fonts lack (symbols, emoji, CJK).
 
 The files come from pinned npm packages (tarball SRI checked by :mod:`.npm_registry`,
-then each file's SHA-256 checked against the pin below) and are installed once per machine
+then each file's SHA-256 checked against the pin below) and, for Liberation, from Debian's
+own ``fonts-liberation`` package (the ``.deb`` from deb.debian.org, its SHA-256 pinned as
+in Debian's signed ``Packages`` index, unpacked here: ``ar`` archive, ``data.tar.xz``), so
+the files are byte for byte those of the Debian 12 machines HyperFrames' reference renders
+were made on. They are installed once per machine
 into ``<cache>/fontset/<id>/`` (atomically, under a lock). Chrome reads TrueType from
 fontconfig directories but not WOFF2 (measured: a WOFF2 emoji font is listed by
 ``fc-list`` and never used), so the one WOFF2 source, Noto Color Emoji, is decompressed
@@ -33,6 +37,7 @@ import io
 import os
 import shutil
 import struct
+import tarfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -51,7 +56,7 @@ from .errors import (
 
 ENV_FONT_SET_DIR = "HYPERFRAMES_FONT_SET_DIR"
 ENV_FONT_SET = "HYPERFRAMES_FONT_SET"
-FONT_SET_NAME = "hf-fontset-1"
+FONT_SET_NAME = "hf-fontset-2"
 VENDOR_FONT_SET_DIR = Path(__file__).resolve().parent / "_vendor" / "fontset"
 MARKER = ".complete"
 LICENSES_DIR = "licenses"
@@ -65,9 +70,9 @@ class FontFile:
 
     name: str  # file name in the set directory
     family: str  # fontconfig family name
-    package: str
+    package: str  # npm package, or a Debian package of DEB_PACKAGES
     version: str
-    path: str  # path inside the npm package
+    path: str  # path inside the npm package (or the .deb's data archive)
     source_sha256: str
     sha256: str  # of the installed file (== source_sha256 for plain copies)
     size: int
@@ -79,6 +84,26 @@ _INTER = ("@expo-google-fonts/inter", "0.4.2")
 _EMOJI = ("@fontsource/noto-color-emoji", "5.3.2")
 _SC = ("@expo-google-fonts/noto-sans-sc", "0.4.3")
 _KR = ("@expo-google-fonts/noto-sans-kr", "0.4.3")
+_LIBERATION = ("fonts-liberation", "1:1.07.4-11")
+
+
+@dataclass(frozen=True)
+class DebPackage:
+    """A Debian binary package the set takes files from, pinned like Debian's index pins it."""
+
+    url: str
+    sha256: str  # as in Debian's Packages index (bookworm main)
+    size: int
+
+
+DEB_PACKAGES: dict[tuple[str, str], DebPackage] = {
+    _LIBERATION: DebPackage(
+        "https://deb.debian.org/debian/pool/main/f/fonts-liberation/"
+        "fonts-liberation_1.07.4-11_all.deb",
+        "efd381517f958b01969343634ffcbdd60056be7779af84c6f53a005090430204",
+        827812,
+    ),
+}
 
 
 def _dejavu(name: str, family: str, sha256: str, size: int) -> FontFile:
@@ -89,8 +114,13 @@ def _google(pkg: tuple[str, str], path: str, family: str, sha256: str, size: int
     return FontFile(path.rsplit("/", 1)[-1], family, *pkg, path, sha256, sha256, size)
 
 
+def _liberation(name: str, family: str, sha256: str, size: int) -> FontFile:
+    path = f"usr/share/fonts/truetype/liberation/{name}"
+    return FontFile(name, family, *_LIBERATION, path, sha256, sha256, size)
+
+
 FONT_FILES: tuple[FontFile, ...] = (
-    # Inter: the sans-serif default, as HyperFrames leads generic stacks with Inter.
+    # Inter: for text that names it without a web font (no generic family resolves to it).
     _google(_INTER, "400Regular/Inter_400Regular.ttf", "Inter",
             "a414b48aa577ef2c62ebb135341ddeef33ee26a4f5dc9f787f93c1aab08ebb50", 342408),
     _google(_INTER, "400Regular_Italic/Inter_400Regular_Italic.ttf", "Inter",
@@ -124,6 +154,40 @@ FONT_FILES: tuple[FontFile, ...] = (
             "742097840c541870e8d6dc5c9b37bb1ceeea6c0dedd1d475faf903ef9df734b0", 251932),
     _dejavu("DejaVuSansMono-BoldOblique.ttf", "DejaVu Sans Mono",
             "91713a71d550bba22c2a6b2bb2a9ad8f9a159e12e4e9f0a5b2677998ba21213e", 253580),
+    # Liberation 1.07.4 (Debian 12's fonts-liberation): what Arial/Helvetica, Times/Times New
+    # Roman and Courier/Courier New resolve to there (metric aliases, see METRIC_ALIASES).
+    _liberation("LiberationSans-Regular.ttf", "Liberation Sans",
+                "f8ace1f892b2bd9dc1792ba7f097fa7588f84fed48321480e04de5390828221f", 139512),
+    _liberation("LiberationSans-Bold.ttf", "Liberation Sans",
+                "361c61b82d575c5c35fd9157fda8b0194bcfcd0d88ea8521a4fb5dd53d33dddc", 137052),
+    _liberation("LiberationSans-Italic.ttf", "Liberation Sans",
+                "832b4406dbef23628800d3aaad21048534ac84d7e3ad955be83b8172ed8ef512", 162036),
+    _liberation("LiberationSans-BoldItalic.ttf", "Liberation Sans",
+                "a224075ac17495ad0a3af3bc0a419ac0704a8b3fd1095456201fb9b095fc281d", 135124),
+    _liberation("LiberationSansNarrow-Regular.ttf", "Liberation Sans Narrow",
+                "ab9719545aeb24156c462601f92bf4897130beaac59ad79bea7da264bce69b19", 113028),
+    _liberation("LiberationSansNarrow-Bold.ttf", "Liberation Sans Narrow",
+                "f77fe6ca01c8b043b99743fad34954c53d625263c076aa844c5a5dbf568743ab", 110252),
+    _liberation("LiberationSansNarrow-Italic.ttf", "Liberation Sans Narrow",
+                "a48c86c13c247fbcf3cdbe9bed3e5abcfa6e91a8f61f3ae190a5893885266e59", 132452),
+    _liberation("LiberationSansNarrow-BoldItalic.ttf", "Liberation Sans Narrow",
+                "822ef9cfc11f1409f27611f8d128d67105da5ea616f4010b2ab9af76413bda7e", 128468),
+    _liberation("LiberationSerif-Regular.ttf", "Liberation Serif",
+                "1c9c77c2cd0f3c2d2aeef53ea50a4d5d3d684ac73a431d7c70d7864887d194a3", 152408),
+    _liberation("LiberationSerif-Bold.ttf", "Liberation Serif",
+                "af228b9de767e5162168e433351b3d0e086648219c6c12ed888fba0bda3694d5", 147132),
+    _liberation("LiberationSerif-Italic.ttf", "Liberation Serif",
+                "ccd19036f8e8599e920345105df8d21eb27a66b700ac23968fb14d70259ddb1e", 145028),
+    _liberation("LiberationSerif-BoldItalic.ttf", "Liberation Serif",
+                "19c8cef87d61197323b0501d0f8676669489658f23417ca661de18d85755af06", 151452),
+    _liberation("LiberationMono-Regular.ttf", "Liberation Mono",
+                "a2e642d350acb1c5e368f375db8a4ef5a2f4ff2b79056d8c3be8bd8a7e9fcb44", 108172),
+    _liberation("LiberationMono-Bold.ttf", "Liberation Mono",
+                "267ae0b63fc67980d11fc4cbb630de84d845c6bf350988ec56766baf98706b8b", 105460),
+    _liberation("LiberationMono-Italic.ttf", "Liberation Mono",
+                "8d39f087bf0d103586624233981c048818e1d4bcb74e4c5ca96a34f6caed583d", 124012),
+    _liberation("LiberationMono-BoldItalic.ttf", "Liberation Mono",
+                "c8f21356b3948b9ae2858b82a5514a8384c53847fde1f9ecd38cb6849582f864", 118296),
     # Noto Color Emoji (COLRv1), from the full "emoji" subset of the fontsource package.
     FontFile("NotoColorEmoji.ttf", "Noto Color Emoji", *_EMOJI,
              "files/noto-color-emoji-emoji-400-normal.woff2",
@@ -144,12 +208,17 @@ LICENSE_FILES: tuple[tuple[str, str, str, str], ...] = (
     ("NotoColorEmoji-OFL.txt", *_EMOJI, "LICENSE"),
     ("NotoSansSC-OFL.txt", *_SC, "LICENSE_FONT"),
     ("NotoSansKR-OFL.txt", *_KR, "LICENSE_FONT"),
+    ("Liberation-copyright", *_LIBERATION, "usr/share/doc/fonts-liberation/copyright"),
 )
 
 # After the named font of a generic family: symbols, emoji, CJK, in this order.
 FALLBACK_FAMILIES = ("DejaVu Sans", "Noto Color Emoji", "Noto Sans SC", "Noto Sans KR")
+# The generic families resolve as on the Debian machines HyperFrames' reference renders were
+# made on (fonts-dejavu-core): text whose font HyperFrames does not bundle (e.g. the `font:`
+# shorthand, which its compile does not read) falls back to DejaVu Sans there. Measured on
+# render-video-overlay-stretch: Inter here cost 12 dB (43.5 -> 31.7) against the reference.
 GENERIC_FAMILIES: dict[str, str] = {
-    "sans-serif": "Inter",
+    "sans-serif": "DejaVu Sans",
     "serif": "DejaVu Serif",
     "monospace": "DejaVu Sans Mono",
 }
@@ -163,6 +232,35 @@ GENERIC_SYNONYMS: dict[str, str] = {
     "ui-monospace": "monospace",
     "emoji": "sans-serif",
 }
+# Metric-compatible aliases as Debian's fontconfig has them (30-metric-aliases.conf, with
+# fonts-liberation installed): the name a page writes -> the Liberation family drawn for it.
+METRIC_ALIASES: dict[str, str] = {
+    "Arial": "Liberation Sans",
+    "Helvetica": "Liberation Sans",
+    "Arial Narrow": "Liberation Sans Narrow",
+    "Helvetica Narrow": "Liberation Sans Narrow",
+    "Times New Roman": "Liberation Serif",
+    "Times": "Liberation Serif",
+    "Courier New": "Liberation Mono",
+    "Courier": "Liberation Mono",
+}
+# The generic family of a named one, as Debian's 45-latin.conf has it; a pattern that still
+# has no generic family gets sans-serif (49-sansserif.conf). Glyphs a font lacks then fall
+# back as there: ✓ in Liberation Serif text draws from DejaVu Sans, not from Inter.
+FAMILY_GENERICS: dict[str, str] = {
+    "Arial": "sans-serif",
+    "Helvetica": "sans-serif",
+    "Liberation Sans": "sans-serif",
+    "DejaVu Sans": "sans-serif",
+    "Times New Roman": "serif",
+    "Times": "serif",
+    "Liberation Serif": "serif",
+    "DejaVu Serif": "serif",
+    "Courier New": "monospace",
+    "Courier": "monospace",
+    "Liberation Mono": "monospace",
+    "DejaVu Sans Mono": "monospace",
+}
 
 
 def fonts_conf(font_dir: Path, cache_dir: Path) -> str:
@@ -175,11 +273,31 @@ def fonts_conf(font_dir: Path, cache_dir: Path) -> str:
         f"  <dir>{escape(str(font_dir))}</dir>",
         f"  <cachedir>{escape(str(cache_dir))}</cachedir>",
     ]
+    for name, metric in METRIC_ALIASES.items():
+        # binding="same": the alias is as strong as the name, so Chrome accepts the match.
+        lines.append(
+            f'  <alias binding="same"><family>{escape(name)}</family>'
+            f"<accept><family>{escape(metric)}</family></accept></alias>"
+        )
+    for name, generic in FAMILY_GENERICS.items():
+        lines.append(
+            f"  <alias><family>{escape(name)}</family>"
+            f"<default><family>{generic}</family></default></alias>"
+        )
     for synonym, generic in GENERIC_SYNONYMS.items():
         lines.append(
             f'  <alias binding="same"><family>{synonym}</family>'
             f"<prefer><family>{generic}</family></prefer></alias>"
         )
+    lines.append('  <match target="pattern">')
+    lines += [
+        f'    <test qual="all" name="family" compare="not_eq"><string>{g}</string></test>'
+        for g in GENERIC_FAMILIES
+    ]
+    lines += [
+        '    <edit name="family" mode="append_last"><string>sans-serif</string></edit>',
+        "  </match>",
+    ]
     for generic, named in GENERIC_FAMILIES.items():
         chain = [named, *(f for f in FALLBACK_FAMILIES if f != named)]
         prefer = "".join(f"<family>{escape(f)}</family>" for f in chain)
@@ -362,12 +480,76 @@ def _installed_or_none() -> Path | None:
 
 
 def _package_file(package: str, version: str, path: str) -> bytes:
+    deb = DEB_PACKAGES.get((package, version))
+    if deb is not None:
+        members = _deb_members(package, version, deb)
+        if path not in members:
+            raise FontSetUnavailableError(f"font set: {package}_{version} has no file {path!r}")
+        return members[path]
     try:
         return npm_registry.read_package_file(package, version, path)
     except AssetFetchError as exc:
         raise FontSetUnavailableError(
             f"font set: cannot fetch {package}@{version}/{path} from the npm registry: {exc}"
         ) from exc
+
+
+def _deb_bytes(package: str, version: str, deb: DebPackage) -> bytes:
+    """The pinned .deb: from ``<cache>/deb/`` when it still matches, else downloaded."""
+    cached = cache_root() / "deb" / deb.url.rsplit("/", 1)[-1]
+    with contextlib.suppress(OSError):
+        data = cached.read_bytes()
+        if hashlib.sha256(data).hexdigest() == deb.sha256:
+            return data
+    try:
+        data = npm_registry.http_get(deb.url)
+    except AssetFetchError as exc:
+        raise FontSetUnavailableError(
+            f"font set: cannot fetch Debian package {package} {version}: {exc}"
+        ) from exc
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != deb.sha256:
+        raise FontSetIntegrityError(
+            f"font set: {deb.url} has sha256 {actual} ({len(data)} bytes), "
+            f"pinned {deb.sha256} ({deb.size} bytes)"
+        )
+    write_atomic(cached, data)
+    return data
+
+
+@cache
+def _deb_members(package: str, version: str, deb: DebPackage) -> dict[str, bytes]:
+    """Regular files of the .deb's data archive, keyed by path (no leading ``./``)."""
+    data = _deb_bytes(package, version, deb)
+    return {
+        name.removeprefix("./"): content
+        for name, content in _tar_files(_ar_member(data, "data.tar.", package)).items()
+    }
+
+
+def _ar_member(data: bytes, prefix: str, what: str) -> bytes:
+    """The first member of an ``ar`` archive (a .deb) whose name starts with ``prefix``."""
+    if not data.startswith(b"!<arch>\n"):
+        raise FontSetIntegrityError(f"font set: {what}: not an ar archive")
+    offset = 8
+    while offset + 60 <= len(data):
+        header = data[offset : offset + 60]
+        name = header[:16].decode("ascii", "replace").strip().rstrip("/")
+        size = int(header[48:58].decode("ascii").strip())
+        if name.startswith(prefix):
+            return data[offset + 60 : offset + 60 + size]
+        offset += 60 + size + (size & 1)
+    raise FontSetIntegrityError(f"font set: {what}: no {prefix}* member")
+
+
+def _tar_files(archive: bytes) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:*") as tar:
+        for info in tar:
+            handle = tar.extractfile(info) if info.isfile() else None
+            if handle is not None:
+                files[info.name] = handle.read()
+    return files
 
 
 def _build(font: FontFile) -> bytes:
