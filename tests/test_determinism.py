@@ -10,6 +10,7 @@ import pytest
 
 from hyperframes_lambda.capture import CaptureSettings
 from hyperframes_lambda.compile import compile_project
+from hyperframes_lambda.encode import QUALITY_PRESETS
 from hyperframes_lambda.frame_source import capture_frames, open_frame_source
 from hyperframes_lambda.remote_assets import RemoteFetcher
 from hyperframes_lambda.render import RenderOptions, render_local
@@ -25,7 +26,7 @@ SETTINGS = CaptureSettings(
     height=540,
     fps=30,
     image_format="jpeg",
-    jpeg_quality=90,
+    jpeg_quality=QUALITY_PRESETS["standard"].jpeg_quality,  # what render_local captures
 )
 
 

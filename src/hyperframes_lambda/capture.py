@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from .browser.cdp import CdpPipe
 from .browser.launch import BrowserProcess, launch_browser
+from .browser.pool import BrowserPool
 from .browser.resolve import ChromeBinary
 from .errors import (
     AssetNotFoundError,
@@ -92,13 +93,18 @@ class PageCapture:
         settings: CaptureSettings,
         mode: CaptureMode,
         missing_assets: Any,
+        *,
+        target_id: str | None = None,
+        pool: BrowserPool | None = None,
     ) -> None:
         self._browser = browser
         self._cdp: CdpPipe = browser.cdp
         self._session = session_id
+        self._target = target_id
+        self._pool = pool  # the page's browser belongs to the pool: close only the page
         self.settings = settings
         self.mode: CaptureMode = mode
-        self._ticks = 1.0  # _open_target probed BeginFrame at 1.0: continue from there
+        self._ticks = browser.frame_ticks  # _open_target's probe frame was the last one
         self._interval_ms = 1000.0 / float(settings.fps)
         self._last_frame: bytes | None = None
         self._missing_assets = missing_assets
@@ -115,8 +121,12 @@ class PageCapture:
         url: str,
         settings: CaptureSettings,
         missing_assets: Any = None,
+        *,
+        pool: BrowserPool | None = None,
+        slot: int = 0,
     ) -> PageCapture:
-        """Launch a browser, load ``url`` and wait until the composition is ready.
+        """Launch a browser (or take one from ``pool``), load ``url`` in a new page and
+        wait until the composition is ready.
 
         ``missing_assets`` is a callable returning paths the page server could not find.
         """
@@ -126,24 +136,37 @@ class PageCapture:
         if settings.scale < _MIN_BEGINFRAME_SCALE and settings.mode == "auto":
             modes = ["screenshot"]  # see _MIN_BEGINFRAME_SCALE
         for attempt, mode in enumerate(modes):
-            browser = launch_browser(
-                binary,
-                width=settings.css_width,
-                height=settings.css_height,
-                deterministic=mode == "beginframe",
-                extra_flags=_scale_flags(settings),
+            launch = {
+                "width": settings.css_width,
+                "height": settings.css_height,
+                "deterministic": mode == "beginframe",
+                "extra_flags": _scale_flags(settings),
+            }
+            browser = (
+                pool.acquire(binary, slot=slot, **launch)  # type: ignore[arg-type]
+                if pool is not None
+                else launch_browser(binary, **launch)  # type: ignore[arg-type]
             )
+
+            def give_up(broken: BrowserProcess = browser) -> None:
+                if pool is not None:
+                    pool.discard(broken)
+                else:
+                    broken.close()
+
             try:
-                session = _open_target(browser, settings, mode)
+                target, session = _open_target(browser, settings, mode)
             except CdpProtocolError as exc:
-                browser.close()
+                give_up()
                 if mode == "beginframe" and attempt + 1 < len(modes) and "wasn't found" in str(exc):
                     continue  # this binary has no BeginFrame: fall back to screenshots
                 raise
             except BaseException:
-                browser.close()
+                give_up()
                 raise
-            page = cls(browser, session, settings, mode, missing_assets)
+            page = cls(
+                browser, session, settings, mode, missing_assets, target_id=target, pool=pool
+            )
             try:
                 page._load(url)
             except BaseException:
@@ -298,6 +321,7 @@ class PageCapture:
     ) -> tuple[bool, bytes | None]:
         # The one monotonic counter (see module docstring).
         self._ticks += self._interval_ms if advance_ms is None else advance_ms
+        self._browser.frame_ticks = max(self._browser.frame_ticks, self._ticks)
         params: dict[str, Any] = {"frameTimeTicks": self._ticks, "interval": self._interval_ms}
         if screenshot:
             params["screenshot"] = self._screenshot_params()
@@ -338,7 +362,20 @@ class PageCapture:
         return reply.get("result", {}).get("value")
 
     def close(self) -> None:
-        self._browser.close()
+        if self._pool is None:
+            self._browser.close()
+            return
+        # A pooled browser stays up for the next render; this page goes. A browser that
+        # cannot close a page is not worth keeping.
+        try:
+            if self._target is not None:
+                self._cdp.call(
+                    "Target.closeTarget",
+                    {"targetId": self._target},
+                    timeout=self.settings.call_timeout_s,
+                )
+        except Exception:  # noqa: BLE001 - any failure: start afresh next time
+            self._pool.discard(self._browser)
 
     def __enter__(self) -> PageCapture:
         return self
@@ -347,7 +384,10 @@ class PageCapture:
         self.close()
 
 
-def _open_target(browser: BrowserProcess, settings: CaptureSettings, mode: CaptureMode) -> str:
+def _open_target(
+    browser: BrowserProcess, settings: CaptureSettings, mode: CaptureMode
+) -> tuple[str, str]:
+    """A new page (target) in ``browser``, set up for capture: (target id, session id)."""
     cdp = browser.cdp
     target = cdp.call(
         "Target.createTarget",
@@ -393,11 +433,16 @@ def _open_target(browser: BrowserProcess, settings: CaptureSettings, mode: Captu
         # Fail now (and fall back) if this binary has no BeginFrame domain.
         cdp.call(
             "HeadlessExperimental.beginFrame",
-            {"frameTimeTicks": 1.0, "interval": 1000.0 / settings.fps, "noDisplayUpdates": True},
+            {
+                "frameTimeTicks": browser.frame_ticks + 1.0,
+                "interval": 1000.0 / float(settings.fps),
+                "noDisplayUpdates": True,
+            },
             session_id=session,
             timeout=settings.call_timeout_s,
         )
-    return session
+        browser.frame_ticks += 1.0
+    return target["targetId"], session
 
 
 # Chrome does not go below a device scale factor of 0.5 (measured: 1920x1080 asked for at

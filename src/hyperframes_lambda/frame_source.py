@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from .browser.pool import BrowserPool
 from .browser.resolve import ChromeBinary, resolve_chrome
 from .capture import CaptureSettings, PageCapture
 from .page.injection import RUNTIME_URL_PATH, inject_runtime
@@ -51,6 +52,7 @@ def open_frame_sources(
     settings: CaptureSettings,
     count: int,
     binary: ChromeBinary | None = None,
+    pool: BrowserPool | None = None,
 ) -> Iterator[list[PageCapture]]:
     """Serve ``compiled_dir`` once and yield ``count`` ready pages, each its own browser.
 
@@ -59,10 +61,18 @@ def open_frame_sources(
     chrome = binary or resolve_chrome()
     with composition_server(compiled_dir, entry) as server, contextlib.ExitStack() as stack:
         url = server.url(entry)
-        with ThreadPoolExecutor(max_workers=count) as pool:
+        with ThreadPoolExecutor(max_workers=count) as executor:
             futures = [
-                pool.submit(PageCapture.open, chrome, url, settings, lambda: server.missing)
-                for _ in range(count)
+                executor.submit(
+                    PageCapture.open,
+                    chrome,
+                    url,
+                    settings,
+                    lambda: server.missing,
+                    pool=pool,
+                    slot=slot,
+                )
+                for slot in range(count)
             ]
             pages: list[PageCapture] = []
             error: BaseException | None = None

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from . import fonts_set
+from .browser.pool import BrowserPool
 from .browser.resolve import browser_build, resolve_chrome
 from .capture import CaptureMode, CaptureSettings
 from .chunking import Chunk
@@ -204,8 +205,12 @@ def render_chunk(
     dump_frames: Path | None = None,
     on_frame: Any = None,
     expected_format: str | None = None,
+    browser_pool: BrowserPool | None = None,
 ) -> ChunkResult:
-    """Capture and encode chunk ``chunk_index`` of the plan in ``plan_dir`` to ``out_path``."""
+    """Capture and encode chunk ``chunk_index`` of the plan in ``plan_dir`` to ``out_path``.
+
+    With ``browser_pool`` (a warm Lambda container's), browsers outlive the chunk and the
+    chunk's pages open in them."""
     started = time.perf_counter()
     loaded = load_plan(plan_dir, expected_hash)
     if not 0 <= chunk_index < len(loaded.chunks):
@@ -224,7 +229,9 @@ def render_chunk(
 
     load_started = time.perf_counter()
     with (
-        open_frame_sources(plan_dir, loaded.document["entry"], capture, pages) as opened,
+        open_frame_sources(
+            plan_dir, loaded.document["entry"], capture, pages, pool=browser_pool
+        ) as opened,
         atomic_path(out_path) as partial,
     ):
         timings["load"] = time.perf_counter() - load_started

@@ -77,6 +77,9 @@ class BrowserProcess:
     stderr_tail: collections.deque[str] = field(
         default_factory=lambda: collections.deque(maxlen=60)
     )
+    # The highest BeginFrame frameTimeTicks sent to any page of this browser: a page opened
+    # later in a pooled browser continues from it (ticks only ever increase, SPEC §4).
+    frame_ticks: float = 1.0
 
     def describe_exit(self) -> str:
         return _describe_exit(self.binary, self.process, self.stderr_tail)
