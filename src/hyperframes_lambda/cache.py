@@ -11,6 +11,7 @@ On Lambda only ``/tmp`` is writable (HOME is read-only), so there the cache live
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import tempfile
 from collections.abc import Iterator
@@ -97,3 +98,16 @@ def write_atomic(dest: Path, data: bytes) -> None:
     """Write ``data`` to ``dest`` so that readers see either the old file or all of the new."""
     with atomic_writer(dest) as handle:
         handle.write(data)
+
+
+@contextlib.contextmanager
+def exclusive_lock(dest: Path) -> Iterator[None]:
+    """Hold ``.<name>.lock`` next to ``dest`` while installing it, so concurrent processes
+    install once; the kernel drops the lock if the process dies."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with (dest.parent / f".{dest.name}.lock").open("a") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)

@@ -31,7 +31,6 @@ identity then says ``system`` and a plan made so is refused by workers with the 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import io
 import os
@@ -39,7 +38,6 @@ import shutil
 import struct
 import tarfile
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -47,7 +45,7 @@ from typing import Literal
 from xml.sax.saxutils import escape
 
 from . import npm_registry
-from .cache import cache_root, write_atomic
+from .cache import cache_root, exclusive_lock, write_atomic
 from .errors import (
     AssetFetchError,
     FontSetIntegrityError,
@@ -425,7 +423,7 @@ def install(root: Path | None = None) -> Path:
             return dest
         except FontSetIntegrityError:
             pass  # reinstalled below, under the lock
-    with _exclusive(dest):
+    with exclusive_lock(dest):
         if (dest / MARKER).is_file():
             try:
                 _verify_dir(dest)
@@ -587,17 +585,6 @@ def _woff2_to_colr_ttf(raw: bytes, font: FontFile) -> bytes:
     out = io.BytesIO()
     ttf.save(out)
     return out.getvalue()
-
-
-@contextlib.contextmanager
-def _exclusive(dest: Path) -> Iterator[None]:
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with (dest.parent / f".{dest.name}.lock").open("a") as lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
 
 # --- fontconfig --------------------------------------------------------------------------

@@ -25,8 +25,6 @@ cleans up) a half-extracted tree.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import io
 import json
 import os
@@ -44,7 +42,7 @@ from xml.sax.saxutils import escape
 import brotli
 
 from .. import npm_registry
-from ..cache import cache_root
+from ..cache import cache_root, exclusive_lock
 from ..errors import ChromeBinaryUnavailableError
 from .resolve import ChromeBinary
 
@@ -150,18 +148,6 @@ def _check_platform() -> None:
         )
 
 
-@contextlib.contextmanager
-def _exclusive(dest: Path) -> Iterator[None]:
-    """Hold ``.<name>.lock`` next to ``dest``; the kernel drops it if the process dies."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    with (dest.parent / f".{dest.name}.lock").open("a") as lock:
-        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
-
-
 def _extract(
     members: Callable[[], Iterator[tuple[str, IO[bytes]]]],
     dest: Path,
@@ -169,7 +155,7 @@ def _extract(
     say: Progress,
 ) -> ChromeBinary:
     _check_platform()
-    with _exclusive(dest):
+    with exclusive_lock(dest):
         done = binary_in(dest)  # someone else may have finished while we waited
         if done is not None:
             return done
