@@ -120,8 +120,26 @@ def test_invalid_config_names_the_field(tmp_path: Path) -> None:
 
 
 def test_unreachable_remote_asset_leaves_no_plan(tmp_path: Path) -> None:
+    # An image is optional unless assets are strict (then it fails like any asset).
     with pytest.raises(AssetFetchError, match=r"https://assets\.invalid/brand/logo\.png"):
-        plan(COMPOSITIONS / "bad" / "unreachable", {}, tmp_path / "plan", tmp_path / "plan.tar.gz")
+        plan(
+            COMPOSITIONS / "bad" / "unreachable",
+            {"strictAssets": True},
+            tmp_path / "plan",
+            tmp_path / "plan.tar.gz",
+        )
+    assert not (tmp_path / "plan").exists() and not (tmp_path / "plan.tar.gz").exists()
+
+
+def test_unreachable_remote_script_leaves_no_plan(tmp_path: Path) -> None:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "index.html").write_text(
+        '<script src="https://cdn.invalid/lib/thing.js"></script>'
+        '<div data-composition-id="u" data-width="320" data-height="180" data-duration="1"></div>'
+    )
+    with pytest.raises(AssetFetchError, match=r"https://cdn\.invalid/lib/thing\.js"):
+        plan(project, {}, tmp_path / "plan", tmp_path / "plan.tar.gz")
     assert not (tmp_path / "plan").exists() and not (tmp_path / "plan.tar.gz").exists()
 
 

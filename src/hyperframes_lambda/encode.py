@@ -105,8 +105,14 @@ def _rate_control(settings: EncoderSettings, default_crf: int) -> list[str]:
     return ["-crf", str(settings.crf if settings.crf is not None else default_crf)]
 
 
-def video_encoder_args(settings: EncoderSettings, gop_frames: int) -> list[str]:
-    """ffmpeg output arguments for one closed-GOP segment of ``gop_frames`` frames."""
+def video_encoder_args(
+    settings: EncoderSettings, gop_frames: int, *, resize: bool = False
+) -> list[str]:
+    """ffmpeg output arguments for one closed-GOP segment of ``gop_frames`` frames.
+
+    ``resize``: the frames come at another size and are resized to the output's."""
+    size = f"w={settings.width}:h={settings.height}:flags=lanczos+accurate_rnd:" if resize else ""
+    resize_only = ["-vf", f"scale={size.rstrip(':')}"] if resize else []
     n = max(1, gop_frames)
     timescale = str(track_timescale(settings.fps))
     if settings.format == "mp4" and settings.codec == "h264":
@@ -117,7 +123,7 @@ def video_encoder_args(settings: EncoderSettings, gop_frames: int) -> list[str]:
             "-force_key_frames", f"expr:eq(mod(n,{n}),0)", "-bf", "0",
             "-x264-params",
             "scenecut=0:open-gop=0:repeat-headers=1:colorprim=bt709:transfer=bt709:colormatrix=bt709",
-            *_bt709_tv_args(),
+            *_bt709_tv_args(size),
             "-video_track_timescale", timescale, "-avoid_negative_ts", "make_zero",
             "-movflags", "+faststart",
         ]  # fmt: skip
@@ -130,7 +136,7 @@ def video_encoder_args(settings: EncoderSettings, gop_frames: int) -> list[str]:
             "colorprim=bt709:transfer=bt709:colormatrix=bt709:log-level=error",
             "-force_key_frames", f"expr:eq(mod(n,{n}),0)",
             "-tag:v", "hvc1",
-            *_bt709_tv_args(),
+            *_bt709_tv_args(size),
             "-video_track_timescale", timescale, "-avoid_negative_ts", "make_zero",
             "-movflags", "+faststart",
         ]  # fmt: skip
@@ -148,19 +154,20 @@ def video_encoder_args(settings: EncoderSettings, gop_frames: int) -> list[str]:
         return [
             "-c:v", "libvpx-vp9", *rate, "-deadline", "good", "-row-mt", "1", "-cpu-used", "4",
             "-g", str(n), "-keyint_min", str(n), "-auto-alt-ref", "0", "-pix_fmt", "yuva420p",
+            *resize_only,
         ]  # fmt: skip
     if settings.format == "mov":
         return [
             "-c:v", "prores_ks", "-profile:v", "4444", "-pix_fmt", "yuva444p10le",
-            "-vendor", "apl0", "-video_track_timescale", timescale,
+            "-vendor", "apl0", "-video_track_timescale", timescale, *resize_only,
         ]  # fmt: skip
     raise EncodeError(f"format {settings.format!r} is not encoded by ffmpeg")
 
 
-def _bt709_tv_args() -> list[str]:
+def _bt709_tv_args(size: str = "") -> list[str]:
     return [
         "-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709",
-        "-color_range", "tv", "-vf", "scale=in_range=pc:out_range=tv", "-pix_fmt", "yuv420p",
+        "-color_range", "tv", "-vf", f"scale={size}in_range=pc:out_range=tv", "-pix_fmt", "yuv420p",
     ]  # fmt: skip
 
 
@@ -179,13 +186,14 @@ class StreamingEncoder:
         *,
         input_format: Literal["jpeg", "png"],
         queue_frames: int = 24,
+        resize: bool = False,
     ) -> None:
         self.output = output
         decoder = "mjpeg" if input_format == "jpeg" else "png"
         args = [
             ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
             "-f", "image2pipe", "-framerate", fps_text(settings.fps), "-c:v", decoder, "-i", "-",
-            *video_encoder_args(settings, gop_frames),
+            *video_encoder_args(settings, gop_frames, resize=resize),
             "-r", fps_text(settings.fps), str(output),
         ]  # fmt: skip
         self._process = subprocess.Popen(

@@ -15,6 +15,7 @@ import contextlib
 import io
 import json
 import os
+import subprocess
 import tarfile
 import time
 from collections.abc import Iterator
@@ -32,13 +33,14 @@ from .encode import EncoderSettings, StreamingEncoder
 from .errors import (
     BrowserBuildMismatchError,
     ChunkIndexOutOfRangeError,
+    EncodeError,
     FfmpegVersionMismatchError,
     FontSetMismatchError,
     InvalidEventError,
     PlanHashMismatchError,
     PlanProtocolUnsupportedError,
 )
-from .ffmpeg import ffmpeg_version_line
+from .ffmpeg import ffmpeg_exe, ffmpeg_version_line
 from .frame_source import CaptureStats, capture_frames_parallel, dump_frame, open_frame_sources
 from .plan import CAPTURE_JSON, CHUNKS_JSON, ENCODER_JSON, PROTOCOL_VERSION
 from .plan_hash import PLAN_JSON, compute_plan_hash, file_sha256
@@ -235,10 +237,13 @@ def render_chunk(
         atomic_path(out_path) as partial,
     ):
         timings["load"] = time.perf_counter() - load_started
+        # Below Chrome's smallest scale factor the frames come at half the layout size.
+        resize = capture.downscaled and opened[0].mode == "beginframe"
         if encoder.format == "png-sequence":
-            sink: _FrameSink = _PngSequenceSink(partial)
+            size = (encoder.width, encoder.height) if resize else None
+            sink: _FrameSink = _PngSequenceSink(partial, resize_to=size)
         else:
-            sink = _VideoSink(encoder, partial, chunk.frames, capture.image_format)
+            sink = _VideoSink(encoder, partial, chunk.frames, capture.image_format, resize=resize)
 
         def take(index: int, data: bytes) -> None:
             sink.write(index, data)
@@ -282,9 +287,17 @@ class _FrameSink:
 
 class _VideoSink(_FrameSink):
     def __init__(
-        self, encoder: EncoderSettings, path: Path, frames: int, image_format: Any
+        self,
+        encoder: EncoderSettings,
+        path: Path,
+        frames: int,
+        image_format: Any,
+        *,
+        resize: bool = False,
     ) -> None:
-        self._encoder = StreamingEncoder(encoder, path, frames, input_format=image_format)
+        self._encoder = StreamingEncoder(
+            encoder, path, frames, input_format=image_format, resize=resize
+        )
 
     def write(self, index: int, data: bytes) -> None:
         self._encoder.write(data)
@@ -296,13 +309,29 @@ class _VideoSink(_FrameSink):
         self._encoder.abort()
 
 
+def resize_png(data: bytes, width: int, height: int) -> bytes:
+    """One PNG resized (lanczos, alpha kept), bit-exact for the same input."""
+    result = subprocess.run(
+        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-f", "image2pipe",
+         "-c:v", "png", "-i", "-", "-vf", f"scale={width}:{height}:flags=lanczos+accurate_rnd",
+         "-fflags", "+bitexact", "-flags:v", "+bitexact", "-f", "image2pipe", "-c:v", "png", "-"],
+        input=data, capture_output=True, check=False,
+    )  # fmt: skip
+    if result.returncode != 0 or not result.stdout:
+        raise EncodeError(
+            f"resizing a frame failed: {result.stderr.decode(errors='replace')[-300:]}"
+        )
+    return result.stdout
+
+
 class _PngSequenceSink(_FrameSink):
     """PNG screenshots stored as captured (lossless, alpha) in a deterministic tar.gz,
     named by absolute 1-based frame number so assembly is a merge."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, resize_to: tuple[int, int] | None = None) -> None:
         import gzip
 
+        self._resize_to = resize_to
         self._raw = path.open("wb")
         self._gzip = gzip.GzipFile(
             filename="", mode="wb", fileobj=self._raw, mtime=0, compresslevel=1
@@ -312,6 +341,8 @@ class _PngSequenceSink(_FrameSink):
         )
 
     def write(self, index: int, data: bytes) -> None:
+        if self._resize_to is not None:
+            data = resize_png(data, *self._resize_to)
         info = tarfile.TarInfo(f"frame_{index + 1:06d}.png")
         info.size, info.mode, info.mtime = len(data), 0o644, 0
         self._tar.addfile(info, io.BytesIO(data))
