@@ -49,7 +49,7 @@ _EMPTY_FRAME_BACKOFF_S = (0.005, 0.5)
 _FRAMELESS_LOAD_S = 5.0
 _LOAD_TICK_MS = 0.001
 # Once the composition is ready, how long sub-compositions may still register timelines.
-_TIMELINE_GRACE_S = 2.0
+_TIMELINE_GRACE_S = 0.5
 # A runtime that is up with nothing to play gets this long for a late timeline.
 _ZERO_DURATION_GRACE_S = 1.0
 

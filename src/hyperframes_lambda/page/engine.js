@@ -479,8 +479,10 @@
   function missingTimelines() {
     const timelines = window.__timelines || {};
     const missing = [];
+    const root = rootElement();
     for (const el of document.querySelectorAll("[data-composition-id]")) {
-      if (el.hasAttribute("data-no-timeline")) continue;
+      // A root without a timeline is fine: the runtime builds one from its children.
+      if (el === root || el.hasAttribute("data-no-timeline")) continue;
       const id = el.getAttribute("data-composition-id");
       if (!timelines[id] && !missing.includes(id)) missing.push(id);
     }
