@@ -215,17 +215,11 @@ def _head(path: Path, size: int) -> bytes:
         return handle.read(size)
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def compressed_ffmpeg(source: Path, cache: Path) -> tuple[Path, str, int]:
     """``source`` gzipped (no name, mtime 0), cached by its SHA-256; (path, sha256, size)."""
-    sha256 = _sha256_file(source)
+    from hyperframes_lambda.plan_hash import file_sha256
+
+    sha256 = file_sha256(source)
     size = source.stat().st_size
     cached = cache / f"ffmpeg-{sha256}-gz{FFMPEG_GZIP_LEVEL}.gz"
     if cached.is_file():

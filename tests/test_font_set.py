@@ -22,6 +22,7 @@ from hyperframes_lambda.browser.resolve import (
     playwright_headless_shell,
 )
 from hyperframes_lambda.errors import FontSetIntegrityError
+from hyperframes_lambda.plan_hash import file_sha256
 from hyperframes_lambda.probe import decode_image
 
 WIDTH = 900
@@ -69,7 +70,7 @@ def test_liberation_is_debians_fonts_liberation() -> None:
     system = Path("/usr/share/fonts/truetype/liberation")
     for font in liberation:
         if (system / font.name).is_file():
-            assert fonts_set._file_sha256(system / font.name) == font.sha256, font.name
+            assert file_sha256(system / font.name) == font.sha256, font.name
 
 
 def test_ar_member() -> None:

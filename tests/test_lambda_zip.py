@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 
 from hyperframes_lambda.page import deterministic_fonts
+from hyperframes_lambda.plan_hash import file_sha256
 from hyperframes_lambda.rie import LocalLambda
 
 from .conftest import COMPOSITIONS, ROOT
@@ -36,14 +37,6 @@ FRAMES = 30
 def zip_listing(path: Path) -> list[tuple[str, int, int]]:
     with zipfile.ZipFile(path) as archive:
         return [(i.filename, i.file_size, i.CRC) for i in archive.infolist()]
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # --- fast: pieces of the build -------------------------------------------------------------

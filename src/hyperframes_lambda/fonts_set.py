@@ -51,6 +51,7 @@ from .errors import (
     FontSetIntegrityError,
     FontSetUnavailableError,
 )
+from .plan_hash import file_sha256
 
 ENV_FONT_SET_DIR = "HYPERFRAMES_FONT_SET_DIR"
 ENV_FONT_SET = "HYPERFRAMES_FONT_SET"
@@ -371,7 +372,7 @@ def _verify_dir(directory: Path) -> None:
         with _verified_lock:
             if stamp in _verified:
                 continue
-        actual = _file_sha256(path) if stat.st_size == font.size else f"size {stat.st_size}"
+        actual = file_sha256(path) if stat.st_size == font.size else f"size {stat.st_size}"
         if actual != font.sha256:
             raise FontSetIntegrityError(
                 f"font set {directory}: {font.name} does not match its pin "
@@ -380,14 +381,6 @@ def _verify_dir(directory: Path) -> None:
             )
         with _verified_lock:
             _verified.add(stamp)
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def cache_dir(root: Path | None = None) -> Path:
