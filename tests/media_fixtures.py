@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import subprocess
 import threading
@@ -12,6 +13,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from hyperframes_lambda.fetch_policy import ENV_ALLOW_PRIVATE
 from hyperframes_lambda.ffmpeg import ffmpeg_exe
 
 from .conftest import COMPOSITIONS
@@ -59,12 +61,19 @@ class _Quiet(SimpleHTTPRequestHandler):
 
 @contextlib.contextmanager
 def serve(directory: Path) -> Iterator[str]:
+    """Serve ``directory`` on 127.0.0.1; the fetch policy allows loopback while it runs."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(_Quiet, directory=str(directory)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    saved = os.environ.get(ENV_ALLOW_PRIVATE)
+    os.environ[ENV_ALLOW_PRIVATE] = "1"
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
     finally:
+        if saved is None:
+            os.environ.pop(ENV_ALLOW_PRIVATE, None)
+        else:
+            os.environ[ENV_ALLOW_PRIVATE] = saved
         server.shutdown()
         server.server_close()
 

@@ -190,6 +190,33 @@ class OutputVerificationError(RenderError):
     code = "OUTPUT_VERIFICATION_FAILED"
 
 
+class FetchNotAllowedError(RenderError):
+    """The fetch policy refused a URL the composition names: not http(s), or its host is
+    (or a redirect leads to) a private, loopback, link-local, multicast or reserved
+    address. The message names the URL and the rule."""
+
+    code = "FETCH_NOT_ALLOWED"
+
+
+class AssetTooLargeError(RenderError):
+    """A remote asset, or all of a plan's remote assets together, exceed the byte cap."""
+
+    code = "ASSET_TOO_LARGE"
+
+
+class FetchDeadlineError(RenderError):
+    """Fetching a remote asset took longer than the per-request timeout, or the plan's
+    fetches together exceeded the plan fetch deadline (a slow-drip server)."""
+
+    code = "FETCH_DEADLINE_EXCEEDED"
+
+
+class ArchiveLimitError(RenderError):
+    """An archive expands beyond the extraction caps (bytes, file count, path depth)."""
+
+    code = "ARCHIVE_LIMIT_EXCEEDED"
+
+
 # --- retryable: the environment failed, the same input may well succeed --------------
 
 

@@ -10,20 +10,27 @@ its bytes came from so the render log can say so.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import posixpath
 import threading
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from . import npm_registry
 from .cache import cache_root, write_atomic
-from .errors import AssetFetchError, AssetIntegrityError
+from .errors import (
+    AssetFetchError,
+    AssetIntegrityError,
+    AssetTooLargeError,
+    FetchDeadlineError,
+    FetchNotAllowedError,
+    RenderError,
+)
+from .fetch_policy import ALLOWED_SCHEMES, OPT_IN_HINT, FetchBudget, FetchPolicy
+from .safe_http import guarded_get
 
-DIRECT_TIMEOUT_S = 15.0
 NO_PACKAGE = "no npm package named by this URL"
 
 _JSDELIVR_HOSTS = frozenset(
@@ -155,29 +162,25 @@ def resolve_npm_file(npm_file: NpmFile) -> tuple[str, str, bytes]:
     )
 
 
-def _direct_get(url: str) -> bytes:
-    # One attempt only: if the host is unreachable the npm fallback is the better retry.
-    request = urllib.request.Request(url, headers={"User-Agent": npm_registry.USER_AGENT})
-    try:
-        with urllib.request.urlopen(request, timeout=DIRECT_TIMEOUT_S) as response:
-            data: bytes = response.read()
-            return data
-    except urllib.error.HTTPError as exc:
-        exc.close()
-        raise AssetFetchError(f"HTTP {exc.code}") from exc
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise AssetFetchError(f"{type(exc).__name__}: {reason}") from exc
-    except Exception as exc:  # http.client raises a zoo of types; report it, then fall back
-        raise AssetFetchError(f"{type(exc).__name__}: {exc}") from exc
-
-
 class RemoteFetcher:
-    """Fetches remote asset URLs: memory → disk cache → the URL itself → the npm tarball."""
+    """Fetches remote asset URLs: memory → disk cache → the URL itself → the npm tarball.
 
-    def __init__(self, cache_dir: Path | None = None, *, allow_direct: bool = True) -> None:
+    One fetcher per plan: it carries the plan's :class:`FetchBudget` (bytes and seconds).
+    Direct fetches follow ``policy`` (default: :meth:`FetchPolicy.from_env`); a policy
+    refusal of a CDN URL still tries the npm tarball, which is our registry fetch.
+    """
+
+    def __init__(
+        self,
+        cache_dir: Path | None = None,
+        *,
+        allow_direct: bool = True,
+        policy: FetchPolicy | None = None,
+    ) -> None:
         self.cache_dir = cache_dir if cache_dir is not None else cache_root() / "remote"
         self.allow_direct = allow_direct
+        self.policy = policy if policy is not None else FetchPolicy.from_env()
+        self.budget = FetchBudget(self.policy)
         self.records: dict[str, FetchRecord] = {}
         self._memory: dict[str, bytes] = {}
         self._lock = threading.Lock()
@@ -193,27 +196,31 @@ class RemoteFetcher:
         return dest
 
     def fetch(self, url: str) -> bytes:
-        """The bytes of ``url``; raises AssetFetchError naming the URL and every failure."""
+        """The bytes of ``url``; raises AssetFetchError naming the URL and every failure,
+        or the policy's FetchNotAllowedError / AssetTooLargeError / FetchDeadlineError."""
         with self._lock:
             hit = self._memory.get(url)
         if hit is not None:
             return hit
-        parsed = urllib.parse.urlsplit(url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise AssetFetchError(f"{url}: only absolute http(s) URLs can be fetched")
+        _check_before_cache(url, self.policy)
         key = hashlib.sha256(url.encode()).hexdigest()
         body_path = self.cache_dir / key
         meta_path = self.cache_dir / f"{key}.json"
         cached = self._read_cache(url, body_path, meta_path)
         if cached is not None:
             data, origin = cached
+            self.budget.admit(url, len(data))
             self._remember(url, data, "cache", origin)
             return data
         data, source = self._fetch_uncached(url)
+        self.budget.admit(url, len(data))
         digest = hashlib.sha256(data).hexdigest()
-        write_atomic(body_path, data)
         meta = {"url": url, "source": source, "sha256": digest, "size": len(data)}
-        write_atomic(meta_path, json.dumps(meta).encode())
+        try:
+            write_atomic(body_path, data)
+            write_atomic(meta_path, json.dumps(meta).encode())
+        except OSError:
+            pass  # the disk cache only saves a later fetch; this render has the bytes
         self._remember(url, data, source, None)
         return data
 
@@ -239,13 +246,22 @@ class RemoteFetcher:
 
     def _fetch_uncached(self, url: str) -> tuple[bytes, str]:
         direct_error = "direct fetch disabled"
+        refusal: RenderError | None = None  # the policy's verdict on the direct fetch
         if self.allow_direct:
             try:
-                return _direct_get(url), "direct"
+                return guarded_get(url, self.policy, self.budget, npm_registry.USER_AGENT), "direct"
+            except AssetTooLargeError:
+                raise  # the npm tarball holds the same bytes: no fallback can help
+            except (FetchNotAllowedError, FetchDeadlineError) as exc:
+                if self.budget.out_of_time():
+                    raise  # the plan's fetch deadline is spent
+                refusal, direct_error = exc, str(exc)
             except AssetFetchError as exc:
                 direct_error = str(exc)
         npm_file = npm_file_for_cdn_url(url)
         if npm_file is None:
+            if refusal is not None:
+                raise refusal
             npm_error = NO_PACKAGE
         else:
             try:
@@ -256,6 +272,32 @@ class RemoteFetcher:
                 npm_error = str(exc)
             else:
                 return data, f"npm:{npm_file.name}@{version}/{path}"
-        raise AssetFetchError(
-            f"could not fetch {url}: direct: {direct_error}; npm fallback: {npm_error}"
+        message = f"could not fetch {url}: direct: {direct_error}; npm fallback: {npm_error}"
+        if refusal is not None:
+            raise type(refusal)(message) from refusal
+        raise AssetFetchError(message)
+
+
+def _check_before_cache(url: str, policy: FetchPolicy) -> None:
+    """The checks that need no network, made even for a cached URL: an absolute http(s)
+    URL, and (unless private fetches are allowed) not an IP literal of a private range."""
+    try:
+        parsed = urllib.parse.urlsplit(url)
+        host = parsed.hostname
+    except ValueError as exc:
+        raise AssetFetchError(f"{url!r} is not a valid URL ({exc})") from None
+    if parsed.scheme.lower() not in ALLOWED_SCHEMES:
+        raise FetchNotAllowedError(
+            f"{url}: refused by the fetch policy: only http and https URLs may be fetched"
+        )
+    if not host:
+        raise AssetFetchError(f"{url}: only absolute http(s) URLs can be fetched")
+    try:
+        literal = ipaddress.ip_address(host)
+    except ValueError:
+        return
+    kind = policy.address_refusal(literal)
+    if kind is not None:
+        raise FetchNotAllowedError(
+            f"{url}: refused by the fetch policy: {literal} is a {kind} address; {OPT_IN_HINT}"
         )
