@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hyperframes_lambda import npm_registry
-from hyperframes_lambda.errors import AssetFetchError
+from hyperframes_lambda.errors import AssetFetchError, FetchNotAllowedError
 from hyperframes_lambda.remote_assets import (
     NO_PACKAGE,
     NpmFile,
@@ -78,7 +78,7 @@ def test_npm_file_for_cdn_url(url: str, expected: NpmFile | None) -> None:
 
 
 def test_rejects_non_http_urls() -> None:
-    with pytest.raises(AssetFetchError, match="file:///etc/passwd"):
+    with pytest.raises(FetchNotAllowedError, match="file:///etc/passwd"):
         RemoteFetcher().fetch("file:///etc/passwd")
 
 

@@ -58,13 +58,15 @@ def address_kind(ip: IPAddress) -> str | None:
             inner = address_kind(embedded)
             if inner is not None:
                 return f"{inner} (embedded in {ip})"
+            if ip.ipv4_mapped is not None:
+                return None  # the socket talks to the IPv4 address itself
     checks = (
         ("unspecified", ip.is_unspecified),
         ("loopback", ip.is_loopback),
         ("link-local", ip.is_link_local),
         ("multicast", ip.is_multicast),
-        ("private", ip.is_private),
         ("reserved", ip.is_reserved),
+        ("private", ip.is_private),
         ("not globally routable", not ip.is_global),
     )
     return next((kind for kind, hit in checks if hit), None)
