@@ -25,7 +25,7 @@ from . import font_report, fonts_set
 from .audio_mix import AudioTrack, mix_audio
 from .browser.resolve import browser_build, resolve_chrome
 from .capture import CaptureSettings
-from .chunking import Chunk, lambda_frame_budget, slice_chunks
+from .chunking import Chunk, checked_frame_count, plan_chunks
 from .compile import compile_project
 from .composition import read_composition
 from .config import RenderConfig, parse_config
@@ -38,7 +38,7 @@ from .plan_archive import write_plan_archive
 from .plan_hash import PLAN_JSON, canonical_json, compute_plan_hash
 from .remote_assets import RemoteFetcher
 from .render_size import resolve_fps, resolve_output_size
-from .timing import fps_json, frame_count, frames_duration
+from .timing import fps_json, frames_duration
 from .versions import renderer_version
 from .video_frames import VideoClip, extract_video_frames
 
@@ -134,6 +134,8 @@ def _plan(
             "the page is scaled to the configured size"
         )
     fps = resolve_fps(info, cfg.fps)
+    if info.duration is not None:  # refuse an absurd declared duration before Chrome starts
+        checked_frame_count(info.duration, fps, f"{info.entry}: data-duration")
     plan_dir.mkdir(parents=True, exist_ok=True)
 
     encoder = EncoderSettings(
@@ -173,7 +175,14 @@ def _plan(
             f"{info.entry}: the composition's duration is 0 — set data-duration on the root "
             "element or register a non-empty timeline in window.__timelines"
         )
-    total = frame_count(duration, fps)
+    total = checked_frame_count(duration, fps, f"{info.entry}: the composition's duration")
+    # Before the costly video and audio work: a plan no worker could render stops here.
+    chunks, chunk_warnings = plan_chunks(
+        total, width, height, chunk_size=cfg.chunk_size,
+        target_chunk_frames=cfg.target_chunk_frames, max_parallel_chunks=cfg.max_parallel_chunks,
+        runtime_cap=cfg.runtime_cap,
+    )  # fmt: skip
+    warnings.extend(chunk_warnings)
 
     with tempfile.TemporaryDirectory(prefix="hf-plan-scratch-") as scratch:
         t = time.perf_counter()
@@ -182,21 +191,6 @@ def _plan(
         t = time.perf_counter()
         has_audio = _mix_soundtrack(media, plan_dir, frames_duration(total, fps), Path(scratch))
         timings["audio"] = time.perf_counter() - t
-
-    chunk_size, target = cfg.chunk_size, cfg.target_chunk_frames
-    if cfg.runtime_cap == "lambda":
-        budget = lambda_frame_budget(width, height)
-        if chunk_size is not None and chunk_size > budget:
-            warnings.append(
-                f"chunkSize {chunk_size} may not finish inside Lambda's 15 minutes at "
-                f"{width}x{height}; at most {budget} frames per chunk is recommended"
-            )
-        elif chunk_size is None:
-            target = min(target or budget, budget)
-    chunks = slice_chunks(
-        total, chunk_size=chunk_size, target_chunk_frames=target,
-        max_parallel_chunks=cfg.max_parallel_chunks,
-    )  # fmt: skip
 
     encoder_json = encoder.to_json()
     _write_json(plan_dir / ENCODER_JSON, encoder_json)
