@@ -21,6 +21,7 @@ import pytest
 
 from hyperframes_lambda.compile import compile_project
 from hyperframes_lambda.errors import (
+    AssetFetchError,
     AssetTooLargeError,
     FetchDeadlineError,
     FetchNotAllowedError,
@@ -381,3 +382,69 @@ def test_compiling_a_project_with_a_metadata_url_fails_typed(
     with pytest.raises(FetchNotAllowedError, match="link-local") as caught:
         compile_project(project, tmp_path / "out", RemoteFetcher())
     assert url in str(caught.value)
+
+
+# --- HTTPS to the pinned address ------------------------------------------------------------
+
+
+def _certificate(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """A self-signed certificate for ``name`` and its key (the test's own CA)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / f"{name}.pem", tmp_path / f"{name}.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_https_is_verified_for_the_name_while_connecting_to_the_checked_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ssl
+
+    cert, key = _certificate(tmp_path, "assets.example.test")
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the default context trusts our CA only
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server_names: list[str | None] = []
+    context.sni_callback = lambda sock, name, ctx: server_names.append(name)  # type: ignore[assignment,misc,return-value]
+
+    def resolver(host: str, port: int) -> list[str]:
+        return ["127.0.0.2"]
+
+    with serving("127.0.0.2", {"/lib.js": body(b"over tls")}) as server:
+        server.httpd.socket = context.wrap_socket(server.httpd.socket, server_side=True)
+        policy = test_policy(resolver=resolver)
+        url = f"https://assets.example.test:{server.port}/lib.js"
+        assert RemoteFetcher(policy=policy).fetch(url) == b"over tls"
+        assert server_names == ["assets.example.test"]
+        # The same server under another name fails verification: the name is what is checked.
+        other = f"https://other.example.test:{server.port}/lib.js"
+        with pytest.raises(AssetFetchError, match=r"CERTIFICATE_VERIFY_FAILED|certificate"):
+            RemoteFetcher(policy=policy).fetch(other)

@@ -198,12 +198,13 @@ def guarded_get(url: str, policy: FetchPolicy, budget: FetchBudget, user_agent: 
 
 
 def _connect(
-    target: _Target, addresses: list[str], timeout: float
+    target: _Target, address: str, timeout: float
 ) -> _PinnedHTTPConnection | _PinnedHTTPSConnection:
+    """A connection (not yet open) to ``address`` speaking for ``target.host``."""
     if target.scheme == "https":
         context = ssl.create_default_context()
-        return _PinnedHTTPSConnection(target.host, target.port, addresses[0], timeout, context)
-    return _PinnedHTTPConnection(target.host, target.port, addresses[0], timeout)
+        return _PinnedHTTPSConnection(target.host, target.port, address, timeout, context)
+    return _PinnedHTTPConnection(target.host, target.port, address, timeout)
 
 
 def _get_once(
@@ -220,7 +221,7 @@ def _get_once(
         raise deadline.error()
     last: Exception | None = None
     for address in addresses:  # every one of them passed the check
-        conn = _connect(target, [address], min(policy.request_timeout_s, deadline.left()))
+        conn = _connect(target, address, min(policy.request_timeout_s, deadline.left()))
         try:
             with _Watchdog(conn, deadline):
                 try:
