@@ -334,7 +334,17 @@ class RenderClient:
 
     # ---- control -------------------------------------------------------------------------
 
-    def cancel(self, execution_arn: str) -> CancelResult:
+    def _settled_status(self, execution_arn: str, settle_s: float) -> str:
+        """The status once the stop took effect (immediate on AWS; an emulator may finish
+        the state in flight first), or RUNNING after ``settle_s``."""
+        deadline = time.monotonic() + settle_s
+        while True:
+            status = str(self.sfn.describe_execution(executionArn=execution_arn)["status"])
+            if status != "RUNNING" or time.monotonic() > deadline:
+                return status
+            time.sleep(0.5)
+
+    def cancel(self, execution_arn: str, settle_s: float = 120.0) -> CancelResult:
         """Stop the execution. The output is never half-written (an S3 object appears only
         whole); if Assemble had already started, its invocation may still finish and write
         the whole output — ``assemble_started`` says so."""
@@ -345,8 +355,8 @@ class RenderClient:
                 error=CANCEL_ERROR,
                 cause="cancelled with hyperframes-lambda lambda cancel",
             )
+        status = self._settled_status(execution_arn, settle_s)
         record = self.record(execution_arn)
-        status = self.sfn.describe_execution(executionArn=execution_arn)["status"]
         output = str(record.input.get("OutputS3Uri", ""))
         return CancelResult(
             execution_arn, status, "Assemble" in record.entered_states, self._exists(output)
