@@ -276,6 +276,27 @@ def test_find_stack_reads_outputs_and_names_what_is_missing(s3_endpoint: str) ->
         find_stack("no-such-stack", target)
 
 
+def test_cli_exit_codes_and_error_lines(
+    s3_endpoint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["lambda", "estimate", "--frames", "300", "--chunks", "4", "--json"]) == 0
+    estimated = json.loads(capsys.readouterr().out)
+    assert 0 < estimated["lowUsd"] < estimated["highUsd"] and estimated["chunks"] == 4
+    target = ["--stack", "no-such-stack", "--region", REGION, "--endpoint-url", s3_endpoint]
+
+    def error_lines() -> list[str]:  # moto's server logs to the same stderr
+        return [x for x in capsys.readouterr().err.splitlines() if x.startswith("error [")]
+
+    assert cli.main(["lambda", "upload", str(EXAMPLES / "title-card"), *target]) == 1
+    assert [x.split(":")[0] for x in error_lines()] == ["error [STACK_NOT_FOUND]"]
+    assert cli.main(["lambda", "progress", "arn:aws:states:x", *target]) == 1
+    assert [x.split(":")[0] for x in error_lines()] == ["error [EXECUTION_NOT_FOUND]"]
+    with pytest.raises(SystemExit) as usage:
+        cli.main(["lambda", "render", "p", "--config", "[1]"])
+    assert usage.value.code == 2
+    assert "must be a JSON object" in capsys.readouterr().err
+
+
 # ---- against the state machine ------------------------------------------------------------
 
 

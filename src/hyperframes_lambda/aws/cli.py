@@ -230,7 +230,7 @@ def _run(args: argparse.Namespace) -> int:
             }))  # fmt: skip
         else:
             print(progress)
-        return 0 if progress.status in ("RUNNING", "SUCCEEDED") else 1
+        return 0
     if command == "cancel":
         result = client.cancel(args.execution)
         print(f"{result.execution_arn}: {result.status}")
