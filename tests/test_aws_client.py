@@ -276,6 +276,36 @@ def test_find_stack_reads_outputs_and_names_what_is_missing(s3_endpoint: str) ->
         find_stack("no-such-stack", target)
 
 
+def test_cli_upload_is_content_addressed_and_sent_once(
+    s3_endpoint: str, bucket: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arn = f"arn:aws:states:{REGION}:123456789012:stateMachine:hf-render"
+    create_stack(s3_endpoint, f"hf-upload-{bucket[-6:]}", {
+        "RenderBucketName": bucket, "RenderStateMachineArn": arn,
+        "RenderFunctionArn": f"arn:aws:lambda:{REGION}:123456789012:function:hf-render",
+    })  # fmt: skip
+    target = [
+        "--stack",
+        f"hf-upload-{bucket[-6:]}",
+        "--region",
+        REGION,
+        "--endpoint-url",
+        s3_endpoint,
+    ]
+    project = str(COMPOSITIONS / "known-pixels")
+    assert cli.main(["lambda", "upload", project, "--json", *target]) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert cli.main(["lambda", "upload", project, "--json", *target]) == 0
+    second = json.loads(capsys.readouterr().out)
+    assert (first["uploaded"], second["uploaded"]) == (True, False)
+    expected = project_archive(COMPOSITIONS / "known-pixels")
+    assert first["uri"] == second["uri"] == f"s3://{bucket}/{expected.key}"
+    s3 = boto3.client("s3", endpoint_url=s3_endpoint)
+    stored = s3.get_object(Bucket=bucket, Key=expected.key)
+    assert stored["Body"].read() == expected.data
+    assert stored["Metadata"]["sha256"] == expected.sha256
+
+
 def test_cli_exit_codes_and_error_lines(
     s3_endpoint: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -460,29 +490,46 @@ def test_resume_reuses_chunks_and_webhooks_report_failure_then_success(
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("refused", [False, True], ids=["delivered", "receiver-refuses"])
 def test_tampered_plan_fails_with_its_error_after_a_signed_failure_webhook(
     sfn_machine: StateMachine,
     tmp_path: Path,
     receiver: Receiver,
+    refused: bool,
 ) -> None:
+    """The signing key from Secrets Manager; a receiver that refuses (HTTP 400) changes
+    nothing: the execution still fails with the plan's own error, and the refusal is in
+    the history."""
     sm = sfn_machine
     with_rie(sm, "tests.sfn_test_handlers.tamper_after_plan", **_lambda_env(sm))
     stack = stack_for(sm, f"hf-tamper-{sm.bucket[-6:]}")
+    secret_arn = boto3.client(
+        "secretsmanager", endpoint_url=sm.endpoint, region_name=REGION
+    ).create_secret(Name=f"hyperframes-webhook-{sm.bucket[-6:]}-{refused}", SecretString="k2")[
+        "ARN"
+    ]
+    if refused:
+        receiver.statuses = [400]
     client = RenderClient(stack, region=REGION, endpoint_url=sm.endpoint)
     job = client.render(
         COMPOSITIONS / "known-pixels", config={"fps": 10, "maxParallelChunks": 1},
-        webhook_url=receiver.url, webhook_secret="k2",
+        webhook_url=receiver.url, webhook_secret_arn=secret_arn,
     )  # fmt: skip
+    assert "WebhookSecret" not in job.execution_input  # only the reference travels
     described = sm.sfn.describe_execution(executionArn=job.execution_arn)
     while described["status"] == "RUNNING":
         time.sleep(0.3)
         described = sm.sfn.describe_execution(executionArn=job.execution_arn)
     assert (described["status"], described["error"]) == ("FAILED", "PLAN_HASH_MISMATCH")
-    assert len(receiver.requests) == 1
+    assert len(receiver.requests) == 1, "a refusal (4xx) is not retried"
     headers, body = receiver.requests[0]
     assert verify_webhook(body, headers[SIGNATURE_HEADER], "k2")
     assert not verify_webhook(body, headers[SIGNATURE_HEADER], "k3")
     assert json.loads(body)["error"] == "PLAN_HASH_MISMATCH"
+    notify_errors = [
+        e for e in client.progress(job.execution_arn).errors if e.where == "NotifyFailed"
+    ]
+    assert [e.error for e in notify_errors] == (["INVALID_WEBHOOK"] if refused else [])
 
 
 def readme_block(heading: str) -> str:

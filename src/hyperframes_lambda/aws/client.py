@@ -125,9 +125,9 @@ class RenderJob:
             self.execution_arn, on_progress=on_progress, poll_s=poll_s, timeout_s=timeout_s
         )
         uploaded = self.upload is not None and self.upload.uploaded
-        return self.client.summarise(
-            self.execution_arn, record, output, client_s3=(1, 1 if uploaded else 0)
-        )
+        # The client's own S3 requests: HeadObject (+ PutObject) of the upload, the download.
+        client_s3 = (int(self.upload is not None) + int(output is not None), int(uploaded))
+        return self.client.summarise(self.execution_arn, record, output, client_s3=client_s3)
 
     def cancel(self) -> CancelResult:
         return self.client.cancel(self.execution_arn)
