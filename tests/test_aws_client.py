@@ -197,6 +197,17 @@ def test_signature_verifies_only_with_the_right_secret_body_and_time() -> None:
     assert not verify_webhook(body, "garbage", "s3cret")
 
 
+def test_the_readmes_verification_snippet_agrees_with_sign() -> None:
+    namespace: dict[str, Any] = {}
+    exec(readme_block("### Render on AWS: three commands"), namespace)
+    verify = namespace["verify"]
+    body = b'{"status": "FAILED"}'
+    header = sign(body, "key", int(time.time()))
+    assert verify(body, header, "key")
+    assert not verify(body, header, "other")
+    assert not verify(body, sign(body, "key", int(time.time()) - 900), "key")
+
+
 @dataclass
 class Receiver:
     url: str
