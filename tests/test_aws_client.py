@@ -432,7 +432,9 @@ def test_cli_render_wait_then_a_second_render_uploads_nothing_and_cancels_clean(
         time.sleep(0.2)
     assert cli.main(["lambda", "cancel", job.execution_arn, *target]) == 0
     assert "ABORTED" in capsys.readouterr().out
-    time.sleep(5)  # chunks still in flight finish; nothing may assemble
+    while sm.route.in_flight:  # invocations still running finish; nothing may assemble
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
     s3 = boto3.client("s3", endpoint_url=sm.endpoint)
     key = job.execution_input["OutputS3Uri"].removeprefix(f"s3://{sm.bucket}/")
     assert "Contents" not in s3.list_objects_v2(Bucket=sm.bucket, Prefix=key)
