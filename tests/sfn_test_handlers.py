@@ -67,3 +67,16 @@ def tamper_after_plan(event: dict[str, Any], context: Any) -> dict[str, Any]:
                     tar.add(path, arcname=path.name)
             storage().upload(archive, result["PlanS3Uri"])
     return result
+
+
+# A terminal error name: the state machine does not retry it.
+InvalidComposition = type("INVALID_COMPOSITION", (Exception,), {})
+
+
+def fail_chunk_while_flagged(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """renderChunk 1 fails (terminal) while ``$HF_TEST_STATE_DIR/fail-chunk-1`` exists; the
+    other chunks render. Removing the file lets a resumed execution render it."""
+    flagged = (Path(os.environ["HF_TEST_STATE_DIR"]) / "fail-chunk-1").exists()
+    if event.get("Action") == "renderChunk" and event.get("ChunkIndex") == 1 and flagged:
+        raise InvalidComposition("injected failure of chunk 1")
+    return real_handler(event, context)

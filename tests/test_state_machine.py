@@ -264,7 +264,9 @@ def test_terminal_retriers_match_errors_py() -> None:
     assert asl.generate(text) == text, "run `make asl`: the ASL drifted from errors.py"
     definition = json.loads(text)
     tasks = [(w, s) for w, s in asl.iter_states(definition["States"]) if s["Type"] == "Task"]
-    assert [w for w, _ in tasks] == ["Plan", "RenderChunks/RenderChunk", "Assemble"]
+    assert [w for w, _ in tasks] == [
+        "Plan", "RenderChunks/RenderChunk", "Assemble", "NotifySucceeded", "NotifyFailed",
+    ]  # fmt: skip
     for where, state in tasks:
         first, throttling, catch_all = state["Retry"]
         assert first == {"ErrorEquals": terminal_codes(), "MaxAttempts": 0}, where

@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     font_commands = fonts.add_subparsers(dest="fonts_command", required=True)
     font_commands.add_parser("install", help="install the pinned font set into the cache")
     font_commands.add_parser("which", help="print the font set's id, directory and families")
+    from .aws.cli import add_lambda_commands  # hyperframes-lambda lambda … (issue 12)
+
+    add_lambda_commands(commands)
     return parser
 
 
@@ -275,6 +278,10 @@ def _cmd_fonts(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command == "lambda":
+        from .aws.cli import run_lambda_command
+
+        return run_lambda_command(args)
     try:
         if args.command == "render":
             return _cmd_render(args)

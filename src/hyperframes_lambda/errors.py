@@ -217,6 +217,49 @@ class ArchiveLimitError(RenderError):
     code = "ARCHIVE_LIMIT_EXCEEDED"
 
 
+# Client side of the AWS deployment (hyperframes_lambda.aws): finding the stack, executions.
+
+
+class StackNotFoundError(RenderError):
+    """No CloudFormation stack of that name in that account and region."""
+
+    code = "STACK_NOT_FOUND"
+
+
+class StackOutputMissingError(RenderError):
+    """The stack lacks an output the client needs (not a hyperframes-lambda stack?)."""
+
+    code = "STACK_OUTPUT_MISSING"
+
+
+class ExecutionNotFoundError(RenderError):
+    code = "EXECUTION_NOT_FOUND"
+
+
+class RemoteExecutionFailedError(RenderError):
+    """A render execution on AWS ended FAILED, TIMED_OUT or ABORTED; the message holds
+    its own error name and cause (``error_name`` too)."""
+
+    code = "RENDER_EXECUTION_FAILED"
+
+    def __init__(self, message: str, error_name: str = "", cause: str = "") -> None:
+        super().__init__(message)
+        self.error_name = error_name
+        self.cause = cause
+
+
+class ExecutionNotResumableError(RenderError):
+    """``resume`` needs an execution that ended FAILED, TIMED_OUT or ABORTED."""
+
+    code = "EXECUTION_NOT_RESUMABLE"
+
+
+class InvalidWebhookError(RenderError):
+    """The execution input's WebhookUrl/WebhookSecret(Arn) cannot work."""
+
+    code = "INVALID_WEBHOOK"
+
+
 # --- retryable: the environment failed, the same input may well succeed --------------
 
 
@@ -261,6 +304,13 @@ class FontFetchUnavailableError(RenderError):
 
 class VideoExtractionFailedError(RenderError):
     code = "VIDEO_EXTRACTION_FAILED"
+    retryable = True
+
+
+class WebhookDeliveryError(RenderError):
+    """The webhook endpoint did not answer 2xx after the in-invocation attempts."""
+
+    code = "WEBHOOK_DELIVERY_FAILED"
     retryable = True
 
 

@@ -159,6 +159,13 @@ def work_root() -> str:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = time.perf_counter()
+    if isinstance(event, dict) and event.get("Action") == "notify":  # the webhook step
+        from .aws.webhook import notify
+
+        try:
+            return notify(event, context)
+        except RenderError as exc:
+            raise as_lambda_error(exc) from exc
     try:
         parsed = parse_event(event)
         check_allowed(_uris(parsed))
@@ -177,6 +184,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         result = _ACTIONS[parsed.Action](parsed, work)
         duration_ms = int((time.perf_counter() - started) * 1000)
         result["DurationMs"] = duration_ms
+        result["MemoryMb"] = int(getattr(context, "memory_limit_in_mb", 0) or 0)  # for cost
         logger.info("end", extra={"durationMs": duration_ms, "result": result})
         metrics.add_metric(
             name=f"{parsed.Action}Seconds", unit=MetricUnit.Seconds, value=duration_ms / 1000
