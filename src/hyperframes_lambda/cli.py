@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_render(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from .render import RenderOptions, render_local
+    from .local_render import RenderOptions, render_local
 
     variables: dict[str, Any] = {}
     if args.variables:
