@@ -52,8 +52,17 @@ class Terminated(KeyboardInterrupt):
 
 
 def one_line(text: str) -> str:
-    """Messages may carry hints on further lines; the contract is one line on stderr."""
-    return " ".join(part.strip() for part in text.splitlines() if part.strip())
+    """Messages may carry hints on further lines (even bulleted lists); the contract is
+    one line on stderr: lines joined with "; " (a space after ":" or "."), bullets dropped."""
+    out = ""
+    for raw in text.splitlines():
+        line = " ".join(raw.split()).removeprefix("- ").removeprefix("* ")
+        if not line:
+            continue
+        if out:
+            out += " " if out.endswith((":", ".", ";", ",")) else "; "
+        out += line
+    return out
 
 
 def format_error(exc: BaseException) -> str:

@@ -39,10 +39,10 @@ def resolve_output(
     suffix = output.suffix.lower()
     known = ", ".join(VIDEO_EXTENSIONS)
     if format is None:
-        if output.is_dir() or not suffix:
-            resolved: OutputFormat = "png-sequence"
-        elif suffix in VIDEO_EXTENSIONS:
-            resolved = VIDEO_EXTENSIONS[suffix]
+        if suffix in VIDEO_EXTENSIONS:
+            resolved: OutputFormat = VIDEO_EXTENSIONS[suffix]
+        elif output.is_dir() or not suffix:
+            resolved = "png-sequence"
         else:
             raise InvalidOutputError(
                 f"{output_name} {output}: unsupported extension {suffix!r}; use {known}, "
@@ -63,8 +63,8 @@ def resolve_output(
                     f"{format_name} {resolved} does not match {output_name} {output} "
                     f"(extension {suffix or 'none'!r}); name the file *{wanted}"
                 )
-            if output.is_dir():
-                raise InvalidOutputError(f"{output_name} {output} is a directory, not a file")
+    if resolved != "png-sequence" and output.is_dir():
+        raise InvalidOutputError(f"{output_name} {output} is a directory, not a file")
     if resolved == "png-sequence" and output.is_dir():
         strangers = sorted(p.name for p in output.iterdir() if not SEQUENCE_FILE.match(p.name))
         if strangers:
