@@ -71,6 +71,8 @@ USAGE_CASES: list[tuple[list[str], str]] = [
     (["render", "{kp}", "--entry", "x.html", "-o", "{tmp}/o.mp4"], "choose one with --entry"),
     (["render", "{tmp}/missing", "-o", "{tmp}/o.mp4"], "{tmp}/missing does not exist"),
     (["plan", "{kp}", "{tmp}/p", "--config", "[1]"], "--config must be a JSON object"),
+    (["plan", "{kp}", "{tmp}/p", "--config", '{{"fps": 0}}'], "--config: Config.fps: must be"),
+    (["plan", "{tmp}/empty-project", "{tmp}/p"], "set Config.entryFile"),
     (["render-chunk", "{tmp}/p", "-1", "{tmp}/o.mp4"], "must be at least 0"),
     (["render-chunk", "{tmp}/p", "0", "{tmp}/o.mp4", "--pages", "0"], "--pages: must be at"),
 ]
@@ -92,6 +94,27 @@ def test_usage_errors_exit_2_up_front_naming_the_problem(
     assert "Traceback" not in result.stderr
     assert "plan…" not in result.stderr and " frames (" not in result.stderr  # nothing ran
     assert contents(tmp_path) == before  # nothing written
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["{tmp}/missing", "-o", "{tmp}/o.mp4"], "{tmp}/missing is not a project directory"),
+        (["{kp}", "-o", "{tmp}/o.mp4", "--parallel", "0"], "--parallel: must be at least 1"),
+        (["{kp}", "-o", "{tmp}/o.mp4", "--config", "{{"], "--config is not valid JSON"),
+    ],
+)
+def test_the_local_runner_reports_usage_errors_too(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "hyperframes_lambda.local",
+         *(arg.format(tmp=tmp_path, kp=KNOWN) for arg in args)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert result.returncode == EXIT_USAGE, result.stderr
+    assert message.format(tmp=tmp_path) in result.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_help_documents_the_exit_codes() -> None:

@@ -21,6 +21,7 @@ from .cli_errors import (
     EXIT_CODES_HELP,
     UsageError,
     install_interrupt_handlers,
+    int_at_least,
     run_guarded,
 )
 from .errors import CompositionError, InvalidConfigError, InvalidOutputError
@@ -30,22 +31,8 @@ if TYPE_CHECKING:
     from .local_render import RenderOptions
 
 
-def _int_at_least(minimum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if value < minimum:
-            raise argparse.ArgumentTypeError(f"must be at least {minimum} (got {value})")
-        return value
-
-    parse.__name__ = "int"  # argparse's "invalid int value" wording
-    return parse
-
-
-_positive = _int_at_least(1)
-_index = _int_at_least(0)
+_positive = int_at_least(1)
+_index = int_at_least(0)
 
 
 def _positive_even(text: str) -> int:
@@ -238,6 +225,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
+    from .config import parse_config
     from .local_render import resolve_project
     from .plan import plan
 
@@ -250,6 +238,13 @@ def _cmd_plan(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if entry != "index.html" or "entryFile" in config:
         config["entryFile"] = entry
+    try:
+        parse_config(config)
+    except InvalidConfigError as exc:
+        raise UsageError(f"--config: {exc}") from None
+    _check_output(
+        args.out_dir / "plan.tar.gz" if args.out_dir.is_dir() else args.out_dir, "OUT_DIR"
+    )
     result = plan(project, config, args.out_dir / "plan", args.out_dir / "plan.tar.gz")
     _emit(
         {

@@ -13,6 +13,7 @@ for it too. A group of subcommands added later (``lambda``) reuses :func:`run_gu
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import os
 import signal
@@ -109,6 +110,22 @@ def run_guarded(
             traceback.print_exc(file=err)
         print(format_error(exc), file=err)
         return EXIT_FAILED
+
+
+def int_at_least(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type`` for counts: ``--chunks 0`` is a usage error, not a hang."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum} (got {value})")
+        return value
+
+    parse.__name__ = "int"
+    return parse
 
 
 _signalled = threading.Event()

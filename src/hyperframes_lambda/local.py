@@ -45,6 +45,7 @@ from .cli_errors import (
     EXIT_FAILED,
     install_interrupt_handlers,
     install_worker_interrupt_handlers,
+    int_at_least,
     stop_pool_workers,
     worker_task,
 )
@@ -287,15 +288,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("project", type=Path)
     parser.add_argument("-o", "--output", type=Path, required=True)
-    parser.add_argument("--parallel", type=int, default=max(1, min(4, os.cpu_count() or 1)))
-    parser.add_argument("--chunk-size", type=int)
+    parser.add_argument(
+        "--parallel", type=int_at_least(1), default=max(1, min(4, os.cpu_count() or 1))
+    )
+    parser.add_argument("--chunk-size", type=int_at_least(1))
     parser.add_argument("--config", default="{}", help="Config JSON (fps, format, quality, …)")
     parser.add_argument("--s3-endpoint-url", help="an S3-compatible endpoint (default: local dir)")
     parser.add_argument("--bucket", help="bucket for --s3-endpoint-url (or real S3)")
     parser.add_argument("--invoke-url", help="Runtime Interface Emulator invoke URL")
     parser.add_argument("--work-dir", type=Path, help="file:// storage root (default: temporary)")
-    parser.add_argument("--retries", type=int, default=2, help="retries of retryable errors")
+    parser.add_argument(
+        "--retries", type=int_at_least(0), default=2, help="retries of retryable errors"
+    )
     args = parser.parse_args(argv)
+    if not args.project.is_dir():
+        parser.error(f"{args.project} is not a project directory")
     install_interrupt_handlers()
     try:
         return _main(parser, args)
