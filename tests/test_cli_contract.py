@@ -162,7 +162,9 @@ def test_usage_errors_raised_by_commands_go_to_the_parser() -> None:
 # ---- interrupted: 130 / 143, no browser left, TMPDIR as before ----------------------------
 
 
-def chromium_processes_mentioning(text: str) -> list[str]:
+def processes_mentioning(text: str) -> list[str]:
+    """Processes whose command line names ``text`` (browsers: their profile; ffmpeg: its
+    output in the work directory)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -171,8 +173,8 @@ def chromium_processes_mentioning(text: str) -> list[str]:
             cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        if text in cmdline and "--user-data-dir" in cmdline:
-            found.append(f"{entry.name}: {cmdline[:120]}")
+        if text in cmdline:
+            found.append(f"{entry.name}: {cmdline}")
     return found
 
 
@@ -195,7 +197,7 @@ def interrupt_while_capturing(
     else:
         pytest.fail(f"never got going: {''.join(seen)}")
     for _ in range(600):  # the stage is under way; wait for its first browser
-        if chromium_processes_mentioning(str(tmpdir)):
+        if any("--user-data-dir" in p for p in processes_mentioning(str(tmpdir))):
             break
         time.sleep(0.1)
     else:
@@ -227,7 +229,7 @@ def test_a_signal_mid_render_cleans_up_like_ctrl_c(
     )
     assert code == status, stderr
     assert "Traceback" not in stderr
-    assert chromium_processes_mentioning(str(tmpdir)) == []
+    assert processes_mentioning(str(tmpdir)) == []
     assert contents(tmpdir) == [], "work directory and browser profiles must be removed"
     assert not out.exists()
 
@@ -243,7 +245,7 @@ def test_sigterm_stops_the_local_runner_and_its_worker_containers(tmp_path: Path
         signal.SIGTERM,
     )  # fmt: skip
     assert code == 143, stderr
-    assert chromium_processes_mentioning(str(tmpdir)) == []
+    assert processes_mentioning(str(tmpdir)) == []
     assert contents(tmpdir) == []
     assert not out.exists()
 
