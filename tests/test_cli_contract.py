@@ -179,14 +179,21 @@ def processes_mentioning(text: str) -> list[str]:
 
 
 def interrupt_while_capturing(
-    tmp_path: Path, command: list[str], ready: Callable[[str], bool], sig: signal.Signals
+    tmp_path: Path,
+    command: list[str],
+    ready: Callable[[str], bool],
+    sig: signal.Signals,
+    *,
+    whole_group: bool = False,
 ) -> tuple[int, str, Path]:
+    """Start ``command``, wait for ``ready`` and a browser, then signal it (or, like Ctrl-C
+    in a terminal, its whole process group: workers and browsers get the signal too)."""
     tmpdir = tmp_path / "tmpdir"
     tmpdir.mkdir()
     process = subprocess.Popen(
         [sys.executable, "-m", *command],
         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
-        env={**os.environ, "TMPDIR": str(tmpdir)},
+        env={**os.environ, "TMPDIR": str(tmpdir)}, start_new_session=whole_group,
     )  # fmt: skip
     assert process.stderr is not None
     seen = []
@@ -202,23 +209,30 @@ def interrupt_while_capturing(
         time.sleep(0.1)
     else:
         pytest.fail("no browser started")
-    process.send_signal(sig)
+    if whole_group:
+        os.killpg(process.pid, sig)
+    else:
+        process.send_signal(sig)
     rest = process.stderr.read()
     return process.wait(timeout=120), "".join(seen) + rest, tmpdir
 
 
+TWO_WORKERS = ("--chunks", "2", "--workers", "2", "--pages", "1")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("sig", "status", "split"),
+    ("sig", "status", "split", "whole_group"),
     [
-        (signal.SIGTERM, 143, ()),
-        (signal.SIGINT, 130, ()),
-        (signal.SIGTERM, 143, ("--chunks", "2", "--workers", "2", "--pages", "1")),
-        (signal.SIGINT, 130, ("--chunks", "2", "--workers", "2", "--pages", "1")),
+        (signal.SIGTERM, 143, (), False),
+        (signal.SIGINT, 130, (), False),
+        (signal.SIGTERM, 143, TWO_WORKERS, False),
+        (signal.SIGINT, 130, TWO_WORKERS, False),
+        (signal.SIGINT, 130, TWO_WORKERS, True),  # Ctrl-C in a terminal
     ],
 )
 def test_a_signal_mid_render_cleans_up_like_ctrl_c(
-    tmp_path: Path, sig: signal.Signals, status: int, split: tuple[str, ...]
+    tmp_path: Path, sig: signal.Signals, status: int, split: tuple[str, ...], whole_group: bool
 ) -> None:
     out = tmp_path / "video.mp4"
     code, stderr, tmpdir = interrupt_while_capturing(
@@ -226,6 +240,7 @@ def test_a_signal_mid_render_cleans_up_like_ctrl_c(
         ["hyperframes_lambda.cli", "render", str(EXAMPLES / "title-card"), "-o", str(out), *split],
         lambda line: " frames (" in line,  # the plain progress line: capture is under way
         sig,
+        whole_group=whole_group,
     )
     assert code == status, stderr
     assert "Traceback" not in stderr
