@@ -74,7 +74,7 @@ def test_str_paths_an_html_project_file_and_every_stage_reported(tmp_path: Path)
     out = tmp_path / "kp.mp4"
     result = render(
         str(COMPOSITIONS / "known-pixels" / "index.html"), str(out),
-        fps=25, chunks=2, workers=1, on_progress=events.append,
+        fps=25, chunks=2, workers=2, pages=1, on_progress=events.append,
     )  # fmt: skip
     assert result.output == out and out.is_file()
     assert (result.frames, result.fps, result.width, result.height) == (50, Fraction(25), 320, 180)

@@ -128,7 +128,7 @@ def default_page_count(workers: int = 1) -> int:
 
 
 def resolve_project(
-    project: Path, entry: str | None, *, entry_name: str = "entry_file"
+    project: Path, entry: str | None, *, entry_name: str = "entry"
 ) -> tuple[Path, str]:
     """The project directory and entry file. An HTML file given as the project means its
     directory with that file as the entry (unless an entry is also given: ambiguous)."""
@@ -298,14 +298,16 @@ def _render_chunks_in_workers(
                 )
                 for i, path in enumerate(chunk_paths)
             ]
-            done = 0
+            done, reported = 0, 0  # 0 was reported before the chunks started
             pending = set(futures)
             try:
                 while pending:
                     finished, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
                     while not queue.empty():
                         done += queue.get()
-                    report("frames", done, planned.total_frames)
+                    if done != reported:
+                        report("frames", done, planned.total_frames)
+                        reported = done
                     for future in finished:
                         if future.exception() is not None:
                             for other in pending:
