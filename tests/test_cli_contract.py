@@ -117,6 +117,16 @@ def test_the_local_runner_reports_usage_errors_too(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_main_in_process_puts_the_signal_handlers_back(tmp_path: Path) -> None:
+    from hyperframes_lambda.cli import main
+
+    before = (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT))
+    with pytest.raises(SystemExit) as caught:
+        main(["render", str(KNOWN), "-o", str(tmp_path / "x.gif")])
+    assert caught.value.code == EXIT_USAGE
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
 def test_help_documents_the_exit_codes() -> None:
     for args in (["--help"], ["render", "--help"], ["assemble", "--help"]):
         result = cli(*args)

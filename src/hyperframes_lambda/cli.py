@@ -380,7 +380,14 @@ RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
 
 def main(argv: list[str] | None = None) -> int:
     """Exit status per the contract in :mod:`.cli_errors` (and ``--help``)."""
-    install_interrupt_handlers()
+    restore_signals = install_interrupt_handlers()
+    try:
+        return _main(argv)
+    finally:
+        restore_signals()
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))

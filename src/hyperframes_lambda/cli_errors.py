@@ -140,13 +140,23 @@ def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt()
 
 
-def install_interrupt_handlers() -> None:
-    """SIGTERM and SIGINT raise in the main thread (a second signal waits for cleanup)."""
+def install_interrupt_handlers() -> Callable[[], None]:
+    """SIGTERM and SIGINT raise in the main thread (a second signal waits for cleanup).
+
+    Returns a function that puts the previous handlers back (for ``main()`` called from
+    another program or a test)."""
     if threading.current_thread() is not threading.main_thread():
-        return
+        return lambda: None
     _signalled.clear()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
     signal.signal(signal.SIGTERM, _raise_interrupt)
     signal.signal(signal.SIGINT, _raise_interrupt)
+
+    def restore() -> None:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+    return restore
 
 
 # ---- worker processes ------------------------------------------------------------------

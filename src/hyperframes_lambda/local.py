@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.project.is_dir():
         parser.error(f"{args.project} is not a project directory")
-    install_interrupt_handlers()
+    restore_signals = install_interrupt_handlers()
     try:
         return _main(parser, args)
     except KeyboardInterrupt as exc:
@@ -311,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print("terminated" if isinstance(exc, Terminated) else "interrupted", file=sys.stderr)
         return exit_code_for(exc)
+    finally:
+        restore_signals()
 
 
 def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
