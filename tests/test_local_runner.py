@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hyperframes_lambda.render import RenderOptions, render_local
+from hyperframes_lambda.local_render import RenderOptions, render_local
 from hyperframes_lambda.rie import LocalLambda
 
 from .conftest import COMPOSITIONS

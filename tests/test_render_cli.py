@@ -64,26 +64,30 @@ def test_encoded_frames_match_the_captured_screenshots(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("project", "message", "extra"),
+    ("project", "message", "extra", "status"),
     [
-        ("no-entry", "index.html does not exist", ()),
-        ("no-id", "no element with data-composition-id", ()),
-        ("zero-duration", "duration is 0", ()),
-        ("throws", "boom: scene config missing", ()),
-        ("unreachable", "https://assets.invalid/brand/logo.png", ("--strict-assets",)),
-        ("missing-local", "/images/not-there.png", ("--strict-assets",)),
+        ("no-entry", "index.html does not exist", (), 2),  # the command line names no entry
+        ("no-id", "no element with data-composition-id", (), 1),
+        ("zero-duration", "duration is 0", (), 1),
+        ("throws", "boom: scene config missing", (), 1),
+        ("unreachable", "https://assets.invalid/brand/logo.png", ("--strict-assets",), 1),
+        ("missing-local", "/images/not-there.png", ("--strict-assets",), 1),
     ],
 )
 def test_bad_input_fails_clearly_and_leaves_nothing(
-    tmp_path: Path, project: str, message: str, extra: tuple[str, ...]
+    tmp_path: Path, project: str, message: str, extra: tuple[str, ...], status: int
 ) -> None:
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     result = run_cli(
         "render", COMPOSITIONS / "bad" / project, "-o", out_dir / "video.mp4", "--quiet", *extra
     )
-    assert result.returncode == 2
+    assert result.returncode == status, result.stderr
     assert message in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
+    if status == 1:  # the contract: one line "error [CODE]: message"
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error [")]
+        assert len(errors) == 1 and message in errors[0], result.stderr
     assert list(out_dir.iterdir()) == [], "a failed render must leave no file behind"
 
 
@@ -108,7 +112,7 @@ def test_failed_render_keeps_the_previous_good_output(tmp_path: Path) -> None:
     out = tmp_path / "video.mp4"
     out.write_bytes(b"previous good render")
     result = run_cli("render", COMPOSITIONS / "bad" / "throws", "-o", out, "--quiet")
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert out.read_bytes() == b"previous good render"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["video.mp4"]
 
@@ -124,7 +128,7 @@ def test_size_must_keep_the_aspect_ratio(tmp_path: Path) -> None:
         "--height",
         "1000",
     )
-    assert result.returncode == 2
+    assert result.returncode == 1
     assert "aspect ratio" in result.stderr and "1000x1000" in result.stderr
 
 
@@ -136,10 +140,13 @@ def test_missing_browser_names_both_install_routes(tmp_path: Path) -> None:
         capture_output=True, text=True, check=False,
         env={**__import__("os").environ, "HYPERFRAMES_CHROME_PATH": str(fake)},
     )  # fmt: skip
-    assert env_result.returncode == 2
-    assert "ChromeBinaryUnavailableError" in env_result.stderr
-    assert "hyperframes-lambda browser install" in env_result.stderr
-    assert "apt-get install chromium-headless-shell" in env_result.stderr
+    assert env_result.returncode == 1
+    # SPEC §10 keeps the reference's name as the code; the message is for humans, one line.
+    (line,) = [x for x in env_result.stderr.splitlines() if x.startswith("error")]
+    assert "Traceback" not in env_result.stderr
+    assert line.startswith(f"error [ChromeBinaryUnavailableError]: HYPERFRAMES_CHROME_PATH={fake}")
+    assert "hyperframes-lambda browser install" in line
+    assert "apt-get install chromium-headless-shell" in line
     assert not (tmp_path / "x.mp4").exists()
     assert shutil.which("true")  # sanity: PATH intact for the next tests
 
@@ -175,4 +182,4 @@ def test_stage_commands_plan_render_chunk_assemble(tmp_path: Path) -> None:
     wrong = run_cli(
         "render-chunk", tmp_path / "p" / "plan", "0", tmp_path / "x.mp4", "--plan-hash", "f" * 64
     )
-    assert wrong.returncode == 2 and "error [PLAN_HASH_MISMATCH]" in wrong.stderr
+    assert wrong.returncode == 1 and "error [PLAN_HASH_MISMATCH]" in wrong.stderr

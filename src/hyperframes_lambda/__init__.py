@@ -1,5 +1,47 @@
-"""hyperframes-lambda: deterministic, chunked rendering of HyperFrames compositions."""
+"""hyperframes-lambda: deterministic, chunked rendering of HyperFrames compositions.
+
+    from hyperframes_lambda import render
+    result = render("my-project", "out.mp4", fps=30, on_progress=print)
+
+The render API loads on first use (PEP 562), so importing the package (as the Lambda
+handler and the CLI do) stays cheap.
+"""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
+from .errors import RenderError
+
+if TYPE_CHECKING:
+    from .api import render
+    from .local_render import RenderOptions, RenderResult
+    from .progress import Progress, ProgressCallback
+
 __version__ = "0.1.0"
+
+__all__ = [
+    "Progress",
+    "ProgressCallback",
+    "RenderError",
+    "RenderOptions",
+    "RenderResult",
+    "__version__",
+    "render",
+]
+
+_LAZY = {
+    "render": ".api",
+    "RenderOptions": ".local_render",
+    "RenderResult": ".local_render",
+    "Progress": ".progress",
+    "ProgressCallback": ".progress",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,8 @@
-"""``hyperframes-lambda`` command line: render locally, manage the browser."""
+"""``hyperframes-lambda`` command line: render locally, run the stages, manage the browser.
+
+Every subcommand follows one exit-code contract (:mod:`.cli_errors`): 0 ok, 1 failed
+(``error [CODE]: message``), 2 usage error, 130 SIGINT, 143 SIGTERM.
+"""
 
 from __future__ import annotations
 
@@ -7,20 +11,41 @@ import contextlib
 import json
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
-from .errors import RenderError
+from .cli_errors import (
+    EXIT_CODES_HELP,
+    UsageError,
+    install_interrupt_handlers,
+    int_at_least,
+    run_guarded,
+)
+from .errors import CompositionError, InvalidConfigError, InvalidOutputError
 from .timing import FPS_RULE, fps_json, fps_text, parse_fps
+
+if TYPE_CHECKING:
+    from .local_render import RenderOptions
+
+
+_positive = int_at_least(1)
+_index = int_at_least(0)
 
 
 def _positive_even(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be a positive integer")
+    value = _positive(text)
+    if value % 2:
+        raise argparse.ArgumentTypeError(f"must be even (got {value}): yuv420p needs it")
+    return value
+
+
+def _crf(text: str) -> int:
+    value = _index(text)
+    if value > 51:
+        raise argparse.ArgumentTypeError(f"must be 0…51 (got {value})")
     return value
 
 
@@ -31,64 +56,100 @@ def _fps(text: str) -> Fraction:
         raise argparse.ArgumentTypeError(f"{text!r} {exc}") from None
 
 
+def _json_object(flag: str, text: str | None) -> dict[str, Any]:
+    """A JSON object given on the command line, or a usage error naming the flag."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{flag} is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{flag} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Keeps the exit-status epilog's layout."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="hyperframes-lambda",
         description="Render HyperFrames HTML compositions to video, deterministically.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=_Formatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of failures")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    render = commands.add_parser("render", help="render a composition to a video file")
-    render.add_argument("project", type=Path, help="project directory (holds index.html)")
-    render.add_argument("-o", "--output", type=Path, required=True, help="output file (.mp4)")
+    def command(name: str, **kwargs: Any) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name, parents=[common], epilog=EXIT_CODES_HELP, formatter_class=_Formatter, **kwargs
+        )
+
+    render = command("render", help="render a composition to a video file")
+    render.add_argument("project", type=Path, help="project directory (or its entry .html file)")
+    render.add_argument(
+        "-o", "--output", type=Path, required=True,
+        help="output: .mp4, .mov, .webm, or a directory for png-sequence",
+    )  # fmt: skip
     render.add_argument(
         "--fps", type=_fps, metavar="N|N/D", help=f"{FPS_RULE} (default: data-fps or 30)"
     )
     render.add_argument("--quality", choices=("draft", "standard", "high"), default="standard")
     render.add_argument("--width", type=_positive_even, help="output width (scales the page)")
     render.add_argument("--height", type=_positive_even, help="output height")
-    render.add_argument("--format", choices=("mp4", "mov", "webm", "png-sequence"), default="mp4")
+    render.add_argument(
+        "--format", choices=("mp4", "mov", "webm", "png-sequence"),
+        help="default: from the -o extension (none: png-sequence)",
+    )  # fmt: skip
     render.add_argument("--codec", choices=("h264", "h265"))
-    render.add_argument("--crf", type=int)
+    render.add_argument("--crf", type=_crf, metavar="0-51")
     render.add_argument("--bitrate")
-    render.add_argument("--entry", default="index.html", help="entry HTML file in the project")
+    render.add_argument("--entry", help="entry HTML file in the project (default index.html)")
     render.add_argument("--variables", help="JSON object exposed as window.__hfVariables")
     render.add_argument(
         "--strict-assets",
         action="store_true",
         help="fail when a remote image cannot be fetched (default: render without it, warn)",
     )
-    render.add_argument("--chunks", type=int, help="split into about N chunks (default 1)")
-    render.add_argument("--chunk-size", type=int, metavar="F", help="or: F frames per chunk")
-    render.add_argument("--workers", type=int, help="chunk worker processes (default: cores)")
+    split = render.add_mutually_exclusive_group()
+    split.add_argument("--chunks", type=_positive, help="split into about N chunks (default 1)")
+    split.add_argument("--chunk-size", type=_positive, metavar="F", help="or: F frames per chunk")
+    render.add_argument("--workers", type=_positive, help="chunk worker processes (default: cores)")
     render.add_argument(
         "--dump-frames", type=Path, metavar="DIR", help="also write every raw screenshot to DIR"
     )
     render.add_argument(
-        "--pages", type=int, help="browsers capturing in parallel (default: 2 on 2+ cores)"
+        "--pages", type=_positive, help="browsers capturing in parallel (default: 2 on 2+ cores)"
     )
-    render.add_argument("--quiet", action="store_true", help="no progress bar")
+    render.add_argument("--quiet", action="store_true", help="no progress output")
 
-    plan = commands.add_parser("plan", help="freeze a project into OUT_DIR/plan.tar.gz (+ plan/)")
+    plan = command("plan", help="freeze a project into OUT_DIR/plan.tar.gz (+ plan/)")
     plan.add_argument("project", type=Path)
     plan.add_argument("out_dir", type=Path)
     plan.add_argument("--config", help="Config JSON (the execution input's Config object)")
 
-    chunk = commands.add_parser("render-chunk", help="render one chunk of a plan")
+    chunk = command("render-chunk", help="render one chunk of a plan")
     chunk.add_argument("plan", type=Path, help="plan directory or plan.tar.gz")
-    chunk.add_argument("index", type=int)
+    chunk.add_argument("index", type=_index)
     chunk.add_argument("out", type=Path)
     chunk.add_argument("--plan-hash", help="fail unless the plan has this hash")
-    chunk.add_argument("--pages", type=int, default=1)
+    chunk.add_argument("--pages", type=_positive, default=1)
 
-    asm = commands.add_parser("assemble", help="assemble rendered chunks into the output")
+    asm = command("assemble", help="assemble rendered chunks into the output")
     asm.add_argument("plan", type=Path, help="plan directory or plan.tar.gz")
     asm.add_argument("out", type=Path)
     asm.add_argument("chunks", type=Path, nargs="+")
     asm.add_argument("--hashes", help="comma-separated sha256 of the chunks, in order")
 
-    browser = commands.add_parser("browser", help="manage the headless browser")
+    browser = command("browser", help="manage the headless browser")
     browser_commands = browser.add_subparsers(dest="browser_command", required=True)
     install = browser_commands.add_parser(
         "install", help="install the pinned @sparticuz/chromium build (the Lambda binary)"
@@ -96,51 +157,55 @@ def build_parser() -> argparse.ArgumentParser:
     install.add_argument("--version", dest="chromium_version", help="override the pinned version")
     browser_commands.add_parser("which", help="print the browser that renders would use")
 
-    fonts = commands.add_parser("fonts", help="the font set every browser renders with")
+    fonts = command("fonts", help="the font set every browser renders with")
     font_commands = fonts.add_subparsers(dest="fonts_command", required=True)
     font_commands.add_parser("install", help="install the pinned font set into the cache")
     font_commands.add_parser("which", help="print the font set's id, directory and families")
-    from .aws.cli import add_lambda_commands  # hyperframes-lambda lambda … (issue 12)
+    from .aws.cli import add_lambda_commands  # hyperframes-lambda lambda … (AWS client)
 
     add_lambda_commands(commands)
     return parser
 
 
-def _cmd_render(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+def _render_options(args: argparse.Namespace) -> tuple[Path, Path, RenderOptions]:
+    """Everything about the command line checked before any work: the project and entry,
+    the output path and format, the options (usage errors, exit 2)."""
+    from .local_render import RenderOptions, resolve_project
+    from .output_target import resolve_output
 
-    from .render import RenderOptions, render_local
-
-    variables: dict[str, Any] = {}
-    if args.variables:
-        try:
-            variables = json.loads(args.variables)
-        except json.JSONDecodeError as exc:
-            raise SystemExit(f"--variables is not valid JSON: {exc}") from None
-        if not isinstance(variables, dict):
-            raise SystemExit("--variables must be a JSON object")
+    variables = _json_object("--variables", args.variables)
+    try:
+        project, entry = resolve_project(args.project, args.entry, entry_name="--entry")
+        output_format = resolve_output(
+            args.output, args.format, output_name="-o", format_name="--format"
+        )
+    except (CompositionError, InvalidOutputError) as exc:
+        raise UsageError(str(exc)) from None
     options = RenderOptions(
         fps=args.fps, width=args.width, height=args.height, quality=args.quality,
-        format=args.format, codec=args.codec, crf=args.crf, bitrate=args.bitrate,
-        entry_file=args.entry, variables=variables, dump_frames=args.dump_frames,
+        format=output_format, codec=args.codec, crf=args.crf, bitrate=args.bitrate,
+        entry_file=entry, variables=variables, dump_frames=args.dump_frames,
         strict_assets=args.strict_assets,
         pages=args.pages, chunks=args.chunks, chunk_size=args.chunk_size, workers=args.workers,
     )  # fmt: skip
-    bar: Any = None
-
-    def on_progress(done: int, total: int) -> None:
-        nonlocal bar
-        if args.quiet:
-            return
-        if bar is None:
-            bar = tqdm(total=total, unit="frame", desc=args.output.name, file=sys.stderr)
-        bar.update(done - bar.n)
-
     try:
-        result = render_local(args.project, args.output, options, on_progress=on_progress)
+        options.config()
+    except InvalidConfigError as exc:
+        raise UsageError(str(exc).replace("Config.", "--").replace("Config: ", "")) from None
+    return project, args.output, options
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from .local_render import render_local
+    from .progress import ProgressPrinter
+
+    project, output, options = _render_options(args)
+    printer = None if args.quiet else ProgressPrinter(output.name)
+    try:
+        result = render_local(project, output, options, on_progress=printer)
     finally:
-        if bar is not None:
-            bar.close()
+        if printer is not None:
+            printer.close()
     t = result.timings
     print(
         f"{result.output}: {result.frames} frames, {result.duration:.2f}s at "
@@ -161,10 +226,27 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
+    from .config import parse_config
+    from .local_render import resolve_project
     from .plan import plan
 
-    config = json.loads(args.config) if args.config else {}
-    result = plan(args.project, config, args.out_dir / "plan", args.out_dir / "plan.tar.gz")
+    config = _json_object("--config", args.config)
+    try:
+        project, entry = resolve_project(
+            args.project, config.get("entryFile"), entry_name="Config.entryFile"
+        )
+    except CompositionError as exc:
+        raise UsageError(str(exc)) from None
+    if entry != "index.html" or "entryFile" in config:
+        config["entryFile"] = entry
+    try:
+        parse_config(config)
+    except InvalidConfigError as exc:
+        raise UsageError(f"--config: {exc}") from None
+    _check_output(
+        args.out_dir / "plan.tar.gz" if args.out_dir.is_dir() else args.out_dir, "OUT_DIR"
+    )
+    result = plan(project, config, args.out_dir / "plan", args.out_dir / "plan.tar.gz")
     _emit(
         {
             "planHash": result.plan_hash,
@@ -193,6 +275,15 @@ def _emit(payload: dict[str, Any], timings: dict[str, float]) -> None:
     print(json.dumps(payload, indent=2))
 
 
+def _check_output(path: Path, name: str) -> None:
+    from .output_target import check_writable_parent
+
+    try:
+        check_writable_parent(path, name)
+    except InvalidOutputError as exc:
+        raise UsageError(str(exc)) from None
+
+
 @contextlib.contextmanager
 def _plan_directory(path: Path) -> Iterator[Path]:
     """A plan directory as given, or a plan.tar.gz extracted to a temporary directory."""
@@ -208,6 +299,7 @@ def _plan_directory(path: Path) -> Iterator[Path]:
 def _cmd_render_chunk(args: argparse.Namespace) -> int:
     from .render_chunk import render_chunk
 
+    _check_output(args.out, "OUT")
     with _plan_directory(args.plan) as plan_dir:
         result = render_chunk(
             plan_dir, args.index, args.out, expected_hash=args.plan_hash, pages=args.pages
@@ -232,6 +324,7 @@ def _cmd_assemble(args: argparse.Namespace) -> int:
     from .assemble import assemble
 
     hashes = args.hashes.split(",") if args.hashes else None
+    _check_output(args.out, "OUT")
     with _plan_directory(args.plan) as plan_dir:
         result = assemble(plan_dir, args.chunks, args.out, expected_hashes=hashes)
     _emit(
@@ -276,32 +369,42 @@ def _cmd_fonts(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "lambda":
-        from .aws.cli import run_lambda_command
+def _cmd_lambda(args: argparse.Namespace) -> int:
+    from .aws.cli import run_lambda_command
 
-        return run_lambda_command(args)
+    return run_lambda_command(args)
+
+
+RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "render": _cmd_render,
+    "plan": _cmd_plan,
+    "render-chunk": _cmd_render_chunk,
+    "assemble": _cmd_assemble,
+    "browser": _cmd_browser,
+    "fonts": _cmd_fonts,
+    "lambda": _cmd_lambda,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit status per the contract in :mod:`.cli_errors` (and ``--help``)."""
+    restore_signals = install_interrupt_handlers()
     try:
-        if args.command == "render":
-            return _cmd_render(args)
-        if args.command == "browser":
-            return _cmd_browser(args)
-        if args.command == "fonts":
-            return _cmd_fonts(args)
-        if args.command == "plan":
-            return _cmd_plan(args)
-        if args.command == "render-chunk":
-            return _cmd_render_chunk(args)
-        if args.command == "assemble":
-            return _cmd_assemble(args)
-    except RenderError as exc:
-        print(f"error [{exc.code}]: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    return 1
+        return _main(argv)
+    finally:
+        restore_signals()
+
+
+def _main(argv: list[str] | None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    command_parser: argparse.ArgumentParser = subparsers.choices[args.command]
+    return run_guarded(
+        lambda: RUNNERS[args.command](args),
+        usage_error=command_parser.error,
+        debug=bool(getattr(args, "debug", False)),
+    )
 
 
 if __name__ == "__main__":

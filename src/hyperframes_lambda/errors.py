@@ -260,6 +260,13 @@ class InvalidWebhookError(RenderError):
     code = "INVALID_WEBHOOK"
 
 
+class InvalidOutputError(RenderError):
+    """The output path cannot take the render (format/extension mismatch, no such or
+    unwritable directory), found before any work starts."""
+
+    code = "INVALID_OUTPUT"
+
+
 # --- retryable: the environment failed, the same input may well succeed --------------
 
 

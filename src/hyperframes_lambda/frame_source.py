@@ -77,10 +77,16 @@ def open_frame_sources(
             pages: list[PageCapture] = []
             error: BaseException | None = None
             for future in futures:
-                try:
-                    pages.append(stack.enter_context(future.result()))
-                except BaseException as exc:  # noqa: BLE001 - first error re-raised below
-                    error = error or exc
+                while True:
+                    try:
+                        pages.append(stack.enter_context(future.result()))
+                    except BaseException as exc:  # noqa: BLE001 - first error re-raised below
+                        error = error or exc
+                        if not future.done():
+                            # Interrupted (Ctrl-C, SIGTERM) while the page opens in its
+                            # thread: wait for it, so its browser is closed, not orphaned.
+                            continue
+                    break
             if error is not None:
                 raise error
         yield pages

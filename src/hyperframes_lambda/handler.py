@@ -38,9 +38,9 @@ from .lambda_events import (
     RenderChunkResultPayload,
     parse_event,
 )
+from .local_render import default_page_count
 from .plan import AUDIO_FILE, plan
 from .plan_archive import extract_archive, extract_plan_archive
-from .render import default_page_count
 from .render_chunk import CHUNK_EXTENSIONS, render_chunk
 from .storage import Storage, check_allowed, join_uri
 from .timing import fps_json

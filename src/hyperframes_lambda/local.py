@@ -41,6 +41,14 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from .cli_errors import (
+    EXIT_FAILED,
+    install_interrupt_handlers,
+    install_worker_interrupt_handlers,
+    int_at_least,
+    stop_pool_workers,
+    worker_task,
+)
 from .errors import terminal_codes
 from .storage import Storage, join_uri
 from .timing import fps_text, frames_duration, parse_fps
@@ -111,7 +119,8 @@ def invoke_in_process(event: Invocation) -> Invocation:
 
     context = _LocalContext(aws_request_id=str(uuid.uuid4()), deadline=time.time() + 900)
     try:
-        return {"ok": handler(event, context)}
+        with worker_task():  # a SIGTERM from the runner interrupts the invocation cleanly
+            return {"ok": handler(event, context)}
     except Exception as exc:  # noqa: BLE001 - every failure becomes a Lambda-style error
         return {"errorType": type(exc).__name__, "errorMessage": str(exc)}
 
@@ -137,6 +146,15 @@ def invoke_http(url: str, event: Invocation, timeout: float = 960.0) -> Invocati
 
 def _init_in_process_worker(env: dict[str, str]) -> None:
     os.environ.update(env)
+    install_worker_interrupt_handlers()
+
+
+def stop_executor(executor: Executor) -> None:
+    """On Ctrl-C/SIGTERM: interrupt the worker processes (each "container" stops its
+    browsers and removes its work directory) and drop the invocations not yet started."""
+    if isinstance(executor, ProcessPoolExecutor):
+        stop_pool_workers(executor._processes)  # no public handle on the workers
+    executor.shutdown(wait=False, cancel_futures=True)
 
 
 # ---- the run ------------------------------------------------------------------------
@@ -169,6 +187,15 @@ class LocalRunner:
             time.sleep(delay)
 
     def run(
+        self, project_uri: str, prefix: str, output_uri: str, config: dict[str, Any], parallel: int
+    ) -> tuple[dict[str, Any], RunSummary]:
+        try:
+            return self._run(project_uri, prefix, output_uri, config, parallel)
+        except KeyboardInterrupt:
+            stop_executor(self.executor)
+            raise
+
+    def _run(
         self, project_uri: str, prefix: str, output_uri: str, config: dict[str, Any], parallel: int
     ) -> tuple[dict[str, Any], RunSummary]:
         summary = RunSummary(output=Path())
@@ -211,9 +238,13 @@ class LocalRunner:
                 ): index
                 for index in range(count)
             }
-            for future in as_completed(futures):
-                results[futures[future]] = future.result()
-                self.log(f"[renderChunk] {len(results)}/{count} chunks done")
+            try:
+                for future in as_completed(futures):
+                    results[futures[future]] = future.result()
+                    self.log(f"[renderChunk] {len(results)}/{count} chunks done")
+            except KeyboardInterrupt:  # before the fan-out waits for its invocations
+                stop_executor(self.executor)
+                raise
         chunk_stats.seconds = time.perf_counter() - t
         assemble_stats = summary.stages.setdefault("assemble", StageStats())
         t = time.perf_counter()
@@ -257,16 +288,34 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("project", type=Path)
     parser.add_argument("-o", "--output", type=Path, required=True)
-    parser.add_argument("--parallel", type=int, default=max(1, min(4, os.cpu_count() or 1)))
-    parser.add_argument("--chunk-size", type=int)
+    parser.add_argument(
+        "--parallel", type=int_at_least(1), default=max(1, min(4, os.cpu_count() or 1))
+    )
+    parser.add_argument("--chunk-size", type=int_at_least(1))
     parser.add_argument("--config", default="{}", help="Config JSON (fps, format, quality, …)")
     parser.add_argument("--s3-endpoint-url", help="an S3-compatible endpoint (default: local dir)")
     parser.add_argument("--bucket", help="bucket for --s3-endpoint-url (or real S3)")
     parser.add_argument("--invoke-url", help="Runtime Interface Emulator invoke URL")
     parser.add_argument("--work-dir", type=Path, help="file:// storage root (default: temporary)")
-    parser.add_argument("--retries", type=int, default=2, help="retries of retryable errors")
+    parser.add_argument(
+        "--retries", type=int_at_least(0), default=2, help="retries of retryable errors"
+    )
     args = parser.parse_args(argv)
+    if not args.project.is_dir():
+        parser.error(f"{args.project} is not a project directory")
+    restore_signals = install_interrupt_handlers()
+    try:
+        return _main(parser, args)
+    except KeyboardInterrupt as exc:
+        from .cli_errors import Terminated, exit_code_for
 
+        print("terminated" if isinstance(exc, Terminated) else "interrupted", file=sys.stderr)
+        return exit_code_for(exc)
+    finally:
+        restore_signals()
+
+
+def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         config = json.loads(args.config)
     except json.JSONDecodeError as exc:
@@ -326,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
         except InvocationFailed as exc:
             print(f"failed: {exc}", file=sys.stderr)
-            return 1
+            return EXIT_FAILED
         _fetch_output(storage, output_uri, output, scratch, config.get("format") == "png-sequence")
     summary.output = output
     print(summary.table())

@@ -13,20 +13,22 @@ import tempfile
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
 from .assemble import assemble
 from .capture import CaptureMode
+from .cli_errors import install_worker_interrupt_handlers, stop_pool_workers, worker_task
 from .config import RenderConfig, parse_config
+from .errors import CompositionError
+from .output_target import resolve_output
 from .plan import PlanResult, plan
+from .progress import Progress, ProgressCallback, Stage
 from .remote_assets import RemoteFetcher
 from .render_chunk import CHUNK_EXTENSIONS, ChunkResult, render_chunk
 from .timing import frames_duration
-
-ProgressCallback = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -35,11 +37,12 @@ class RenderOptions:
     width: int | None = None  # None: the composition's data-width
     height: int | None = None
     quality: Literal["draft", "standard", "high"] = "standard"
-    format: Literal["mp4", "mov", "webm", "png-sequence"] = "mp4"
+    # None: from the output's extension (.mp4/.mov/.webm; a directory: png-sequence)
+    format: Literal["mp4", "mov", "webm", "png-sequence"] | None = None
     codec: Literal["h264", "h265"] | None = None
     crf: int | None = None
     bitrate: str | None = None
-    entry_file: str = "index.html"
+    entry_file: str | None = None  # None: index.html (or the file given as the project)
     variables: Mapping[str, Any] = field(default_factory=dict)
     strict_assets: bool = False  # an unreachable remote image fails instead of warning
     chunks: int | None = None  # split into about this many chunks (default 1)
@@ -65,6 +68,10 @@ class RenderOptions:
 
 @dataclass(frozen=True)
 class RenderResult:
+    """What a finished render made: ``output`` (a file, or a directory for png-sequence),
+    the plan (size, fps, warnings), every chunk's result, and seconds per stage
+    (``timings``: plan, chunks, assemble, total)."""
+
     output: Path
     plan: PlanResult
     chunks: list[ChunkResult]
@@ -79,6 +86,26 @@ class RenderResult:
     @property
     def duration(self) -> float:
         return frames_duration(self.plan.total_frames, self.plan.fps)
+
+    @property
+    def fps(self) -> Fraction:
+        return self.plan.fps
+
+    @property
+    def width(self) -> int:
+        return self.plan.width
+
+    @property
+    def height(self) -> int:
+        return self.plan.height
+
+    @property
+    def format(self) -> str:
+        return self.plan.format
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self.plan.warnings)
 
     @property
     def capture_seconds(self) -> float:
@@ -100,6 +127,38 @@ def default_page_count(workers: int = 1) -> int:
     return max(1, min(2, cpu_count() // max(1, workers)))
 
 
+def resolve_project(
+    project: Path, entry: str | None, *, entry_name: str = "entry"
+) -> tuple[Path, str]:
+    """The project directory and entry file. An HTML file given as the project means its
+    directory with that file as the entry (unless an entry is also given: ambiguous)."""
+    if project.is_file():
+        if project.suffix.lower() not in (".html", ".htm"):
+            raise CompositionError(
+                f"{project} is a file, not a project directory (give the directory that "
+                f"holds the composition, and {entry_name} NAME.html for its entry file)"
+            )
+        if entry is not None and entry != project.name:
+            raise CompositionError(
+                f"{project} is a file and {entry_name} {entry} names another entry; give "
+                f"the project directory {project.parent} with {entry_name} {entry}, or the "
+                f"HTML file alone"
+            )
+        return project.parent, project.name
+    entry = entry or "index.html"
+    if not project.is_dir():
+        raise CompositionError(f"project directory {project} does not exist")
+    if not (project / entry).is_file():
+        pages = sorted(p.name for p in project.glob("*.htm*") if p.is_file())
+        hint = (
+            f"; HTML files there: {', '.join(pages[:5])} (choose one with {entry_name})"
+            if pages
+            else f" and the directory has no HTML file (set {entry_name} to the entry file)"
+        )
+        raise CompositionError(f"{project}: entry file {entry} does not exist{hint}")
+    return project, entry
+
+
 def render_local(
     project_dir: Path,
     output: Path,
@@ -108,14 +167,29 @@ def render_local(
     on_progress: ProgressCallback | None = None,
     fetcher: RemoteFetcher | None = None,
 ) -> RenderResult:
-    """Render ``project_dir`` to ``output`` through plan → chunks → assemble."""
+    """Render ``project_dir`` to ``output`` through plan → chunks → assemble.
+
+    The output path and project are checked before any work (:class:`InvalidOutputError`,
+    :class:`CompositionError`); ``on_progress`` sees every stage (:class:`Progress`).
+    """
     options = options or RenderOptions()
     started = time.perf_counter()
+    output_format = resolve_output(output, options.format)
+    project_dir, entry = resolve_project(project_dir, options.entry_file)
+    options = replace(options, format=output_format, entry_file=entry)
     config = options.config()
+
+    def report(stage: Stage, done: int, total: int) -> None:
+        if on_progress is not None:
+            on_progress(Progress(stage, done, total, time.perf_counter() - started))
+
     with tempfile.TemporaryDirectory(prefix="hf-render-") as work:
         work_dir = Path(work)
+        report("plan", 0, 1)
         planned = plan(project_dir, config, work_dir / "plan", fetcher=fetcher)
+        report("plan", 1, 1)
         timings = {"plan": planned.timings["total"]}
+        report("frames", 0, planned.total_frames)
         chunk_dir = work_dir / "chunks"
         ext = CHUNK_EXTENSIONS[planned.format]
         chunk_paths = [chunk_dir / f"{i:04d}{ext}" for i in range(planned.chunk_count)]
@@ -123,18 +197,20 @@ def render_local(
         pages = options.pages or default_page_count(workers)
         t = time.perf_counter()
         if workers <= 1:
-            results = _render_chunks_here(planned, chunk_paths, pages, options, on_progress)
+            results = _render_chunks_here(planned, chunk_paths, pages, options, report)
         else:
             results = _render_chunks_in_workers(
-                planned, chunk_paths, workers, pages, options, on_progress
+                planned, chunk_paths, workers, pages, options, report
             )
         timings["chunks"] = time.perf_counter() - t
         t = time.perf_counter()
+        report("assemble", 0, 1)
         assemble(
             planned.plan_dir, chunk_paths, output,
             expected_hashes=[r.sha256 for r in results], expected_plan_hash=planned.plan_hash,
         )  # fmt: skip
         timings["assemble"] = time.perf_counter() - t
+        report("assemble", 1, 1)
     timings["total"] = time.perf_counter() - started
     return RenderResult(output, planned, results, workers, results[0].capture_mode, timings)
 
@@ -144,15 +220,14 @@ def _render_chunks_here(
     chunk_paths: list[Path],
     pages: int,
     options: RenderOptions,
-    on_progress: ProgressCallback | None,
+    report: Callable[[Stage, int, int], None],
 ) -> list[ChunkResult]:
     done = 0
 
     def on_frame(_index: int) -> None:
         nonlocal done
         done += 1
-        if on_progress:
-            on_progress(done, planned.total_frames)
+        report("frames", done, planned.total_frames)
 
     return [
         render_chunk(
@@ -174,6 +249,7 @@ _progress_queue: Any = None
 def _init_worker(queue: Any) -> None:
     global _progress_queue  # noqa: PLW0603 - per-worker-process handle, set once at spawn
     _progress_queue = queue
+    install_worker_interrupt_handlers()
 
 
 def _report_frame(_index: int) -> None:
@@ -184,10 +260,11 @@ def _report_frame(_index: int) -> None:
 def _worker_render_chunk(
     plan_dir: str, index: int, path: str, plan_hash: str, pages: int, dump: str | None
 ) -> ChunkResult:
-    return render_chunk(
-        Path(plan_dir), index, Path(path), expected_hash=plan_hash, pages=pages,
-        dump_frames=Path(dump) if dump else None, on_frame=_report_frame,
-    )  # fmt: skip
+    with worker_task():
+        return render_chunk(
+            Path(plan_dir), index, Path(path), expected_hash=plan_hash, pages=pages,
+            dump_frames=Path(dump) if dump else None, on_frame=_report_frame,
+        )  # fmt: skip
 
 
 def _render_chunks_in_workers(
@@ -196,9 +273,12 @@ def _render_chunks_in_workers(
     workers: int,
     pages: int,
     options: RenderOptions,
-    on_progress: ProgressCallback | None,
+    report: Callable[[Stage, int, int], None],
 ) -> list[ChunkResult]:
-    """Chunks in ``workers`` spawned processes; frames reported back for the progress bar."""
+    """Chunks in ``workers`` spawned processes; frames reported back for the progress bar.
+
+    Interrupted (Ctrl-C, SIGTERM), the workers are sent SIGTERM and waited for: each one
+    stops its browsers and removes its files before the work directory goes."""
     context = multiprocessing.get_context("spawn")
     with context.Manager() as manager:
         queue = manager.Queue()
@@ -218,17 +298,23 @@ def _render_chunks_in_workers(
                 )
                 for i, path in enumerate(chunk_paths)
             ]
-            done = 0
+            done, reported = 0, 0  # 0 was reported before the chunks started
             pending = set(futures)
-            while pending:
-                finished, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
-                while not queue.empty():
-                    done += queue.get()
-                if on_progress:
-                    on_progress(done, planned.total_frames)
-                for future in finished:
-                    if future.exception() is not None:
-                        for other in pending:
-                            other.cancel()
-                        raise future.exception()  # type: ignore[misc]
+            try:
+                while pending:
+                    finished, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+                    while not queue.empty():
+                        done += queue.get()
+                    if done != reported:
+                        report("frames", done, planned.total_frames)
+                        reported = done
+                    for future in finished:
+                        if future.exception() is not None:
+                            for other in pending:
+                                other.cancel()
+                            raise future.exception()  # type: ignore[misc]
+            except KeyboardInterrupt:
+                stop_pool_workers(pool._processes)  # no public handle on the workers
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
             return [f.result() for f in futures]

@@ -1,0 +1,92 @@
+"""``from hyperframes_lambda import render``: the documented Python API."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import itertools
+import re
+import shutil
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+import hyperframes_lambda
+from hyperframes_lambda import Progress, RenderError, RenderResult, render
+from hyperframes_lambda.errors import InvalidOutputError
+from hyperframes_lambda.probe import probe
+
+from .conftest import COMPOSITIONS, EXAMPLES
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def readme_python_example() -> str:
+    section = README.read_text().split("### Python API", 1)[1]
+    match = re.search(r"```python\n(.*?)```", section, re.DOTALL)
+    assert match, "README's Python API section has no python code block"
+    return match.group(1)
+
+
+def test_the_package_exports_a_render_function_and_its_types() -> None:
+    assert inspect.isfunction(render)
+    assert set(hyperframes_lambda.__all__) >= {
+        "render", "RenderError", "RenderOptions", "RenderResult", "Progress",
+    }  # fmt: skip
+    assert hyperframes_lambda.RenderError is RenderError
+    assert dataclasses.is_dataclass(RenderResult) and RenderResult.__dataclass_params__.frozen  # type: ignore[attr-defined]
+
+
+def test_a_bad_output_is_refused_before_any_work(tmp_path: Path) -> None:
+    events: list[Progress] = []
+    with pytest.raises(InvalidOutputError, match=r"unsupported extension '\.gif'") as caught:
+        render(
+            str(COMPOSITIONS / "known-pixels"), str(tmp_path / "x.gif"), on_progress=events.append
+        )
+    assert isinstance(caught.value, RenderError) and caught.value.code == "INVALID_OUTPUT"
+    with pytest.raises(InvalidOutputError, match="format mp4 does not match output"):
+        render(COMPOSITIONS / "known-pixels", tmp_path / "x.webm", format="mp4")
+    assert events == [] and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_the_readme_example_runs_verbatim(tmp_path: Path) -> None:
+    shutil.copytree(EXAMPLES / "title-card", tmp_path / "examples" / "title-card")
+    result = subprocess.run(
+        [sys.executable, "-c", readme_python_example()],
+        cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[:4] == ["plan: 0/1", "plan: 1/1", "frames: 120/120", "assemble: 0/1"], lines
+    assert lines[4] == "assemble: 1/1"
+    assert lines[5].startswith("title-card.mp4 120 4.0 30 640 360"), lines
+    info = probe(tmp_path / "title-card.mp4")
+    assert (info.frame_count, info.width, info.height) == (120, 640, 360)
+
+
+@pytest.mark.slow
+def test_str_paths_an_html_project_file_and_every_stage_reported(tmp_path: Path) -> None:
+    events: list[Progress] = []
+    out = tmp_path / "kp.mp4"
+    result = render(
+        str(COMPOSITIONS / "known-pixels" / "index.html"), str(out),
+        fps=25, chunks=2, workers=2, pages=1, on_progress=events.append,
+    )  # fmt: skip
+    assert result.output == out and out.is_file()
+    assert (result.frames, result.fps, result.width, result.height) == (50, Fraction(25), 320, 180)
+    assert result.duration == pytest.approx(2.0) and len(result.chunks) == 2
+    assert set(result.timings) >= {"plan", "chunks", "assemble", "total"}
+    stages = [e.stage for e in events]
+    assert stages[:2] == ["plan", "plan"] and stages[-2:] == ["assemble", "assemble"]
+    assert set(stages[2:-2]) == {"frames"}
+    frames = [e for e in events if e.stage == "frames"]
+    assert [e.done for e in frames] == sorted(e.done for e in frames)
+    assert frames[-1].done == frames[-1].total == 50 and frames[-1].finished
+    assert all(a.elapsed <= b.elapsed for a, b in itertools.pairwise(events))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        result.output = tmp_path  # type: ignore[misc]
+    assert probe(out).frame_count == 50
