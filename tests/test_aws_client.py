@@ -338,6 +338,24 @@ def test_cli_exit_codes_and_error_lines(
     assert "must be a JSON object" in capsys.readouterr().err
 
 
+def test_cli_botocore_failures_have_stable_codes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No region configured: a stable code, not botocore's class name (NoRegionError)."""
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    arn = "arn:aws:states:us-east-1:1:execution:a:b"
+    assert (
+        cli.main(
+            ["lambda", "progress", arn, "--stack", "s", "--endpoint-url", "http://127.0.0.1:9"]
+        )
+        == 1
+    )
+    errors = [x for x in capsys.readouterr().err.splitlines() if x.startswith("error [")]
+    assert [x.split(":")[0] for x in errors] == ["error [AWS_CONFIG_MISSING]"]
+
+
 # ---- against the state machine ------------------------------------------------------------
 
 

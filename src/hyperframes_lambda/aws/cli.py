@@ -265,8 +265,26 @@ def run_lambda_command(args: argparse.Namespace) -> int:
         print(f"error [{code}]: {exc}", file=sys.stderr)
         return 1
     except BotoCoreError as exc:
-        print(f"error [{type(exc).__name__}]: {exc}", file=sys.stderr)
+        print(f"error [{_botocore_code(exc)}]: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    # KeyboardInterrupt (and SIGTERM's Terminated) propagate to cli_errors.run_guarded,
+    # which prints the line and returns 130 or 143.
+
+
+def _botocore_code(exc: Exception) -> str:
+    """Stable codes for the client-side failures of botocore (its class names are not)."""
+    from botocore.exceptions import (
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+        ProfileNotFound,
+    )
+
+    if isinstance(exc, NoRegionError | ProfileNotFound):
+        return "AWS_CONFIG_MISSING"
+    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
+        return "AWS_CREDENTIALS_MISSING"
+    if isinstance(exc, EndpointConnectionError):
+        return "AWS_UNREACHABLE"
+    return "AWS_CLIENT_ERROR"
