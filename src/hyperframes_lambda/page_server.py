@@ -47,6 +47,8 @@ class _Handler(SimpleHTTPRequestHandler):
     }
 
     def do_GET(self) -> None:
+        if not self._own_request():
+            return
         path = unquote(urlsplit(self.path).path)
         served = self.server.routes.get(path)
         if served is None and path == self.server.entry_path and self.server.transform:
@@ -63,6 +65,31 @@ class _Handler(SimpleHTTPRequestHandler):
         self.send_header("Content-Length", str(len(served.body)))
         self.end_headers()
         self.wfile.write(served.body)
+
+    def do_HEAD(self) -> None:
+        if self._own_request():
+            super().do_HEAD()
+
+    def do_CONNECT(self) -> None:
+        # A tunnel (https, wss, WebRTC over TCP) to anywhere: never.
+        self._refuse(f"CONNECT {self.path}")
+
+    def _own_request(self) -> bool:
+        """The browser sends every request here as its proxy (absolute-form request line):
+        serve our own origin's, refuse the rest. A plain request (origin-form) is ours."""
+        if self.path.startswith("/"):
+            return True
+        parts = urlsplit(self.path)
+        if parts.scheme == "http" and parts.netloc == self.server.authority:
+            self.path = parts.path + (f"?{parts.query}" if parts.query else "") or "/"
+            return True
+        self._refuse(self.path)
+        return False
+
+    def _refuse(self, what: str) -> None:
+        self.server.blocked.append(what)
+        self.close_connection = True
+        super().send_error(403, "only the page's own origin is reachable")
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         # A 404 for fetch()/XHR (Sec-Fetch-Dest "empty") is the asking script's to handle
@@ -85,6 +112,8 @@ class _Handler(SimpleHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     missing: list[str]
+    blocked: list[str]
+    authority: str
     routes: Mapping[str, ServedFile]
     entry_path: str | None
     transform: HtmlTransform | None
@@ -109,6 +138,9 @@ class PageServer:
         handler = partial(_Handler, directory=str(root))
         self._server = _Server(("127.0.0.1", 0), handler)
         self._server.missing = []
+        self._server.blocked = []
+        host, port = self._server.server_address[:2]
+        self._server.authority = f"{host!s}:{port}"
         self._server.routes = dict(routes or {})
         self._server.entry_path = "/" + entry.lstrip("/") if entry else None
         self._server.transform = transform
@@ -130,6 +162,16 @@ class PageServer:
     def missing(self) -> list[str]:
         """Paths the page asked for that are not in the project (404s)."""
         return list(self._server.missing)
+
+    @property
+    def blocked(self) -> list[str]:
+        """Requests for anything but this origin that the page made (and did not get)."""
+        return list(self._server.blocked)
+
+    @property
+    def proxy(self) -> str:
+        """This server as the page's proxy (``host:port``): see :mod:`.browser.isolation`."""
+        return self._server.authority
 
     def __enter__(self) -> PageServer:
         self._thread.start()

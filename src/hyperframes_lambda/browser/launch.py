@@ -62,6 +62,10 @@ COMMON_FLAGS = (
     "--enable-features=CanvasDrawElement",
     # The page may only reach our local server: anything else fails fast, never leaks.
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+    # ... and no WebRTC UDP to IP literals (which no resolver rule sees): every page's
+    # context has a proxy (its page server, see capture._isolated_context), so this policy
+    # leaves WebRTC only TCP through that proxy, which refuses it.
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
     "--remote-debugging-pipe",
 )
 
