@@ -12,13 +12,14 @@ Mixing omitted ticks with small explicit ones makes Chrome ignore frames silentl
 from __future__ import annotations
 
 import base64
+import os
 import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from .browser.cdp import CdpPipe
 from .browser.launch import BrowserProcess, launch_browser
@@ -26,10 +27,15 @@ from .browser.pool import BrowserPool
 from .browser.resolve import ChromeBinary
 from .errors import (
     AssetNotFoundError,
+    BrowserCrashedError,
     CaptureError,
     CdpProtocolError,
+    CdpTimeoutError,
     CompositionError,
+    InvalidConfigError,
     PageScriptError,
+    PageUnresponsiveError,
+    RenderError,
 )
 from .page.injection import new_document_scripts
 from .timing import frame_time
@@ -48,10 +54,30 @@ _EMPTY_FRAME_BACKOFF_S = (0.005, 0.5)
 # that is not ready after this long without frames gets frames (it may wait on rendering).
 _FRAMELESS_LOAD_S = 5.0
 _LOAD_TICK_MS = 0.001
+# Checking who hung: how long the browser and the page get to answer a trivial command.
+_PROBE_TIMEOUT_S = 3.0
+# The shortest wait for one status poll, however little of the ready deadline is left.
+_MIN_CALL_S = 1.0
 # Once the composition is ready, how long sub-compositions may still register timelines.
 _TIMELINE_GRACE_S = 0.5
 # A runtime that is up with nothing to play gets this long for a late timeline.
 _ZERO_DURATION_GRACE_S = 1.0
+
+
+PAGE_TIMEOUT_ENV = "HYPERFRAMES_PAGE_TIMEOUT_S"
+
+
+def _page_timeout_s(default: float) -> float:
+    raw = os.environ.get(PAGE_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidConfigError(f"{PAGE_TIMEOUT_ENV}={raw!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise InvalidConfigError(f"{PAGE_TIMEOUT_ENV}={raw!r} must be a positive number of seconds")
+    return min(default, value)
 
 
 @dataclass(frozen=True)
@@ -68,8 +94,10 @@ class CaptureSettings:
     jpeg_quality: int = 90
     transparent: bool = False
     variables: Mapping[str, Any] = field(default_factory=dict)
-    ready_timeout_s: float = 60.0
-    call_timeout_s: float = 30.0
+    # How long the page may take to load and get ready, and any one call into it (a seek,
+    # a frame); HYPERFRAMES_PAGE_TIMEOUT_S lowers both (tests, impatient local runs).
+    ready_timeout_s: float = field(default_factory=lambda: _page_timeout_s(60.0))
+    call_timeout_s: float = field(default_factory=lambda: _page_timeout_s(30.0))
     mode: Literal["auto", "beginframe", "screenshot"] = "auto"
     # A missing image fails the render instead of rendering broken (with a warning).
     strict_assets: bool = False
@@ -106,6 +134,7 @@ class PageCapture:
         *,
         context_id: str | None = None,
         pool: BrowserPool | None = None,
+        page_url: str = "",
     ) -> None:
         self._browser = browser
         self._cdp: CdpPipe = browser.cdp
@@ -121,6 +150,10 @@ class PageCapture:
         self.duration = 0.0
         self.missing_timelines: list[str] = []
         self.warnings: list[str] = []
+        # What the page is doing, for a hang's message: "load", "ready", "seek at frame N".
+        self._phase = "load"
+        self._entry = project_path(urlsplit(page_url).path) if page_url else "the page"
+        self._unresponsive = False
 
     # ---- opening -------------------------------------------------------------------
 
@@ -173,7 +206,14 @@ class PageCapture:
                 give_up()
                 raise
             page = cls(
-                browser, session, settings, mode, missing_assets, context_id=context, pool=pool
+                browser,
+                session,
+                settings,
+                mode,
+                missing_assets,
+                context_id=context,
+                pool=pool,
+                page_url=url,
             )
             try:
                 page._load(url)
@@ -199,7 +239,17 @@ class PageCapture:
         while True:
             if self.mode == "beginframe" and time.monotonic() - started > _FRAMELESS_LOAD_S:
                 self._begin_frame(screenshot=False, advance_ms=_LOAD_TICK_MS)
-            status = self._evaluate("window.__hfEngine ? window.__hfEngine.status() : null") or {}
+            # A page that hangs is found by the ready deadline, not a full call timeout later.
+            left = max(_MIN_CALL_S, deadline - time.monotonic())
+            status = (
+                self._evaluate(
+                    "window.__hfEngine ? window.__hfEngine.status() : null",
+                    timeout=min(self.settings.call_timeout_s, left),
+                )
+                or {}
+            )
+            if status.get("readyState") == "complete":
+                self._phase = "ready"
             if status.get("errors"):
                 raise PageScriptError(
                     "the composition's scripts failed while loading:\n"
@@ -272,6 +322,7 @@ class PageCapture:
     def capture(self, index: int) -> bytes:
         """Seek to frame ``index`` (absolute) and return its screenshot bytes."""
         t = frame_time(index, self.settings.fps)
+        self._phase = f"seek at frame {index}"
         if self._seek(t):
             self._composite(t)
         if self.mode == "screenshot":
@@ -350,9 +401,52 @@ class PageCapture:
 
     # ---- plumbing ------------------------------------------------------------------
 
-    def _call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self._cdp.call(
-            method, params, session_id=self._session, timeout=self.settings.call_timeout_s
+    def _call(
+        self, method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        timeout = self.settings.call_timeout_s if timeout is None else timeout
+        try:
+            return self._cdp.call(method, params, session_id=self._session, timeout=timeout)
+        except CdpTimeoutError as exc:
+            raise self._why_no_reply(method, timeout) from exc
+
+    def _why_no_reply(self, method: str, timeout: float) -> RenderError:
+        """A call into the page got no reply: the page hung, or the browser did?
+
+        Evidence, not guesswork: a browser that has exited or does not answer
+        ``Browser.getVersion`` failed (retryable). One that answers while the page does not
+        hosts a page that hangs — its main thread busy in a script (a trivial evaluate gets
+        no reply either) or a promise of its own that never settles — and retrying the
+        same page hangs the same way (terminal)."""
+        where = f"{self._entry}: during {self._phase}"
+        if self._browser.process.poll() is not None:
+            return BrowserCrashedError(
+                f"{where}, the browser exited ({self._browser.describe_exit()})"
+            )
+        try:
+            self._cdp.call("Browser.getVersion", timeout=_PROBE_TIMEOUT_S)
+        except RenderError:
+            return BrowserCrashedError(
+                f"{where}, the browser stopped responding ({self._browser.describe_exit()})"
+            )
+        try:
+            self._cdp.call(
+                "Runtime.evaluate",
+                {"expression": "0", "returnByValue": True},
+                session_id=self._session,
+                timeout=_PROBE_TIMEOUT_S,
+            )
+            cause = "the page is idle but its answer never came (a promise that never settles)"
+        except CdpTimeoutError:
+            cause = (
+                "the page's main thread is busy in a script that does not return (an endless loop?)"
+            )
+        except RenderError as exc:  # the page's renderer is gone: a crash, retryable
+            return BrowserCrashedError(f"{where}, the page's renderer failed: {exc}")
+        self._unresponsive = True
+        return PageUnresponsiveError(
+            f"{where}, the page stopped responding: {method} got no reply within "
+            f"{timeout:.0f}s while the browser itself responds; {cause}"
         )
 
     def evaluate(self, expression: str) -> Any:
@@ -363,8 +457,10 @@ class PageCapture:
         """One CDP call on this page's session (diagnostics such as the font report)."""
         return self._call(method, params)
 
-    def _evaluate(self, expression: str) -> Any:
-        reply = self._call("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+    def _evaluate(self, expression: str, *, timeout: float | None = None) -> Any:
+        reply = self._call(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True}, timeout=timeout
+        )
         if reply.get("exceptionDetails"):
             raise PageScriptError(_exception_text(reply["exceptionDetails"]))
         return reply.get("result", {}).get("value")
@@ -372,6 +468,9 @@ class PageCapture:
     def close(self) -> None:
         if self._pool is None:
             self._browser.close()
+            return
+        if self._unresponsive:  # a hung renderer is not left spinning in a pooled browser
+            self._pool.discard(self._browser)
             return
         # A pooled browser stays up for the next render; this page goes. A browser that
         # cannot close a page is not worth keeping.
@@ -556,6 +655,18 @@ def _not_ready_message(url: str, status: dict[str, Any], settings: CaptureSettin
     if not status.get("fonts"):
         return f"the composition's fonts at {url} did not load {waited}"
     return f"{status.get('imagesPending')} image(s) of {url} did not load {waited}"
+
+
+# The plan directory serves the compiled project under this path (plan.COMPILED_DIR).
+COMPILED_URL_PREFIX = "/compiled/"
+
+
+def project_path(url_path: str) -> str:
+    """A path the page server serves, as the project-relative path the author wrote."""
+    path = unquote(url_path)
+    if path.startswith(COMPILED_URL_PREFIX):
+        return path[len(COMPILED_URL_PREFIX) :]
+    return path.lstrip("/")
 
 
 def _exception_text(details: dict[str, Any]) -> str:
