@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Literal
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from .browser.cdp import CdpPipe
 from .browser.launch import BrowserProcess, launch_browser
@@ -38,6 +38,7 @@ from .errors import (
     RenderError,
 )
 from .page.injection import new_document_scripts
+from .page.locations import project_path, user_locations
 from .timing import frame_time
 
 ImageFormat = Literal["jpeg", "png"]
@@ -152,7 +153,9 @@ class PageCapture:
         self.warnings: list[str] = []
         # What the page is doing, for a hang's message: "load", "ready", "seek at frame N".
         self._phase = "load"
-        self._entry = project_path(urlsplit(page_url).path) if page_url else "the page"
+        parts = urlsplit(page_url)
+        self._origin = f"{parts.scheme}://{parts.netloc}" if page_url else ""
+        self._entry = project_path(parts.path) if page_url else "the page"
         self._unresponsive = False
 
     # ---- opening -------------------------------------------------------------------
@@ -253,12 +256,12 @@ class PageCapture:
             if status.get("errors"):
                 raise PageScriptError(
                     "the composition's scripts failed while loading:\n"
-                    + "\n".join(status["errors"])
+                    + self._locate("\n".join(status["errors"]))
                 )
             if status.get("startupError"):
                 raise CompositionError(
                     f"the HyperFrames runtime could not start the composition: "
-                    f"{status['startupError']}"
+                    f"{self._locate(str(status['startupError']))}"
                 )
             now = time.monotonic()
             loaded = status.get("readyState") == "complete"
@@ -372,7 +375,7 @@ class PageCapture:
         )
         details = reply.get("exceptionDetails")
         if details:
-            raise PageScriptError(f"{what} failed: {_exception_text(details)}")
+            raise PageScriptError(f"{what} failed: {self._locate(_exception_text(details))}")
         return reply.get("result", {}).get("value")
 
     def _begin_frame(
@@ -409,6 +412,10 @@ class PageCapture:
             return self._cdp.call(method, params, session_id=self._session, timeout=timeout)
         except CdpTimeoutError as exc:
             raise self._why_no_reply(method, timeout) from exc
+
+    def _locate(self, text: str) -> str:
+        """Page URLs and inline-script names in ``text`` as the author's files and lines."""
+        return user_locations(text, self._origin)
 
     def _why_no_reply(self, method: str, timeout: float) -> RenderError:
         """A call into the page got no reply: the page hung, or the browser did?
@@ -462,7 +469,7 @@ class PageCapture:
             "Runtime.evaluate", {"expression": expression, "returnByValue": True}, timeout=timeout
         )
         if reply.get("exceptionDetails"):
-            raise PageScriptError(_exception_text(reply["exceptionDetails"]))
+            raise PageScriptError(self._locate(_exception_text(reply["exceptionDetails"])))
         return reply.get("result", {}).get("value")
 
     def close(self) -> None:
@@ -655,18 +662,6 @@ def _not_ready_message(url: str, status: dict[str, Any], settings: CaptureSettin
     if not status.get("fonts"):
         return f"the composition's fonts at {url} did not load {waited}"
     return f"{status.get('imagesPending')} image(s) of {url} did not load {waited}"
-
-
-# The plan directory serves the compiled project under this path (plan.COMPILED_DIR).
-COMPILED_URL_PREFIX = "/compiled/"
-
-
-def project_path(url_path: str) -> str:
-    """A path the page server serves, as the project-relative path the author wrote."""
-    path = unquote(url_path)
-    if path.startswith(COMPILED_URL_PREFIX):
-        return path[len(COMPILED_URL_PREFIX) :]
-    return path.lstrip("/")
 
 
 def _exception_text(details: dict[str, Any]) -> str:
