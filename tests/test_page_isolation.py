@@ -216,5 +216,8 @@ def test_a_page_reaches_only_its_own_page_server(tmp_path: Path) -> None:
         )  # fmt: skip
         assert result.returncode == 0, result.stderr
         assert probe(out).frame_count == 30
+        warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+        assert any(f"http://127.0.0.1:{http_port}/" in w and "outside the project" in w
+                   for w in warnings), warnings  # fmt: skip
         assert hits == []
         assert _datagrams(udp) == []

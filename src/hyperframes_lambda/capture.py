@@ -15,7 +15,7 @@ import base64
 import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Literal
@@ -136,6 +136,7 @@ class PageCapture:
         context_id: str | None = None,
         pool: BrowserPool | None = None,
         page_url: str = "",
+        blocked_requests: Callable[[], list[str]] | None = None,
     ) -> None:
         self._browser = browser
         self._cdp: CdpPipe = browser.cdp
@@ -148,6 +149,7 @@ class PageCapture:
         self._interval_ms = 1000.0 / float(settings.fps)
         self._last_frame: bytes | None = None
         self._missing_assets = missing_assets
+        self._blocked_requests = blocked_requests
         self.duration = 0.0
         self.missing_timelines: list[str] = []
         self.warnings: list[str] = []
@@ -170,11 +172,13 @@ class PageCapture:
         *,
         pool: BrowserPool | None = None,
         slot: int = 0,
+        blocked_requests: Callable[[], list[str]] | None = None,
     ) -> PageCapture:
         """Launch a browser (or take one from ``pool``), load ``url`` in a new page and
         wait until the composition is ready.
 
-        ``missing_assets`` is a callable returning paths the page server could not find.
+        ``missing_assets`` is a callable returning paths the page server could not find;
+        ``blocked_requests`` one returning what the page asked for outside its origin.
         """
         modes: list[CaptureMode] = (
             ["beginframe", "screenshot"] if settings.mode == "auto" else [settings.mode]
@@ -217,6 +221,7 @@ class PageCapture:
                 context_id=context,
                 pool=pool,
                 page_url=url,
+                blocked_requests=blocked_requests,
             )
             try:
                 page._load(url)
@@ -293,6 +298,7 @@ class PageCapture:
                 raise CompositionError(_not_ready_message(url, status, self.settings))
             time.sleep(0.01)
         self._check_missing_assets()
+        self._report_blocked_requests()
         self.missing_timelines = list(status.get("missingTimelines") or [])
         self.warnings.extend(
             _collapse_image_warnings([str(w) for w in status.get("warnings") or []])
@@ -303,6 +309,19 @@ class PageCapture:
             # Draw once with a screenshot so we hold the bytes of the last drawn frame:
             # "no damage" replies are then always answerable.
             self._draw("the loaded page")
+
+    def _report_blocked_requests(self) -> None:
+        """What the page tried to reach beyond its own files failed in the page (README
+        "Page isolation"); say so once, as a warning: the author may have expected it."""
+        blocked = sorted(set(self._blocked_requests())) if self._blocked_requests else []
+        if blocked:
+            shown = ", ".join(blocked[:3]) + (
+                f" and {len(blocked) - 3} more" if len(blocked) > 3 else ""
+            )
+            self.warnings.append(
+                f"the page asked for {len(blocked)} URL(s) outside the project ({shown}); "
+                "a page reaches only its own files, so these failed in the page"
+            )
 
     def _check_missing_assets(self) -> None:
         """A missing script, style, font or media file fails the render; a missing image
