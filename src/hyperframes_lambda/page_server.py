@@ -72,7 +72,7 @@ class _Handler(SimpleHTTPRequestHandler):
 
     def do_CONNECT(self) -> None:
         # A tunnel (https, wss, WebRTC over TCP) to anywhere: never.
-        self._refuse(f"CONNECT {self.path}")
+        self._refuse(f"a tunnel to {self.path}")
 
     def _own_request(self) -> bool:
         """The browser sends every request here as its proxy (absolute-form request line):
