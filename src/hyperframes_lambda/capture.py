@@ -529,7 +529,15 @@ def _isolated_context(browser: BrowserProcess, page_origin: str) -> str:
         "Target.createBrowserContext",
         {"proxyServer": f"http://{authority}", "proxyBypassList": "<-loopback>"},
     )
-    return str(reply["browserContextId"])
+    context = str(reply["browserContextId"])
+    try:  # nor may it write files: a data:/blob: download would land on the disk
+        browser.cdp.call(
+            "Browser.setDownloadBehavior", {"behavior": "deny", "browserContextId": context}
+        )
+    except BaseException:
+        _dispose_context(browser, context)
+        raise
+    return context
 
 
 def _dispose_context(browser: BrowserProcess, context: str, timeout: float = 10.0) -> None:
