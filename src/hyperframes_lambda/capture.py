@@ -272,7 +272,7 @@ class PageCapture:
             loaded = status.get("readyState") == "complete"
             if loaded and not status.get("hasRoot"):
                 raise CompositionError(
-                    f"{url}: no element with data-composition-id (the composition root)"
+                    f"{self._entry}: no element with data-composition-id (the composition root)"
                 )
             ready = (
                 loaded
@@ -285,8 +285,8 @@ class PageCapture:
                 zero_since = zero_since or now
                 if now - zero_since >= _ZERO_DURATION_GRACE_S:
                     raise CompositionError(
-                        f"{url}: the composition's duration is 0 — set data-duration on the "
-                        "root element or register a non-empty timeline in window.__timelines"
+                        f"{self._entry}: the composition's duration is 0 — set data-duration on "
+                        "the root element or register a non-empty timeline in window.__timelines"
                     )
             if ready:
                 ready_since = ready_since or now
@@ -295,7 +295,7 @@ class PageCapture:
                     break
             if now > deadline:
                 self._check_missing_assets()
-                raise CompositionError(_not_ready_message(url, status, self.settings))
+                raise CompositionError(_not_ready_message(self._entry, status, self.settings))
             time.sleep(0.01)
         self._check_missing_assets()
         self._report_blocked_requests()
@@ -674,21 +674,21 @@ def _nothing_to_play(status: dict[str, Any]) -> bool:
     )
 
 
-def _not_ready_message(url: str, status: dict[str, Any], settings: CaptureSettings) -> str:
+def _not_ready_message(entry: str, status: dict[str, Any], settings: CaptureSettings) -> str:
     """Say which readiness condition never held."""
     waited = f"within {settings.ready_timeout_s:.0f}s"
     if status.get("readyState") != "complete":
-        return f"the page {url} did not finish loading {waited} (scripts, styles or fonts pending)"
+        return f"{entry} did not finish loading {waited} (scripts, styles or fonts pending)"
     if not status.get("player"):
-        return f"the HyperFrames runtime did not start the composition at {url} {waited}"
+        return f"the HyperFrames runtime did not start the composition at {entry} {waited}"
     if float(status.get("duration") or 0) <= 0:
         return (
-            f"the composition at {url} has no duration {waited}: set data-duration on the root "
+            f"the composition at {entry} has no duration {waited}: set data-duration on the root "
             "element or register a non-empty timeline in window.__timelines"
         )
     if not status.get("fonts"):
-        return f"the composition's fonts at {url} did not load {waited}"
-    return f"{status.get('imagesPending')} image(s) of {url} did not load {waited}"
+        return f"the composition's fonts at {entry} did not load {waited}"
+    return f"{status.get('imagesPending')} image(s) of {entry} did not load {waited}"
 
 
 def _exception_text(details: dict[str, Any]) -> str:
