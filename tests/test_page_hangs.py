@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from hyperframes_lambda.browser.pool import BrowserPool
+from hyperframes_lambda.compile import CompiledProject
 from hyperframes_lambda.errors import BrowserCrashedError, PageUnresponsiveError
 from hyperframes_lambda.frame_source import open_frame_source
 from hyperframes_lambda.plan import plan
@@ -108,11 +109,8 @@ def test_an_endless_loop_in_a_seek_handler_is_terminal_and_leaves_no_pooled_brow
 
 
 def test_a_browser_that_stops_answering_stays_retryable(
-    known_pixels: object, marked_browsers: str
+    known_pixels: CompiledProject, marked_browsers: str
 ) -> None:
-    from hyperframes_lambda.compile import CompiledProject
-
-    assert isinstance(known_pixels, CompiledProject)
     settings = replace(png_settings(), call_timeout_s=2.0)
     with open_frame_source(known_pixels.root, known_pixels.entry, settings) as page:
         pid = page._browser.process.pid
@@ -123,4 +121,18 @@ def test_a_browser_that_stops_answering_stays_retryable(
         finally:
             os.kill(pid, signal.SIGCONT)
     assert caught.value.retryable and "stopped responding" in str(caught.value)
+    _assert_no_browser_left(marked_browsers)
+
+
+def test_a_page_promise_that_never_settles_is_terminal(
+    known_pixels: CompiledProject, marked_browsers: str
+) -> None:
+    """The page answers (it is idle), but what it was asked never finishes."""
+    settings = replace(png_settings(), call_timeout_s=2.0)
+    with (
+        open_frame_source(known_pixels.root, known_pixels.entry, settings) as page,
+        pytest.raises(PageUnresponsiveError) as caught,
+    ):
+        page._await("new Promise(() => {})", "waiting for nothing")
+    assert "never settles" in str(caught.value) and "index.html: during ready" in str(caught.value)
     _assert_no_browser_left(marked_browsers)
