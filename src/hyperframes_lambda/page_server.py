@@ -2,7 +2,10 @@
 
 Pages need a real origin (fonts, modules, fetch of local JSON) and must never touch the
 network: the browser is started with a host-resolver rule that sends every other host to
-NOTFOUND, and this server serves only the given directory. Requests for files that do
+NOTFOUND, and this server serves only the given directory. It is also the proxy of the
+page's browser context (``capture._isolated_context``): every request of the page arrives
+here, and whatever is not for this server's own origin (another loopback port, another
+host, a CONNECT tunnel) is refused and recorded. Requests for files that do
 not exist are recorded so the renderer can fail naming them, instead of rendering a
 frame with a hole in it.
 """
@@ -19,6 +22,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 IGNORED_MISSING = frozenset({"/favicon.ico"})
+# Refused requests remembered for the plan's warning (a page may make millions).
+_MAX_BLOCKED_RECORDED = 1000
 
 
 @dataclass(frozen=True)
@@ -81,13 +86,14 @@ class _Handler(SimpleHTTPRequestHandler):
             return True
         parts = urlsplit(self.path)
         if parts.scheme == "http" and parts.netloc == self.server.authority:
-            self.path = parts.path + (f"?{parts.query}" if parts.query else "") or "/"
+            self.path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
             return True
         self._refuse(self.path)
         return False
 
     def _refuse(self, what: str) -> None:
-        self.server.blocked.append(what)
+        if len(self.server.blocked) < _MAX_BLOCKED_RECORDED:
+            self.server.blocked.append(what)
         self.close_connection = True
         super().send_error(403, "only the page's own origin is reachable")
 
@@ -167,11 +173,6 @@ class PageServer:
     def blocked(self) -> list[str]:
         """Requests for anything but this origin that the page made (and did not get)."""
         return list(self._server.blocked)
-
-    @property
-    def proxy(self) -> str:
-        """This server as the page's proxy (``host:port``): see :mod:`.browser.isolation`."""
-        return self._server.authority
 
     def __enter__(self) -> PageServer:
         self._thread.start()
