@@ -10,6 +10,7 @@ files must still load, and the render must still succeed (these are the page's f
 from __future__ import annotations
 
 import contextlib
+import http.client
 import json
 import socket
 import subprocess
@@ -26,10 +27,9 @@ import pytest
 from hyperframes_lambda.capture import CaptureSettings
 from hyperframes_lambda.compile import compile_project
 from hyperframes_lambda.frame_source import open_frame_source
+from hyperframes_lambda.page_server import PageServer
 from hyperframes_lambda.probe import probe
 from hyperframes_lambda.remote_assets import RemoteFetcher
-
-pytestmark = pytest.mark.slow
 
 _PROBES = (
     "fetch", "xhr", "img", "ws", "es", "iframe", "worker", "sw", "beacon",
@@ -171,6 +171,7 @@ def _write_project(root: Path, http_port: int, udp_port: int, secret: Path) -> N
     (root / "targets.js").write_text("\n".join(lines) + "\n")
 
 
+@pytest.mark.slow
 def test_a_page_reaches_only_its_own_page_server(tmp_path: Path) -> None:
     secret = tmp_path / "secret.txt"
     secret.write_text("a local file the page must not read")
@@ -221,3 +222,37 @@ def test_a_page_reaches_only_its_own_page_server(tmp_path: Path) -> None:
                    for w in warnings), warnings  # fmt: skip
         assert hits == []
         assert _datagrams(udp) == []
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "served"),
+    [
+        ("GET", "{origin}/own.txt", True),
+        ("GET", "/own.txt", True),  # origin-form: a direct client of the server
+        ("GET", "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next", False),
+        ("GET", "http://localhost:{port}/own.txt", False),  # same port, another origin
+        ("GET", "https://169.254.169.254/latest/meta-data/", False),
+        ("CONNECT", "127.0.0.1:9001", False),
+    ],
+)
+def test_the_page_server_as_proxy_serves_only_its_own_origin(
+    tmp_path: Path, method: str, target: str, served: bool
+) -> None:
+    (tmp_path / "own.txt").write_text("mine")
+    with PageServer(tmp_path) as server:
+        port = int(server.origin.rsplit(":", 1)[1])
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.putrequest(method, target.format(origin=server.origin, port=port),
+                              skip_host=True)  # fmt: skip
+        connection.endheaders()
+        response = connection.getresponse()
+        body = response.read()
+        connection.close()
+        if served:
+            assert (response.status, body) == (200, b"mine")
+            assert server.blocked == []
+        else:
+            assert response.status == 403 and b"mine" not in body
+            assert server.blocked == [
+                f"a tunnel to {target}" if method == "CONNECT" else target.format(port=port)
+            ]
