@@ -18,16 +18,19 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from hyperframes_lambda.capture import CaptureSettings
-from hyperframes_lambda.compile import compile_project
-from hyperframes_lambda.frame_source import open_frame_source
-from hyperframes_lambda.page_server import PageServer
+from hyperframes_lambda.browser.pool import BrowserPool
+from hyperframes_lambda.browser.resolve import LAMBDA_FLAGS, ChromeBinary
+from hyperframes_lambda.capture import CaptureSettings, PageCapture
+from hyperframes_lambda.compile import CompiledProject, compile_project
+from hyperframes_lambda.frame_source import composition_server, open_frame_source
+from hyperframes_lambda.page_server import PageServer, page_proxy
 from hyperframes_lambda.probe import probe
 from hyperframes_lambda.remote_assets import RemoteFetcher
 
@@ -172,7 +175,11 @@ def _write_project(root: Path, http_port: int, udp_port: int, secret: Path) -> N
 
 
 @pytest.mark.slow
-def test_a_page_reaches_only_its_own_page_server(tmp_path: Path) -> None:
+@pytest.mark.parametrize("single_process", [False, True], ids=["local", "lambda-flags"])
+def test_a_page_reaches_only_its_own_page_server(
+    tmp_path: Path, chrome: ChromeBinary, single_process: bool
+) -> None:
+    """As locally, and with the flags Chrome runs with on Lambda (one process)."""
     secret = tmp_path / "secret.txt"
     secret.write_text("a local file the page must not read")
     secret.with_suffix(".svg").write_text(_SVG)
@@ -185,7 +192,12 @@ def test_a_page_reaches_only_its_own_page_server(tmp_path: Path) -> None:
         settings = CaptureSettings(
             css_width=320, css_height=180, width=320, height=180, fps=30, image_format="png"
         )
-        with open_frame_source(compiled.root, compiled.entry, settings) as page:
+        binary = (
+            replace(chrome, extra_flags=(*chrome.extra_flags, *LAMBDA_FLAGS))
+            if single_process
+            else chrome
+        )
+        with open_frame_source(compiled.root, compiled.entry, settings, binary) as page:
             results: dict[str, str] = {}
             for _ in range(300):  # every attempt settles (blocked ones fail fast)
                 results = page.evaluate("window.__isolation") or {}
@@ -199,7 +211,7 @@ def test_a_page_reaches_only_its_own_page_server(tmp_path: Path) -> None:
         # The page's own files load; everything else fails in the page.
         assert results["ownFetch"] == "got the page's own file"
         assert results["ownImg"] == "got 40"
-        for name in ("fetch", "img", "ws", "es", "fileFetch", "fileImg"):
+        for name in ("fetch", "img", "ws", "es", "sw", "fileFetch", "fileImg"):
             assert results[name].startswith("failed"), (name, results[name])
         assert results["webrtc"] == "candidates []", results["webrtc"]
         assert "secret" not in json.dumps(results)
@@ -208,6 +220,8 @@ def test_a_page_reaches_only_its_own_page_server(tmp_path: Path) -> None:
         assert hits == []
         assert _datagrams(udp) == []
 
+        if single_process:
+            return
         # The whole pipeline renders it: blocked requests are the page's failures.
         out = tmp_path / "out.mp4"
         result = subprocess.run(
@@ -224,35 +238,72 @@ def test_a_page_reaches_only_its_own_page_server(tmp_path: Path) -> None:
         assert _datagrams(udp) == []
 
 
+@pytest.mark.parametrize("via", ["page proxy", "page server"])
 @pytest.mark.parametrize(
     ("method", "target", "served"),
     [
         ("GET", "{origin}/own.txt", True),
-        ("GET", "/own.txt", True),  # origin-form: a direct client of the server
+        ("GET", "/own.txt", None),  # origin-form: the page server's own; not the proxy's
         ("GET", "http://127.0.0.1:9001/2018-06-01/runtime/invocation/next", False),
         ("GET", "http://localhost:{port}/own.txt", False),  # same port, another origin
         ("GET", "https://169.254.169.254/latest/meta-data/", False),
         ("CONNECT", "127.0.0.1:9001", False),
     ],
 )
-def test_the_page_server_as_proxy_serves_only_its_own_origin(
-    tmp_path: Path, method: str, target: str, served: bool
+def test_only_the_page_servers_own_origin_is_served(
+    tmp_path: Path, via: str, method: str, target: str, served: bool | None
 ) -> None:
     (tmp_path / "own.txt").write_text("mine")
     with PageServer(tmp_path) as server:
         port = int(server.origin.rsplit(":", 1)[1])
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        connection.putrequest(method, target.format(origin=server.origin, port=port),
-                              skip_host=True)  # fmt: skip
+        connect_to = int(page_proxy().rsplit(":", 1)[1]) if via == "page proxy" else port
+        connection = http.client.HTTPConnection("127.0.0.1", connect_to, timeout=10)
+        request_target = target.format(origin=server.origin, port=port)
+        connection.putrequest(method, request_target, skip_host=True)
         connection.endheaders()
         response = connection.getresponse()
         body = response.read()
         connection.close()
-        if served:
+        if served or (served is None and via == "page server"):
             assert (response.status, body) == (200, b"mine")
             assert server.blocked == []
         else:
             assert response.status == 403 and b"mine" not in body
             assert server.blocked == [
-                f"a tunnel to {target}" if method == "CONNECT" else target.format(port=port)
+                f"a tunnel to {target}" if method == "CONNECT" else request_target
             ]
+
+
+def test_service_worker_scripts_are_refused(tmp_path: Path) -> None:
+    """A worker registered for 127.0.0.1:PORT would outlive the render in a pooled browser."""
+    (tmp_path / "sw.js").write_text("self.x = 1;")
+    with PageServer(tmp_path) as server:
+        port = int(page_proxy().rsplit(":", 1)[1])
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        connection.request("GET", server.url("sw.js"), headers={"Service-Worker": "script"})
+        assert connection.getresponse().status == 403
+        connection.close()
+        assert server.blocked == [f"a service worker {server.url('sw.js')}"]
+
+
+@pytest.mark.slow
+def test_a_pooled_browser_keeps_nothing_a_page_stored(
+    known_pixels: CompiledProject, chrome: ChromeBinary
+) -> None:
+    """A later page on the same origin (a port the OS hands out again) finds no
+    localStorage, IndexedDB or cache of an earlier one: it could be another tenant's."""
+    settings = CaptureSettings(
+        css_width=320, css_height=180, width=320, height=180, fps=30, image_format="png"
+    )
+    pool = BrowserPool()
+    try:
+        with composition_server(known_pixels.root, known_pixels.entry) as server:
+            url = server.url(known_pixels.entry)
+            with PageCapture.open(chrome, url, settings, pool=pool) as first:
+                first.evaluate("localStorage.setItem('left', 'by the last render')")
+                assert first.evaluate("localStorage.getItem('left')") == "by the last render"
+            with PageCapture.open(chrome, url, settings, pool=pool) as second:
+                assert second.evaluate("localStorage.getItem('left')") is None
+        assert len(pool) == 1  # the same browser served both pages
+    finally:
+        pool.close()

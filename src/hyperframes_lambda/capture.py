@@ -133,7 +133,7 @@ class PageCapture:
         mode: CaptureMode,
         missing_assets: Any,
         *,
-        context_id: str | None = None,
+        target_id: str | None = None,
         pool: BrowserPool | None = None,
         page_url: str = "",
         blocked_requests: Callable[[], list[str]] | None = None,
@@ -141,7 +141,7 @@ class PageCapture:
         self._browser = browser
         self._cdp: CdpPipe = browser.cdp
         self._session = session_id
-        self._context = context_id  # the page's own isolated browser context
+        self._target = target_id
         self._pool = pool  # the page's browser belongs to the pool: close only the page
         self.settings = settings
         self.mode: CaptureMode = mode
@@ -203,7 +203,7 @@ class PageCapture:
                     broken.close()
 
             try:
-                context, _, session = _open_target(browser, settings, mode, url)
+                target, session = _open_target(browser, settings, mode)
             except CdpProtocolError as exc:
                 give_up()
                 if mode == "beginframe" and attempt + 1 < len(modes) and "wasn't found" in str(exc):
@@ -218,7 +218,7 @@ class PageCapture:
                 settings,
                 mode,
                 missing_assets,
-                context_id=context,
+                target_id=target,
                 pool=pool,
                 page_url=url,
                 blocked_requests=blocked_requests,
@@ -501,8 +501,21 @@ class PageCapture:
         # A pooled browser stays up for the next render; this page goes. A browser that
         # cannot close a page is not worth keeping.
         try:
-            if self._context is not None:
-                _dispose_context(self._browser, self._context, self.settings.call_timeout_s)
+            # Nothing the page stored (localStorage, IndexedDB, caches) is left for a later
+            # page that gets the same port, then the page goes.
+            if self._origin:
+                self._cdp.call(
+                    "Storage.clearDataForOrigin",
+                    {"origin": self._origin, "storageTypes": "all"},
+                    session_id=self._session,
+                    timeout=self.settings.call_timeout_s,
+                )
+            if self._target is not None:
+                self._cdp.call(
+                    "Target.closeTarget",
+                    {"targetId": self._target},
+                    timeout=self.settings.call_timeout_s,
+                )
         except Exception:  # noqa: BLE001 - any failure: start afresh next time
             self._pool.discard(self._browser)
 
@@ -513,59 +526,20 @@ class PageCapture:
         self.close()
 
 
-def _isolated_context(browser: BrowserProcess, page_origin: str) -> str:
-    """A fresh browser context whose only way out is the page server itself.
-
-    Page isolation (README "Page isolation"): the context's proxy is the page server, which
-    serves its own origin and refuses every other request and every CONNECT tunnel, and
-    ``<-loopback>`` makes loopback go through it too (Chrome bypasses proxies for loopback
-    by default). Everything of the context's network stack goes this way — fetch, XHR,
-    images, WebSocket, EventSource, iframes, dedicated and service workers — which CDP
-    ``Fetch`` interception (per page, no WebSockets, no service workers) would not cover.
-    WebRTC UDP is off browser-wide (``--force-webrtc-ip-handling-policy``, launch.py).
-    """
-    authority = urlsplit(page_origin).netloc
-    reply = browser.cdp.call(
-        "Target.createBrowserContext",
-        {"proxyServer": f"http://{authority}", "proxyBypassList": "<-loopback>"},
-    )
-    context = str(reply["browserContextId"])
-    try:  # nor may it write files: a data:/blob: download would land on the disk
-        browser.cdp.call(
-            "Browser.setDownloadBehavior", {"behavior": "deny", "browserContextId": context}
-        )
-    except BaseException:
-        _dispose_context(browser, context)
-        raise
-    return context
-
-
-def _dispose_context(browser: BrowserProcess, context: str, timeout: float = 10.0) -> None:
-    """Close a page's context (and with it the page)."""
-    browser.cdp.call("Target.disposeBrowserContext", {"browserContextId": context}, timeout=timeout)
-
-
 def _open_target(
-    browser: BrowserProcess, settings: CaptureSettings, mode: CaptureMode, page_origin: str
-) -> tuple[str, str, str]:
-    """A new page (target) in its own isolated context of ``browser``, set up for capture:
-    (context id, target id, session id)."""
+    browser: BrowserProcess, settings: CaptureSettings, mode: CaptureMode
+) -> tuple[str, str]:
+    """A new page (target) in ``browser``, set up for capture: (target id, session id)."""
     cdp = browser.cdp
-    context = _isolated_context(browser, page_origin)
-    try:
-        target = cdp.call(
-            "Target.createTarget",
-            {
-                "url": "about:blank",
-                "width": settings.css_width,
-                "height": settings.css_height,
-                "enableBeginFrameControl": mode == "beginframe",
-                "browserContextId": context,
-            },
-        )
-    except BaseException:
-        _dispose_context(browser, context)
-        raise
+    target = cdp.call(
+        "Target.createTarget",
+        {
+            "url": "about:blank",
+            "width": settings.css_width,
+            "height": settings.css_height,
+            "enableBeginFrameControl": mode == "beginframe",
+        },
+    )
     session: str = cdp.call(
         "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
     )["sessionId"]
@@ -612,7 +586,7 @@ def _open_target(
             timeout=settings.call_timeout_s,
         )
         browser.frame_ticks += 1.0
-    return context, target["targetId"], session
+    return target["targetId"], session
 
 
 # Chrome does not go below a device scale factor of 0.5 (measured: 1920x1080 asked for at
