@@ -12,9 +12,10 @@ Mixing omitted ticks with small explicit ones makes Chrome ignore frames silentl
 from __future__ import annotations
 
 import base64
+import os
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Literal
@@ -26,12 +27,18 @@ from .browser.pool import BrowserPool
 from .browser.resolve import ChromeBinary
 from .errors import (
     AssetNotFoundError,
+    BrowserCrashedError,
     CaptureError,
     CdpProtocolError,
+    CdpTimeoutError,
     CompositionError,
+    InvalidConfigError,
     PageScriptError,
+    PageUnresponsiveError,
+    RenderError,
 )
 from .page.injection import new_document_scripts
+from .page.locations import project_path, user_locations
 from .timing import frame_time
 
 ImageFormat = Literal["jpeg", "png"]
@@ -48,10 +55,30 @@ _EMPTY_FRAME_BACKOFF_S = (0.005, 0.5)
 # that is not ready after this long without frames gets frames (it may wait on rendering).
 _FRAMELESS_LOAD_S = 5.0
 _LOAD_TICK_MS = 0.001
+# Checking who hung: how long the browser and the page get to answer a trivial command.
+_PROBE_TIMEOUT_S = 3.0
+# The shortest wait for one status poll, however little of the ready deadline is left.
+_MIN_CALL_S = 1.0
 # Once the composition is ready, how long sub-compositions may still register timelines.
 _TIMELINE_GRACE_S = 0.5
 # A runtime that is up with nothing to play gets this long for a late timeline.
 _ZERO_DURATION_GRACE_S = 1.0
+
+
+PAGE_TIMEOUT_ENV = "HYPERFRAMES_PAGE_TIMEOUT_S"
+
+
+def _page_timeout_s(default: float) -> float:
+    raw = os.environ.get(PAGE_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidConfigError(f"{PAGE_TIMEOUT_ENV}={raw!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise InvalidConfigError(f"{PAGE_TIMEOUT_ENV}={raw!r} must be a positive number of seconds")
+    return min(default, value)
 
 
 @dataclass(frozen=True)
@@ -68,8 +95,10 @@ class CaptureSettings:
     jpeg_quality: int = 90
     transparent: bool = False
     variables: Mapping[str, Any] = field(default_factory=dict)
-    ready_timeout_s: float = 60.0
-    call_timeout_s: float = 30.0
+    # How long the page may take to load and get ready, and any one call into it (a seek,
+    # a frame); HYPERFRAMES_PAGE_TIMEOUT_S lowers both (tests, impatient local runs).
+    ready_timeout_s: float = field(default_factory=lambda: _page_timeout_s(60.0))
+    call_timeout_s: float = field(default_factory=lambda: _page_timeout_s(30.0))
     mode: Literal["auto", "beginframe", "screenshot"] = "auto"
     # A missing image fails the render instead of rendering broken (with a warning).
     strict_assets: bool = False
@@ -106,6 +135,8 @@ class PageCapture:
         *,
         target_id: str | None = None,
         pool: BrowserPool | None = None,
+        page_url: str = "",
+        blocked_requests: Callable[[], list[str]] | None = None,
     ) -> None:
         self._browser = browser
         self._cdp: CdpPipe = browser.cdp
@@ -118,9 +149,16 @@ class PageCapture:
         self._interval_ms = 1000.0 / float(settings.fps)
         self._last_frame: bytes | None = None
         self._missing_assets = missing_assets
+        self._blocked_requests = blocked_requests
         self.duration = 0.0
         self.missing_timelines: list[str] = []
         self.warnings: list[str] = []
+        # What the page is doing, for a hang's message: "load", "ready", "seek at frame N".
+        self._phase = "load"
+        parts = urlsplit(page_url)
+        self._origin = f"{parts.scheme}://{parts.netloc}" if page_url else ""
+        self._entry = project_path(parts.path) if page_url else "the page"
+        self._unresponsive = False
 
     # ---- opening -------------------------------------------------------------------
 
@@ -134,11 +172,13 @@ class PageCapture:
         *,
         pool: BrowserPool | None = None,
         slot: int = 0,
+        blocked_requests: Callable[[], list[str]] | None = None,
     ) -> PageCapture:
         """Launch a browser (or take one from ``pool``), load ``url`` in a new page and
         wait until the composition is ready.
 
-        ``missing_assets`` is a callable returning paths the page server could not find.
+        ``missing_assets`` is a callable returning paths the page server could not find;
+        ``blocked_requests`` one returning what the page asked for outside its origin.
         """
         modes: list[CaptureMode] = (
             ["beginframe", "screenshot"] if settings.mode == "auto" else [settings.mode]
@@ -173,7 +213,15 @@ class PageCapture:
                 give_up()
                 raise
             page = cls(
-                browser, session, settings, mode, missing_assets, target_id=target, pool=pool
+                browser,
+                session,
+                settings,
+                mode,
+                missing_assets,
+                target_id=target,
+                pool=pool,
+                page_url=url,
+                blocked_requests=blocked_requests,
             )
             try:
                 page._load(url)
@@ -199,22 +247,32 @@ class PageCapture:
         while True:
             if self.mode == "beginframe" and time.monotonic() - started > _FRAMELESS_LOAD_S:
                 self._begin_frame(screenshot=False, advance_ms=_LOAD_TICK_MS)
-            status = self._evaluate("window.__hfEngine ? window.__hfEngine.status() : null") or {}
+            # A page that hangs is found by the ready deadline, not a full call timeout later.
+            left = max(_MIN_CALL_S, deadline - time.monotonic())
+            status = (
+                self._evaluate(
+                    "window.__hfEngine ? window.__hfEngine.status() : null",
+                    timeout=min(self.settings.call_timeout_s, left),
+                )
+                or {}
+            )
+            if status.get("readyState") == "complete":
+                self._phase = "ready"
             if status.get("errors"):
                 raise PageScriptError(
                     "the composition's scripts failed while loading:\n"
-                    + "\n".join(status["errors"])
+                    + self._locate("\n".join(status["errors"]))
                 )
             if status.get("startupError"):
                 raise CompositionError(
                     f"the HyperFrames runtime could not start the composition: "
-                    f"{status['startupError']}"
+                    f"{self._locate(str(status['startupError']))}"
                 )
             now = time.monotonic()
             loaded = status.get("readyState") == "complete"
             if loaded and not status.get("hasRoot"):
                 raise CompositionError(
-                    f"{url}: no element with data-composition-id (the composition root)"
+                    f"{self._entry}: no element with data-composition-id (the composition root)"
                 )
             ready = (
                 loaded
@@ -227,8 +285,8 @@ class PageCapture:
                 zero_since = zero_since or now
                 if now - zero_since >= _ZERO_DURATION_GRACE_S:
                     raise CompositionError(
-                        f"{url}: the composition's duration is 0 — set data-duration on the "
-                        "root element or register a non-empty timeline in window.__timelines"
+                        f"{self._entry}: the composition's duration is 0 — set data-duration on "
+                        "the root element or register a non-empty timeline in window.__timelines"
                     )
             if ready:
                 ready_since = ready_since or now
@@ -237,9 +295,10 @@ class PageCapture:
                     break
             if now > deadline:
                 self._check_missing_assets()
-                raise CompositionError(_not_ready_message(url, status, self.settings))
+                raise CompositionError(_not_ready_message(self._entry, status, self.settings))
             time.sleep(0.01)
         self._check_missing_assets()
+        self._report_blocked_requests()
         self.missing_timelines = list(status.get("missingTimelines") or [])
         self.warnings.extend(
             _collapse_image_warnings([str(w) for w in status.get("warnings") or []])
@@ -250,6 +309,19 @@ class PageCapture:
             # Draw once with a screenshot so we hold the bytes of the last drawn frame:
             # "no damage" replies are then always answerable.
             self._draw("the loaded page")
+
+    def _report_blocked_requests(self) -> None:
+        """What the page tried to reach beyond its own files failed in the page (README
+        "Page isolation"); say so once, as a warning: the author may have expected it."""
+        blocked = sorted(set(self._blocked_requests())) if self._blocked_requests else []
+        if blocked:
+            shown = ", ".join(blocked[:3]) + (
+                f" and {len(blocked) - 3} more" if len(blocked) > 3 else ""
+            )
+            self.warnings.append(
+                f"the page asked for {len(blocked)} URL(s) outside the project ({shown}); "
+                "a page reaches only its own files, so these failed in the page"
+            )
 
     def _check_missing_assets(self) -> None:
         """A missing script, style, font or media file fails the render; a missing image
@@ -272,6 +344,7 @@ class PageCapture:
     def capture(self, index: int) -> bytes:
         """Seek to frame ``index`` (absolute) and return its screenshot bytes."""
         t = frame_time(index, self.settings.fps)
+        self._phase = f"seek at frame {index}"
         if self._seek(t):
             self._composite(t)
         if self.mode == "screenshot":
@@ -321,7 +394,7 @@ class PageCapture:
         )
         details = reply.get("exceptionDetails")
         if details:
-            raise PageScriptError(f"{what} failed: {_exception_text(details)}")
+            raise PageScriptError(f"{what} failed: {self._locate(_exception_text(details))}")
         return reply.get("result", {}).get("value")
 
     def _begin_frame(
@@ -350,9 +423,56 @@ class PageCapture:
 
     # ---- plumbing ------------------------------------------------------------------
 
-    def _call(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self._cdp.call(
-            method, params, session_id=self._session, timeout=self.settings.call_timeout_s
+    def _call(
+        self, method: str, params: dict[str, Any] | None = None, *, timeout: float | None = None
+    ) -> dict[str, Any]:
+        timeout = self.settings.call_timeout_s if timeout is None else timeout
+        try:
+            return self._cdp.call(method, params, session_id=self._session, timeout=timeout)
+        except CdpTimeoutError as exc:
+            raise self._why_no_reply(method, timeout) from exc
+
+    def _locate(self, text: str) -> str:
+        """Page URLs and inline-script names in ``text`` as the author's files and lines."""
+        return user_locations(text, self._origin)
+
+    def _why_no_reply(self, method: str, timeout: float) -> RenderError:
+        """A call into the page got no reply: the page hung, or the browser did?
+
+        Evidence, not guesswork: a browser that has exited or does not answer
+        ``Browser.getVersion`` failed (retryable). One that answers while the page does not
+        hosts a page that hangs — its main thread busy in a script (a trivial evaluate gets
+        no reply either) or a promise of its own that never settles — and retrying the
+        same page hangs the same way (terminal)."""
+        where = f"{self._entry}: during {self._phase}"
+        if self._browser.process.poll() is not None:
+            return BrowserCrashedError(
+                f"{where}, the browser exited ({self._browser.describe_exit()})"
+            )
+        try:
+            self._cdp.call("Browser.getVersion", timeout=_PROBE_TIMEOUT_S)
+        except RenderError:
+            return BrowserCrashedError(
+                f"{where}, the browser stopped responding ({self._browser.describe_exit()})"
+            )
+        try:
+            self._cdp.call(
+                "Runtime.evaluate",
+                {"expression": "0", "returnByValue": True},
+                session_id=self._session,
+                timeout=_PROBE_TIMEOUT_S,
+            )
+            cause = "the page is idle but its answer never came (a promise that never settles)"
+        except CdpTimeoutError:
+            cause = (
+                "the page's main thread is busy in a script that does not return (an endless loop?)"
+            )
+        except RenderError as exc:  # the page's renderer is gone: a crash, retryable
+            return BrowserCrashedError(f"{where}, the page's renderer failed: {exc}")
+        self._unresponsive = True
+        return PageUnresponsiveError(
+            f"{where}, the page stopped responding: {method} got no reply within "
+            f"{timeout:.0f}s while the browser itself responds; {cause}"
         )
 
     def evaluate(self, expression: str) -> Any:
@@ -363,19 +483,33 @@ class PageCapture:
         """One CDP call on this page's session (diagnostics such as the font report)."""
         return self._call(method, params)
 
-    def _evaluate(self, expression: str) -> Any:
-        reply = self._call("Runtime.evaluate", {"expression": expression, "returnByValue": True})
+    def _evaluate(self, expression: str, *, timeout: float | None = None) -> Any:
+        reply = self._call(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True}, timeout=timeout
+        )
         if reply.get("exceptionDetails"):
-            raise PageScriptError(_exception_text(reply["exceptionDetails"]))
+            raise PageScriptError(self._locate(_exception_text(reply["exceptionDetails"])))
         return reply.get("result", {}).get("value")
 
     def close(self) -> None:
         if self._pool is None:
             self._browser.close()
             return
+        if self._unresponsive:  # a hung renderer is not left spinning in a pooled browser
+            self._pool.discard(self._browser)
+            return
         # A pooled browser stays up for the next render; this page goes. A browser that
         # cannot close a page is not worth keeping.
         try:
+            # Nothing the page stored (localStorage, IndexedDB, caches) is left for a later
+            # page that gets the same port, then the page goes.
+            if self._origin:
+                self._cdp.call(
+                    "Storage.clearDataForOrigin",
+                    {"origin": self._origin, "storageTypes": "all"},
+                    session_id=self._session,
+                    timeout=self.settings.call_timeout_s,
+                )
             if self._target is not None:
                 self._cdp.call(
                     "Target.closeTarget",
@@ -514,21 +648,21 @@ def _nothing_to_play(status: dict[str, Any]) -> bool:
     )
 
 
-def _not_ready_message(url: str, status: dict[str, Any], settings: CaptureSettings) -> str:
+def _not_ready_message(entry: str, status: dict[str, Any], settings: CaptureSettings) -> str:
     """Say which readiness condition never held."""
     waited = f"within {settings.ready_timeout_s:.0f}s"
     if status.get("readyState") != "complete":
-        return f"the page {url} did not finish loading {waited} (scripts, styles or fonts pending)"
+        return f"{entry} did not finish loading {waited} (scripts, styles or fonts pending)"
     if not status.get("player"):
-        return f"the HyperFrames runtime did not start the composition at {url} {waited}"
+        return f"the HyperFrames runtime did not start the composition at {entry} {waited}"
     if float(status.get("duration") or 0) <= 0:
         return (
-            f"the composition at {url} has no duration {waited}: set data-duration on the root "
+            f"the composition at {entry} has no duration {waited}: set data-duration on the root "
             "element or register a non-empty timeline in window.__timelines"
         )
     if not status.get("fonts"):
-        return f"the composition's fonts at {url} did not load {waited}"
-    return f"{status.get('imagesPending')} image(s) of {url} did not load {waited}"
+        return f"the composition's fonts at {entry} did not load {waited}"
+    return f"{status.get('imagesPending')} image(s) of {entry} did not load {waited}"
 
 
 def _exception_text(details: dict[str, Any]) -> str:

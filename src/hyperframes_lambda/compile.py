@@ -29,6 +29,7 @@ from .page.deterministic_fonts import inject_deterministic_fonts, normalize_gene
 from .page.document_prep import (
     add_text_rendering_rule,
     defer_body_scripts_until_fonts,
+    name_inline_scripts,
     uses_shader_transitions,
 )
 from .remote_assets import RemoteFetcher
@@ -274,7 +275,9 @@ def compile_project(
                 source = normalize_generic_first(add_text_rendering_rule(result.html))
                 source, font_warnings = inject_deterministic_fonts(source, path.parent)
                 localizer.warnings.extend(font_warnings)
-                source = defer_body_scripts_until_fonts(source)
+                source = name_inline_scripts(
+                    defer_body_scripts_until_fonts(source), text, entry.as_posix()
+                )
                 inlined = list(result.sources)
             rewritten = localizer.rewrite_html(source, depth)
         elif path.suffix.lower() == ".css":

@@ -267,6 +267,14 @@ class InvalidOutputError(RenderError):
     code = "INVALID_OUTPUT"
 
 
+class PageUnresponsiveError(RenderError):
+    """The composition's page stopped answering (an endless loop in a script, a seek whose
+    promise never settles) while the browser itself still responds: the page's doing, so
+    the same page hangs again on a retry."""
+
+    code = "PAGE_UNRESPONSIVE"
+
+
 # --- retryable: the environment failed, the same input may well succeed --------------
 
 

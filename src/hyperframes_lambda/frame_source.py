@@ -71,6 +71,7 @@ def open_frame_sources(
                     lambda: server.missing,
                     pool=pool,
                     slot=slot,
+                    blocked_requests=lambda: server.blocked,
                 )
                 for slot in range(count)
             ]

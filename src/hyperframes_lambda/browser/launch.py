@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from .. import fonts_set
 from ..errors import BrowserCrashedError
+from ..page_server import page_proxy
 from .cdp import CdpPipe
 from .resolve import ChromeBinary
 
@@ -62,6 +63,10 @@ COMMON_FLAGS = (
     "--enable-features=CanvasDrawElement",
     # The page may only reach our local server: anything else fails fast, never leaks.
     "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
+    # ... and everything goes through the page proxy (launch_browser adds it), so this
+    # policy leaves WebRTC no UDP (to IP literals, which no resolver rule sees), only TCP
+    # through that proxy, which refuses it.
+    "--force-webrtc-ip-handling-policy=disable_non_proxied_udp",
     "--remote-debugging-pipe",
 )
 
@@ -120,6 +125,10 @@ def launch_browser(
         *(DETERMINISTIC_FLAGS if deterministic else ()),
         *binary.extra_flags,
         *extra_flags,
+        # Page isolation: the page proxy serves the open page servers' origins, nothing
+        # else; `<-loopback>` sends loopback through it too (Chrome bypasses it by default).
+        f"--proxy-server=http://{page_proxy()}",
+        "--proxy-bypass-list=<-loopback>",
         f"--window-size={width},{height}",
         f"--user-data-dir={user_data_dir}",
         "about:blank",

@@ -95,3 +95,56 @@ def _retype(tag: str) -> str:
     if type_attr is not None:  # a bare `type` attribute
         return _edit_tag(tag, [(type_attr.name_span, f"type={_quote(new_type)}")])
     return tag[:7] + f" type={_quote(new_type)}" + tag[7:]
+
+
+# An inline script's name in stack traces and error events (``//# sourceURL``): its ordinal
+# among the entry's inline scripts, where its text starts in the author's file (0:0 when not
+# found there) and in the served page (0:0 for body scripts, which the runtime re-inserts:
+# their positions count from the script's own start), and the entry file.
+INLINE_SCRIPT_NAME = "__hf_inline__/{ordinal}/{line}:{column}/{page_line}:{page_column}/{entry}"
+_SOURCE_TYPES = _CLASSIC_TYPES | {"module", DEFERRED_TYPE, DEFERRED_TYPE + "+module"}
+_READY_FLAG = re.compile(r"^\s*window\.__(?:playerReady|renderReady)\s*=\s*(?:true|false)\s*;?\s*$")
+_TYPE_ATTR = re.compile(r"""\btype\s*=\s*(["']?)([^"'\s>]*)\1""", re.IGNORECASE)
+
+
+def _line_column(text: str, at: int) -> tuple[int, int]:
+    return text.count("\n", 0, at) + 1, at - (text.rfind("\n", 0, at) + 1) + 1
+
+
+def name_inline_scripts(html: str, original: str, entry: str) -> str:
+    """End each inline script of the compiled entry ``html`` with a ``//# sourceURL`` that
+    says where it came from in ``original`` (the author's entry file), so a script error
+    can name ``index.html:LINE:COLUMN`` instead of a line of the compiled, served page.
+
+    Run last on the entry: the served page differs from ``html`` only by the runtime tag
+    (no new lines). Scripts whose text is not found once in ``original`` (sub-compositions'
+    scripts, moved and wrapped) keep their ordinal only; non-JavaScript is left alone."""
+    ordinal = 0
+    added_lines = 0  # each name adds two lines to the page, moving the scripts after it
+
+    def name(match: re.Match[str]) -> str:
+        nonlocal ordinal, added_lines
+        attrs, body = match.group(1), match.group(2)
+        found = _TYPE_ATTR.search(attrs)
+        kind = found.group(2).strip().lower() if found else ""
+        if re.search(r"\bsrc\s*=", attrs, re.IGNORECASE) or not body.strip():
+            return match.group(0)
+        if kind not in _SOURCE_TYPES or _READY_FLAG.match(body):
+            return match.group(0)  # not JavaScript, or removed when the runtime is injected
+        ordinal += 1
+        line = column = page_line = page_column = 0
+        if original.count(body) == 1:
+            line, column = _line_column(original, original.index(body))
+        if not kind.startswith(DEFERRED_TYPE):
+            page_line, page_column = _line_column(html, match.start(2))
+            page_line += added_lines
+        source_url = INLINE_SCRIPT_NAME.format(
+            ordinal=ordinal, line=line, column=column, page_line=page_line,
+            page_column=page_column, entry=entry,
+        )  # fmt: skip
+        added_lines += 2
+        end = match.end(2) - match.start(0)
+        whole = match.group(0)
+        return whole[:end] + f"\n//# sourceURL={source_url}\n" + whole[end:]
+
+    return _INLINE_SCRIPT.sub(name, html)
