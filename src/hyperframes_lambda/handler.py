@@ -272,12 +272,19 @@ def _project_root(extracted: Path, entry_file: str) -> Path:
 
 def _plan_project(event: PlanEvent, project: Path, work: Path) -> Any:
     """``plan`` with the failures a composition's content can cause deterministically
-    (a malformed URL, absurd numbers, nesting too deep for the browser's DOM transfer)
+    (a malformed URL, absurd numbers, nesting too deep for the browser's DOM transfer, a
+    path too long to copy)
     reported as ``INVALID_COMPOSITION`` naming the entry file, not as a retryable or raw
     error."""
     entry = event.config.entry_file
     try:
         return plan(project, event.config, work / "plan", work / PLAN_ARCHIVE)
+    except shutil.Error as exc:  # copytree gathers per-file failures (a path too long)
+        first = exc.args[0][0] if exc.args and exc.args[0] else ("", "", str(exc))
+        raise CompositionError(
+            f"{entry} (in {event.ProjectS3Uri}): a project file cannot be copied into the "
+            f"plan: {str(first[-1])[:300]}"
+        ) from exc
     except (ValueError, OverflowError, RecursionError) as exc:
         raise CompositionError(
             f"{entry} (in {event.ProjectS3Uri}) cannot be planned: {type(exc).__name__}: {exc}"

@@ -161,12 +161,21 @@ class Storage:
     @contextlib.contextmanager
     def _errors(self, action: str, uri: str) -> Iterator[None]:
         from boto3.exceptions import Boto3Error
-        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
         try:
             yield
         except ClientError as exc:
-            raise classify_client_error(exc, action, uri) from exc
+            error = classify_client_error(exc, action, uri)
+            if isinstance(error, StorageObjectNotFoundError) and not self._bucket_exists(uri):
+                # A HEAD has no body, so its 404 does not say whether the key or the
+                # bucket is missing: ask (one more request, on the failure path only).
+                error = StorageBucketNotFoundError(
+                    f"bucket {parse_uri(uri).bucket!r} does not exist ({action} {uri})"
+                )
+            raise error from exc
+        except ParamValidationError as exc:  # refused before sending: deterministic
+            raise StorageRequestRejectedError(f"{action} {uri}: {exc}") from exc
         except Boto3Error as exc:
             # upload_file wraps a ClientError in S3UploadFailedError (as __context__);
             # download_file wraps a body cut short in RetriesExceededError.
@@ -177,6 +186,18 @@ class Storage:
             raise StorageTransientError(f"{action} {uri} failed: {last or exc}") from exc
         except BotoCoreError as exc:
             raise StorageTransientError(f"{action} {uri} failed: {exc}") from exc
+
+    def _bucket_exists(self, uri: str) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.s3.head_bucket(Bucket=parse_uri(uri).bucket)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            return code not in ("404", "NoSuchBucket", "NotFound")
+        except BotoCoreError:
+            return True  # cannot tell: keep the original error
+        return True
 
     def _where(self, uri: str) -> Location:
         """Where ``uri`` lives: S3, a file, or (local storage) ``DIR/bucket/key``."""
