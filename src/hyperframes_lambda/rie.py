@@ -339,8 +339,11 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def missing_runtime_client() -> str | None:
     """The error to print when awslambdaric is not importable here, else None."""
-    if importlib.util.find_spec("awslambdaric") is not None:
-        return None
+    try:
+        if importlib.util.find_spec("awslambdaric") is not None:
+            return None
+    except ImportError:  # a broken or blocked install is as good as none
+        pass
     return (
         "the Lambda runtime interface client (awslambdaric) is not installed; "
         f"install it with: {INSTALL_HINT}"
