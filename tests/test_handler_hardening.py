@@ -500,3 +500,25 @@ def test_a_killed_invocation_is_swept_by_the_next(
         os.utime(path, (time.time() - 3600,) * 2)
     assert failure({"Action": "plan"})[0] == "INVALID_EVENT"
     assert list(fresh_container.iterdir()) == []
+
+
+# ---- item 14: --local-storage (HYPERFRAMES_LOCAL_STORAGE) --------------------------------
+
+
+def test_local_storage_keeps_s3_uris_as_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HYPERFRAMES_LOCAL_STORAGE", str(tmp_path / "root"))
+    monkeypatch.setenv("HYPERFRAMES_S3_ENDPOINT_URL", "http://127.0.0.1:9")  # never called
+    source = tmp_path / "x"
+    source.write_bytes(b"payload")
+    storage = Storage()
+    digest = storage.upload(source, "s3://render-bucket/a/b.bin", {"plan-hash": "p"})
+    stored = tmp_path / "root" / "render-bucket" / "a" / "b.bin"
+    assert stored.read_bytes() == b"payload"
+    info = storage.head("s3://render-bucket/a/b.bin")
+    assert info is not None and info.metadata == {"plan-hash": "p", "sha256": digest}
+    assert storage.download("s3://render-bucket/a/b.bin", tmp_path / "y").read_bytes() == b"payload"
+    with pytest.raises(RenderError) as caught:
+        storage.upload(source, "s3://render-bucket/../../escape")
+    assert caught.value.code == "S3_REQUEST_REJECTED" and not (tmp_path / "escape").exists()

@@ -52,7 +52,7 @@ from .lambda_events import (
     RenderChunkResultPayload,
     parse_event,
 )
-from .plan import AUDIO_FILE, plan
+from .plan import AUDIO_FILE, PlanResult, plan
 from .plan_archive import extract_archive, extract_plan_archive
 from .render import default_page_count
 from .render_chunk import CHUNK_EXTENSIONS, render_chunk
@@ -214,12 +214,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         keys["chunk_index"] = parsed.ChunkIndex
     if not isinstance(parsed, PlanEvent):
         keys["plan_hash"] = parsed.PlanHash
-    logger.append_keys(**keys)
-    logger.info("start")
     try:
         work = new_work_dir(Path(work_root()))
     except OSError as exc:
         raise as_lambda_error(internal_error(exc)) from exc
+    logger.append_keys(**keys)
+    logger.info("start")
     try:
         result = _ACTIONS[parsed.Action](parsed, work)
         duration_ms = int((time.perf_counter() - started) * 1000)
@@ -270,20 +270,20 @@ def _project_root(extracted: Path, entry_file: str) -> Path:
     return extracted  # read_composition will name the missing entry file
 
 
-def _plan_project(event: PlanEvent, project: Path, work: Path) -> Any:
-    """``plan`` with the failures a composition's content can cause deterministically
-    (a malformed URL, absurd numbers, nesting too deep for the browser's DOM transfer, a
-    path too long to copy)
-    reported as ``INVALID_COMPOSITION`` naming the entry file, not as a retryable or raw
-    error."""
+def _plan_project(event: PlanEvent, project: Path, work: Path) -> PlanResult:
+    """``plan`` with the failures a composition's content can cause deterministically (a
+    malformed URL, absurd numbers, nesting too deep for the browser's DOM transfer, a path
+    too long to copy) reported as ``INVALID_COMPOSITION`` naming the entry file, not as a
+    retryable or raw error."""
     entry = event.config.entry_file
     try:
         return plan(project, event.config, work / "plan", work / PLAN_ARCHIVE)
     except shutil.Error as exc:  # copytree gathers per-file failures (a path too long)
-        first = exc.args[0][0] if exc.args and exc.args[0] else ("", "", str(exc))
+        failures = exc.args[0] if exc.args else None
+        why = failures[0][-1] if isinstance(failures, list) and failures else exc
         raise CompositionError(
             f"{entry} (in {event.ProjectS3Uri}): a project file cannot be copied into the "
-            f"plan: {str(first[-1])[:300]}"
+            f"plan: {str(why)[:300]}"
         ) from exc
     except (ValueError, OverflowError, RecursionError) as exc:
         raise CompositionError(
