@@ -40,9 +40,9 @@ from hyperframes_lambda.errors import (
 from hyperframes_lambda.plan import PROTOCOL_VERSION
 from hyperframes_lambda.storage import Storage
 
-from .test_lambda_handler import error_of, fresh_container, invoke
+from .test_lambda_handler import error_of, fresh_container, invoke, small_plan
 
-__all__ = ["fresh_container"]  # the autouse fixture: a fresh container per test
+__all__ = ["fresh_container", "small_plan"]  # fixtures: a fresh container per test, a plan
 
 HASH = "b" * 64
 MIN_HTML = (
@@ -522,3 +522,25 @@ def test_local_storage_keeps_s3_uris_as_files(
     with pytest.raises(RenderError) as caught:
         storage.upload(source, "s3://render-bucket/../../escape")
     assert caught.value.code == "S3_REQUEST_REJECTED" and not (tmp_path / "escape").exists()
+
+
+@pytest.mark.slow
+def test_pooled_browsers_keep_their_profiles(
+    small_plan: dict[str, Any], bucket: str, fresh_container: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm container's pooled browser is live: the sweep leaves its profile alone however
+    old it is, and the next chunk renders in that browser."""
+    from .test_lambda_handler import chunk_event
+
+    monkeypatch.setenv("HYPERFRAMES_KEEP_BROWSERS", "1")
+    try:
+        invoke(chunk_event(small_plan, bucket, 0))
+        profiles = sorted(fresh_container.glob("hf-chrome-*"))
+        assert profiles, "the pooled browser's profile outlives the invocation"
+        for path in profiles:
+            os.utime(path, (time.time() - 3600,) * 2)
+        invoke(chunk_event(small_plan, bucket, 1))
+        assert sorted(fresh_container.glob("hf-chrome-*")) == profiles
+    finally:
+        handler_module._browsers.close()
+    assert not any(p.exists() for p in profiles)
