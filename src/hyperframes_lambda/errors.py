@@ -280,13 +280,14 @@ class VideoExtractionFailedError(RenderError):
 
 
 def all_error_classes() -> list[type[RenderError]]:
-    """Every concrete error class, found by walking the hierarchy."""
+    """Every concrete error class, found by walking the hierarchy (those of this module:
+    the handler's per-code aliases, made at run time, are the same errors)."""
     seen: list[type[RenderError]] = []
     stack: list[type[RenderError]] = [RenderError]
     while stack:
         cls = stack.pop()
         for sub in cls.__subclasses__():
-            if sub not in seen:
+            if sub not in seen and sub.__module__ == __name__:
                 seen.append(sub)
                 stack.append(sub)
     return seen
