@@ -2,8 +2,10 @@
 
     assemble(plan_dir, chunk_paths, out_path, expected_hashes=None) -> AssembleResult
 
-Chunks are checked (count, and each one's SHA-256 against what its worker reported —
-the reference returned hashes but never checked them), concatenated without re-encoding,
+Chunks are checked (count; each one's SHA-256 against what its worker reported — the
+reference returned hashes but never checked them; each one's tag, so a chunk of another
+plan or in the wrong position is refused even without hashes), concatenated without
+re-encoding,
 the plan's soundtrack muxed once, and the result verified by decoding: frame count equal
 to the plan's, duration within one frame. Only then does the output appear.
 """
@@ -20,11 +22,13 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
+from .chunk_tag import ChunkTag, check_tag
 from .errors import (
     ChunkDigestMismatchError,
     ChunkMissingError,
     EncodeError,
     OutputVerificationError,
+    StoredObjectCorruptError,
 )
 from .ffmpeg import ffmpeg_exe
 from .plan import AUDIO_FILE
@@ -98,6 +102,7 @@ def _check_chunks(
                     f"chunk {index} ({path.name}) has sha256 {actual}, its worker reported "
                     f"{expected_hashes[index]}"
                 )
+        check_tag(path, ChunkTag(loaded.plan_hash, index, count))
 
 
 def _run_ffmpeg(args: list[str], what: str) -> None:
@@ -136,7 +141,8 @@ def _concat_and_mux(
                 args += ["-c:a", "copy"]
         else:
             args += ["-map", "0:v:0"]
-        args += ["-c:v", "copy", "-t", f"{seconds:.6f}"]
+        # The chunks' tags (container comment) say nothing about the whole: drop them.
+        args += ["-c:v", "copy", "-t", f"{seconds:.6f}", "-metadata", "comment="]
         if fmt in ("mp4", "mov"):
             args += ["-movflags", "+faststart"]
         _run_ffmpeg([*args, str(out)], f"assemble {out.name}")
@@ -196,8 +202,14 @@ def _assemble_png_sequence(
     partial.mkdir(parents=True)
     try:
         for path in chunk_paths:
-            with tarfile.open(path, "r:gz") as tar:
-                tar.extractall(partial, filter="data")
+            try:
+                with tarfile.open(path, "r:gz") as tar:
+                    frames = [m for m in tar.getmembers() if m.name.startswith("frame_")]
+                    tar.extractall(partial, members=frames, filter="data")
+            except (tarfile.TarError, EOFError, OSError) as exc:
+                raise StoredObjectCorruptError(
+                    f"chunk {path.name} is not a readable png-sequence archive: {exc}"
+                ) from exc
         names = sorted(p.name for p in partial.glob("frame_*.png"))
         expected = [f"frame_{i:06d}.png" for i in range(1, loaded.total_frames + 1)]
         if names != expected:

@@ -187,13 +187,17 @@ class StreamingEncoder:
         input_format: Literal["jpeg", "png"],
         queue_frames: int = 24,
         resize: bool = False,
+        comment: str | None = None,
     ) -> None:
+        """``comment``: container metadata (a chunk's tag: plan hash and index) that
+        assembly reads back; it changes the container only, never the encoded frames."""
         self.output = output
         decoder = "mjpeg" if input_format == "jpeg" else "png"
+        tag = ["-metadata", f"comment={comment}"] if comment else []
         args = [
             ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
             "-f", "image2pipe", "-framerate", fps_text(settings.fps), "-c:v", decoder, "-i", "-",
-            *video_encoder_args(settings, gop_frames, resize=resize),
+            *video_encoder_args(settings, gop_frames, resize=resize), *tag,
             "-r", fps_text(settings.fps), str(output),
         ]  # fmt: skip
         self._process = subprocess.Popen(

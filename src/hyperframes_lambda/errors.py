@@ -275,6 +275,48 @@ class PageUnresponsiveError(RenderError):
     code = "PAGE_UNRESPONSIVE"
 
 
+class FileUriNotAllowedError(S3UriNotAllowedError):
+    """A ``file://`` URI in an event on Lambda: the function's disk is not a storage
+    backend (an event could overwrite any file under /tmp). Opt in for local emulation
+    with ``HYPERFRAMES_ALLOW_FILE_URIS=1``."""
+
+    code = "FILE_URI_NOT_ALLOWED"
+
+
+class StoredObjectCorruptError(RenderError):
+    """An object we stored earlier (plan files, chunk metadata, a chunk archive) is not
+    what we wrote: malformed JSON, missing fields, not an archive. Re-plan/re-run."""
+
+    code = "CORRUPT_STORED_OBJECT"
+
+
+class ChunkMismatchError(RenderError):
+    """A chunk carries another plan's hash or another index than its position (chunks in
+    the wrong order, from another render, or not made by renderChunk)."""
+
+    code = "CHUNK_MISMATCH"
+
+
+class StorageBucketNotFoundError(RenderError):
+    code = "S3_BUCKET_NOT_FOUND"
+
+
+class StorageRequestRejectedError(RenderError):
+    """S3 refused the request with a 4xx other than not-found/denied: resending it as is
+    cannot succeed."""
+
+    code = "S3_REQUEST_REJECTED"
+
+
+class InternalError(RenderError):
+    """An exception the renderer did not anticipate (a bug), wrapped by the handler's
+    last line of defence so Step Functions sees one stable name; the cause holds the
+    original type and message. Terminal: a deterministic bug would fail the same way on
+    each of 4 retries, each up to 15 minutes of Lambda time."""
+
+    code = "INTERNAL_ERROR"
+
+
 # --- retryable: the environment failed, the same input may well succeed --------------
 
 
@@ -330,13 +372,14 @@ class WebhookDeliveryError(RenderError):
 
 
 def all_error_classes() -> list[type[RenderError]]:
-    """Every concrete error class, found by walking the hierarchy."""
+    """Every concrete error class, found by walking the hierarchy (those of this module:
+    the handler's per-code aliases, made at run time, are the same errors)."""
     seen: list[type[RenderError]] = []
     stack: list[type[RenderError]] = [RenderError]
     while stack:
         cls = stack.pop()
         for sub in cls.__subclasses__():
-            if sub not in seen:
+            if sub not in seen and sub.__module__ == __name__:
                 seen.append(sub)
                 stack.append(sub)
     return seen

@@ -3,8 +3,11 @@
 A single handler dispatches on ``Action`` (plan, renderChunk, assemble). It only moves
 bytes between storage and a fresh per-invocation work directory and calls the stage
 functions; everything it creates there is removed when the invocation ends, whatever
-happened (warm containers reuse ``/tmp``). Failures leave as an exception whose class name
-is the error's stable code — the ``errorType`` Step Functions matches in its Retry/Catch.
+happened (warm containers reuse ``/tmp``), and what a killed invocation (a Lambda timeout
+is a SIGKILL) left behind is swept at the start of the next one. Failures leave as an
+exception whose class name is the error's stable code — the ``errorType`` Step Functions
+matches in its Retry/Catch — and only as such: anything unanticipated is wrapped in
+``INTERNAL_ERROR`` (see :func:`handler`).
 """
 
 from __future__ import annotations
@@ -28,7 +31,18 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from .assemble import assemble
 from .browser.pool import BrowserPool
-from .errors import ChunkMissingError, InvalidEventError, RenderError, StorageObjectNotFoundError
+from .chunk_tag import read_tag
+from .errors import (
+    CdpProtocolError,
+    ChunkMissingError,
+    CompositionError,
+    InternalError,
+    InvalidEventError,
+    PlanArtifactDigestMismatchError,
+    RenderError,
+    StorageObjectNotFoundError,
+    StoredObjectCorruptError,
+)
 from .lambda_events import (
     AssembleEvent,
     AssembleResultPayload,
@@ -39,10 +53,11 @@ from .lambda_events import (
     parse_event,
 )
 from .local_render import default_page_count
-from .plan import AUDIO_FILE, plan
+from .plan import AUDIO_FILE, PlanResult, plan
 from .plan_archive import extract_archive, extract_plan_archive
 from .render_chunk import CHUNK_EXTENSIONS, render_chunk
-from .storage import Storage, check_allowed, join_uri
+from .stale_dirs import new_work_dir, release_work_dir, sweep_stale
+from .storage import SHA256_METADATA, Storage, check_allowed, join_uri
 from .timing import fps_json
 
 SERVICE = "hyperframes-render"
@@ -156,9 +171,34 @@ def work_root() -> str:
     return os.environ.get(ENV_WORK_ROOT) or tempfile.gettempdir()
 
 
+def internal_error(exc: BaseException) -> InternalError:
+    """An unanticipated exception as ``INTERNAL_ERROR``, the original type and message in
+    the message (the ``cause`` Step Functions shows)."""
+    return InternalError(f"{type(exc).__module__}.{type(exc).__name__}: {exc}"[:2000])
+
+
+def _sweep() -> None:
+    """Remove what killed invocations left in /tmp; never fails the invocation."""
+    try:
+        removed = sweep_stale(Path(work_root()), Path(tempfile.gettempdir()))
+    except Exception:  # sweeping is housekeeping
+        logger.warning("sweeping stale directories failed", exc_info=True)
+        return
+    if removed:
+        logger.info("swept stale directories", extra={"removed": [p.name for p in removed]})
+
+
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Run one action. Errors leave as ``as_lambda_error`` of a class in
+    :mod:`hyperframes_lambda.errors` and nothing else: an exception the code did not
+    anticipate (a bug, or input we failed to validate) becomes ``INTERNAL_ERROR``, which is
+    terminal — a deterministic bug would fail identically on each of the state machine's 4
+    retries, each up to 15 minutes of Lambda time; the cause keeps the original type and
+    message for the bug report. (Retryable environment failures are raised as their own
+    retryable codes before they get here.)"""
     started = time.perf_counter()
+    _sweep()
     if isinstance(event, dict) and event.get("Action") == "notify":  # the webhook step
         from .aws.webhook import notify
 
@@ -166,20 +206,29 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             return notify(event, context)
         except RenderError as exc:
             raise as_lambda_error(exc) from exc
+        except Exception as exc:  # the same last line of defence as the render actions
+            raise as_lambda_error(internal_error(exc)) from exc
     try:
         parsed = parse_event(event)
         check_allowed(_uris(parsed))
     except RenderError as exc:
         logger.error("rejected", extra={"errorType": exc.code, "error": str(exc)})
         raise as_lambda_error(exc) from None
+    except Exception as exc:
+        error = internal_error(exc)
+        logger.exception("rejected unexpectedly", extra={"errorType": error.code})
+        raise as_lambda_error(error) from exc
     keys: dict[str, Any] = {"action": parsed.Action}
     if isinstance(parsed, RenderChunkEvent):
         keys["chunk_index"] = parsed.ChunkIndex
     if not isinstance(parsed, PlanEvent):
         keys["plan_hash"] = parsed.PlanHash
+    try:
+        work = new_work_dir(Path(work_root()))
+    except OSError as exc:
+        raise as_lambda_error(internal_error(exc)) from exc
     logger.append_keys(**keys)
     logger.info("start")
-    work = Path(tempfile.mkdtemp(prefix="hf-invoke-", dir=work_root()))
     try:
         result = _ACTIONS[parsed.Action](parsed, work)
         duration_ms = int((time.perf_counter() - started) * 1000)
@@ -196,11 +245,13 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             extra={"errorType": exc.code, "retryable": exc.retryable, "error": str(exc)},
         )
         raise as_lambda_error(exc) from exc
-    except Exception:
-        logger.exception("failed unexpectedly")
-        raise
+    except Exception as exc:
+        error = internal_error(exc)
+        logger.exception("failed unexpectedly", extra={"errorType": error.code})
+        raise as_lambda_error(error) from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        release_work_dir(work)
         logger.remove_keys(list(keys))
 
 
@@ -229,10 +280,38 @@ def _project_root(extracted: Path, entry_file: str) -> Path:
     return extracted  # read_composition will name the missing entry file
 
 
+def _plan_project(event: PlanEvent, project: Path, work: Path) -> PlanResult:
+    """``plan`` with the failures a composition's content can cause deterministically (a
+    malformed URL, absurd numbers, nesting too deep for the browser's DOM transfer, a path
+    too long to copy) reported as ``INVALID_COMPOSITION`` naming the entry file, not as a
+    retryable or raw error."""
+    entry = event.config.entry_file
+    try:
+        return plan(project, event.config, work / "plan", work / PLAN_ARCHIVE)
+    except shutil.Error as exc:  # copytree gathers per-file failures (a path too long)
+        failures = exc.args[0] if exc.args else None
+        why = failures[0][-1] if isinstance(failures, list) and failures else exc
+        raise CompositionError(
+            f"{entry} (in {event.ProjectS3Uri}): a project file cannot be copied into the "
+            f"plan: {str(why)[:300]}"
+        ) from exc
+    except (ValueError, OverflowError, RecursionError) as exc:
+        raise CompositionError(
+            f"{entry} (in {event.ProjectS3Uri}) cannot be planned: {type(exc).__name__}: {exc}"
+        ) from exc
+    except CdpProtocolError as exc:
+        if "stack limit exceeded" not in str(exc):
+            raise
+        raise CompositionError(
+            f"{entry} (in {event.ProjectS3Uri}) nests elements too deeply for the browser "
+            f"to report its document: {exc}"
+        ) from exc
+
+
 def _plan(event: PlanEvent, work: Path) -> dict[str, Any]:
     archive = storage().download(event.ProjectS3Uri, work / "project.tar.gz")
     project = _project_root(extract_archive(archive, work / "project"), event.config.entry_file)
-    result = plan(project, event.config, work / "plan", work / PLAN_ARCHIVE)
+    result = _plan_project(event, project, work)
     plan_uri = join_uri(event.PlanOutputS3Prefix, PLAN_ARCHIVE)
     storage().upload(work / PLAN_ARCHIVE, plan_uri, {META_PLAN_HASH: result.plan_hash})
     audio_uri = None
@@ -254,18 +333,47 @@ def chunk_uri(prefix: str, index: int, output_format: str) -> str:
     return join_uri(prefix, f"{index:04d}{CHUNK_EXTENSIONS[output_format]}")
 
 
+def _reusable_chunk(event: RenderChunkEvent, uri: str, work: Path) -> dict[str, Any] | None:
+    """The result of an earlier invocation that already uploaded this chunk, if its bytes
+    are intact; else None (render again, replacing it).
+
+    The bytes are downloaded and hashed, not trusted from metadata: an object replaced
+    with other bytes but the old metadata would otherwise be reused and fail assembly
+    terminally forever. (S3's own ChecksumSHA256 cannot stand in: for a multipart upload
+    it is a checksum of part checksums, not the object's SHA-256.) This costs one
+    download of the chunk, only on a retry that finds its chunk already there."""
+    existing = storage().head(uri)
+    if existing is None or existing.metadata.get(META_PLAN_HASH) != event.PlanHash:
+        return None
+    meta = existing.metadata
+    recorded, frames = meta.get(SHA256_METADATA), meta.get(META_FRAMES, "")
+    if not recorded or not frames.isdigit():
+        logger.warning("existing chunk has incomplete metadata; rendering", extra={"uri": uri})
+        return None
+    copy = work / "existing-chunk" / uri.rsplit("/", 1)[-1]
+    try:
+        storage().download(uri, copy)  # checks the bytes against the recorded SHA-256
+        tag = read_tag(copy)
+    except (PlanArtifactDigestMismatchError, StoredObjectCorruptError) as exc:
+        logger.warning("existing chunk is corrupt; rendering", extra={"error": str(exc)})
+        return None
+    finally:
+        shutil.rmtree(copy.parent, ignore_errors=True)
+    if tag is None or (tag.plan_hash, tag.index) != (event.PlanHash, event.ChunkIndex):
+        logger.warning("existing chunk carries another tag; rendering", extra={"uri": uri})
+        return None
+    logger.info("chunk already rendered", extra={"chunkS3Uri": uri})
+    return RenderChunkResultPayload(
+        ChunkS3Uri=uri, ChunkIndex=event.ChunkIndex, Sha256=recorded, FramesEncoded=int(frames),
+        CaptureMode=meta.get(META_CAPTURE_MODE, "beginframe"), DurationMs=0, Reused=True,
+    ).model_dump()  # fmt: skip
+
+
 def _render_chunk(event: RenderChunkEvent, work: Path) -> dict[str, Any]:
     uri = chunk_uri(event.ChunkOutputS3Prefix, event.ChunkIndex, event.Format)
-    existing = storage().head(uri)
-    if existing is not None and existing.metadata.get(META_PLAN_HASH) == event.PlanHash:
-        # A retry of an invocation that already uploaded its chunk: nothing to redo.
-        logger.info("chunk already rendered", extra={"chunkS3Uri": uri})
-        return RenderChunkResultPayload(
-            ChunkS3Uri=uri, ChunkIndex=event.ChunkIndex, Sha256=existing.metadata["sha256"],
-            FramesEncoded=int(existing.metadata.get(META_FRAMES, 0)),
-            CaptureMode=existing.metadata.get(META_CAPTURE_MODE, "beginframe"),
-            DurationMs=0, Reused=True,
-        ).model_dump()  # fmt: skip
+    reused = _reusable_chunk(event, uri, work)
+    if reused is not None:  # a retry of an invocation that already uploaded its chunk
+        return reused
     plan_dir = _fetch_plan(event.PlanS3Uri, work)
     out = work / f"chunk{CHUNK_EXTENSIONS[event.Format]}"
     result = render_chunk(

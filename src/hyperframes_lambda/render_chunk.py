@@ -28,6 +28,7 @@ from . import fonts_set
 from .browser.pool import BrowserPool
 from .browser.resolve import browser_build, resolve_chrome
 from .capture import CaptureMode, CaptureSettings
+from .chunk_tag import MANIFEST, ChunkTag
 from .chunking import Chunk
 from .encode import EncoderSettings, StreamingEncoder
 from .errors import (
@@ -39,6 +40,7 @@ from .errors import (
     InvalidEventError,
     PlanHashMismatchError,
     PlanProtocolUnsupportedError,
+    StoredObjectCorruptError,
 )
 from .ffmpeg import ffmpeg_exe, ffmpeg_version_line
 from .frame_source import CaptureStats, capture_frames_parallel, dump_frame, open_frame_sources
@@ -119,8 +121,31 @@ def check_browser_build(document: dict[str, Any]) -> None:
 
 
 def load_plan(plan_dir: Path, expected_hash: str | None = None) -> LoadedPlan:
-    """Read and verify a plan directory (hash recomputed from disk, ffmpeg version)."""
-    document = _read_json(plan_dir / PLAN_JSON)
+    """Read and verify a plan directory (hash recomputed from disk, ffmpeg version).
+
+    A plan whose files parse but do not have the shape we write (plan.json a list, a
+    missing field, a string where a number goes) is ``CORRUPT_STORED_OBJECT`` naming the
+    file and the problem: terminal, re-planning is the fix."""
+    try:
+        return _load_plan(plan_dir, expected_hash)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        problem = f"missing field {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise StoredObjectCorruptError(
+            f"the plan in {plan_dir.name} is corrupt ({PLAN_JSON} or meta/*.json): "
+            f"{type(exc).__name__}: {problem}; re-plan"
+        ) from exc
+
+
+def _object(value: Any, name: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise StoredObjectCorruptError(
+            f"{name} in the plan is a JSON {type(value).__name__}, not an object; re-plan"
+        )
+    return value
+
+
+def _load_plan(plan_dir: Path, expected_hash: str | None) -> LoadedPlan:
+    document = _object(_read_json(plan_dir / PLAN_JSON), PLAN_JSON)
     if document.get("protocol") != PROTOCOL_VERSION:
         raise PlanProtocolUnsupportedError(
             f"plan protocol {document.get('protocol')!r} is not supported by renderer "
@@ -131,7 +156,7 @@ def load_plan(plan_dir: Path, expected_hash: str | None = None) -> LoadedPlan:
         raise PlanHashMismatchError(
             f"the caller expects plan {expected_hash} but plan.json says {recorded}"
         )
-    encoder_json = _read_json(plan_dir / ENCODER_JSON)
+    encoder_json = _object(_read_json(plan_dir / ENCODER_JSON), ENCODER_JSON)
     actual = compute_plan_hash(
         plan_dir, encoder=encoder_json, ffmpeg_version=str(document["ffmpegVersion"]),
         renderer_version=str(document["rendererVersion"]), fps=_plan_fps(document["fps"]),
@@ -154,7 +179,7 @@ def load_plan(plan_dir: Path, expected_hash: str | None = None) -> LoadedPlan:
             f"plan made with '{document['ffmpegVersion']}', this worker has '{local_ffmpeg}'"
         )
     check_font_set(document)
-    capture_json = _read_json(plan_dir / CAPTURE_JSON)
+    capture_json = _object(_read_json(plan_dir / CAPTURE_JSON), CAPTURE_JSON)
     video_frames = json.dumps(capture_json["videoFrames"], sort_keys=True)
     capture = CaptureSettings(
         css_width=capture_json["cssWidth"], css_height=capture_json["cssHeight"],
@@ -239,11 +264,14 @@ def render_chunk(
         timings["load"] = time.perf_counter() - load_started
         # Below Chrome's smallest scale factor the frames come at half the layout size.
         resize = capture.downscaled and opened[0].mode == "beginframe"
+        tag = ChunkTag(loaded.plan_hash, chunk_index, len(loaded.chunks))
         if encoder.format == "png-sequence":
             size = (encoder.width, encoder.height) if resize else None
-            sink: _FrameSink = _PngSequenceSink(partial, resize_to=size)
+            sink: _FrameSink = _PngSequenceSink(partial, tag, resize_to=size)
         else:
-            sink = _VideoSink(encoder, partial, chunk.frames, capture.image_format, resize=resize)
+            sink = _VideoSink(
+                encoder, partial, chunk.frames, capture.image_format, resize=resize, tag=tag
+            )
 
         def take(index: int, data: bytes) -> None:
             sink.write(index, data)
@@ -294,10 +322,12 @@ class _VideoSink(_FrameSink):
         image_format: Any,
         *,
         resize: bool = False,
+        tag: ChunkTag | None = None,
     ) -> None:
         self._encoder = StreamingEncoder(
-            encoder, path, frames, input_format=image_format, resize=resize
-        )
+            encoder, path, frames, input_format=image_format, resize=resize,
+            comment=tag.comment() if tag is not None else None,
+        )  # fmt: skip
 
     def write(self, index: int, data: bytes) -> None:
         self._encoder.write(data)
@@ -326,9 +356,12 @@ def resize_png(data: bytes, width: int, height: int) -> bytes:
 
 class _PngSequenceSink(_FrameSink):
     """PNG screenshots stored as captured (lossless, alpha) in a deterministic tar.gz,
-    named by absolute 1-based frame number so assembly is a merge."""
+    named by absolute 1-based frame number so assembly is a merge. The first member is
+    the chunk's tag (``hf-chunk.json``), which assembly checks and does not extract."""
 
-    def __init__(self, path: Path, *, resize_to: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self, path: Path, tag: ChunkTag, *, resize_to: tuple[int, int] | None = None
+    ) -> None:
         import gzip
 
         self._resize_to = resize_to
@@ -339,11 +372,15 @@ class _PngSequenceSink(_FrameSink):
         self._tar = tarfile.open(  # noqa: SIM115 - closed in finish()
             fileobj=self._gzip, mode="w", format=tarfile.PAX_FORMAT
         )
+        self._add(MANIFEST, tag.manifest())
 
     def write(self, index: int, data: bytes) -> None:
         if self._resize_to is not None:
             data = resize_png(data, *self._resize_to)
-        info = tarfile.TarInfo(f"frame_{index + 1:06d}.png")
+        self._add(f"frame_{index + 1:06d}.png", data)
+
+    def _add(self, name: str, data: bytes) -> None:
+        info = tarfile.TarInfo(name)
         info.size, info.mode, info.mtime = len(data), 0o644, 0
         self._tar.addfile(info, io.BytesIO(data))
 

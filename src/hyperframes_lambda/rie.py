@@ -16,12 +16,18 @@ its client is recycled.
 
 Note: the clients get the usual Lambda environment, including ``AWS_LAMBDA_FUNCTION_NAME``,
 which makes code that checks it believe it runs on Lambda (``--function-name``, default
-``hyperframes-local``; pass ``--function-name ''`` to leave the variable unset).
+``hyperframes-local``; pass ``--function-name ''`` to leave the variable unset) — so the
+handler refuses ``file://`` URIs unless ``--allow-file-uris``. ``--local-storage DIR``
+needs no S3 and no credentials: the events' ``s3://BUCKET/KEY`` are the files
+``DIR/BUCKET/KEY`` (what the README's ``curl -d @sam/events/plan.json`` example uses).
+
+awslambdaric is an optional dependency: ``pip install 'hyperframes-lambda[lambda-local]'``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import secrets
 import signal
@@ -43,6 +49,7 @@ from hyperframes_lambda.runtime_api import (
 )
 
 DEFAULT_HANDLER = "hyperframes_lambda.handler.handler"
+INSTALL_HINT = "pip install 'hyperframes-lambda[lambda-local]'"
 DEFAULT_FUNCTION_NAME = "hyperframes-local"
 DEFAULT_MEMORY_MB = 3008
 STARTUP_TIMEOUT_S = 60.0
@@ -259,7 +266,7 @@ class LocalLambda:
                     raise RuntimeError(
                         f"awslambdaric for {self.handler!r} exited ({describe_exit(code)}) "
                         "before polling for invocations; is awslambdaric installed in "
-                        f"{self.python}?"
+                        f"{self.python}? ({INSTALL_HINT})"
                     )
             if time.monotonic() > deadline:
                 raise TimeoutError(
@@ -317,11 +324,48 @@ def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="AWS_LAMBDA_FUNCTION_NAME for the clients ('' leaves it unset)",
     )
     parser.add_argument("--memory", type=int, default=DEFAULT_MEMORY_MB, help="MB (env only)")
+    parser.add_argument(
+        "--local-storage",
+        metavar="DIR",
+        help="serve s3://BUCKET/KEY from the file DIR/BUCKET/KEY (no S3, no credentials)",
+    )
+    parser.add_argument(
+        "--allow-file-uris",
+        action="store_true",
+        help="let events use file:// URIs (refused when the handler believes it is on Lambda)",
+    )
     return parser.parse_args(argv)
+
+
+def missing_runtime_client() -> str | None:
+    """The error to print when awslambdaric is not importable here, else None."""
+    try:
+        if importlib.util.find_spec("awslambdaric") is not None:
+            return None
+    except ImportError:  # a broken or blocked install is as good as none
+        pass
+    return (
+        "the Lambda runtime interface client (awslambdaric) is not installed; "
+        f"install it with: {INSTALL_HINT}"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parse_args(argv)
+    if (problem := missing_runtime_client()) is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
+    env: dict[str, str | None] = {}
+    if args.local_storage:
+        root = os.path.abspath(args.local_storage)
+        if not os.path.isdir(root):
+            print(
+                f"error: --local-storage {args.local_storage}: no such directory", file=sys.stderr
+            )
+            return 1
+        env["HYPERFRAMES_LOCAL_STORAGE"] = root
+    if args.allow_file_uris:
+        env["HYPERFRAMES_ALLOW_FILE_URIS"] = "1"
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
@@ -336,6 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         timeout_s=args.timeout,
         function_name=args.function_name,
         memory_mb=args.memory,
+        env=env,
         stdout=sys.stderr,  # keep our stdout to the one "ready" line; logs go to stderr
     )
     try:

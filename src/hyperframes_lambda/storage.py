@@ -4,8 +4,15 @@ S3 goes through boto3's managed transfers (multipart above a threshold, parallel
 with ``ChecksumAlgorithm=SHA256`` so S3 verifies the bytes it receives; we also store the
 object's SHA-256 in its metadata and check it after every download. ``file://`` gives the
 same semantics on a local disk, so the handler and the local runner work with no S3 at
-all. Errors are typed: a missing object is terminal, a throttle or a dropped connection is
+all. Errors are typed: a missing object or bucket, a denied or otherwise refused (4xx)
+request are terminal; only a throttle, a 5xx, a dropped connection or a truncated body is
 retryable.
+
+On Lambda (``AWS_LAMBDA_FUNCTION_NAME`` set) ``file://`` URIs are refused unless
+``HYPERFRAMES_ALLOW_FILE_URIS=1``: the function's disk is not a storage backend, and an
+event naming ``file:///tmp/...`` could overwrite any file there. For local emulation,
+``HYPERFRAMES_LOCAL_STORAGE=DIR`` keeps the events' ``s3://`` URIs and stores
+``s3://BUCKET/KEY`` as the file ``DIR/BUCKET/KEY`` (no S3, no credentials).
 """
 
 from __future__ import annotations
@@ -22,11 +29,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from .errors import (
+    FileUriNotAllowedError,
     PlanArtifactDigestMismatchError,
     S3UriNotAllowedError,
     StorageAccessDeniedError,
+    StorageBucketNotFoundError,
     StorageObjectNotFoundError,
+    StorageRequestRejectedError,
     StorageTransientError,
+    StoredObjectCorruptError,
 )
 from .plan_hash import file_sha256
 
@@ -35,11 +46,20 @@ if TYPE_CHECKING:
 
 ENV_RENDER_BUCKET = "HYPERFRAMES_RENDER_BUCKET"
 ENV_S3_ENDPOINT = "HYPERFRAMES_S3_ENDPOINT_URL"
+ENV_ALLOW_FILE_URIS = "HYPERFRAMES_ALLOW_FILE_URIS"
+ENV_LOCAL_STORAGE = "HYPERFRAMES_LOCAL_STORAGE"
 SHA256_METADATA = "sha256"
 _SIDECAR_SUFFIX = ".hfmeta.json"
 _TRANSIENT_CODES = frozenset(
     {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "InternalError",
-     "ServiceUnavailable", "RequestTimeTooSkewed", "500", "502", "503", "504"}
+     "ServiceUnavailable", "RequestTimeTooSkewed", "500", "502", "503", "504",
+     "TooManyRequestsException", "RequestLimitExceeded", "BandwidthLimitExceeded",
+     "EC2ThrottledException", "PriorRequestNotComplete", "429"}
+)  # fmt: skip
+_MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+_DENIED_CODES = frozenset(
+    {"AccessDenied", "403", "Forbidden", "InvalidAccessKeyId", "SignatureDoesNotMatch",
+     "ExpiredToken", "InvalidToken", "AllAccessDisabled", "AccountProblem"}
 )  # fmt: skip
 
 
@@ -74,16 +94,27 @@ def join_uri(prefix: str, *names: str) -> str:
     return "/".join([prefix.rstrip("/"), *(n.strip("/") for n in names)])
 
 
+def on_lambda() -> bool:
+    return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
+
+
 def check_allowed(uris: Iterable[str | None]) -> None:
-    """Every URI must be in ``$HYPERFRAMES_RENDER_BUCKET`` (when set). Checked before any
-    S3 call, so an event naming someone else's bucket costs nothing and leaks nothing."""
+    """Every URI must be in ``$HYPERFRAMES_RENDER_BUCKET`` (when set), and on Lambda none
+    may be ``file://`` unless ``HYPERFRAMES_ALLOW_FILE_URIS=1``. Checked before any S3
+    call, so an event naming someone else's bucket costs nothing and leaks nothing."""
     allowed = os.environ.get(ENV_RENDER_BUCKET)
-    if not allowed:
-        return
+    files_ok = os.environ.get(ENV_ALLOW_FILE_URIS) == "1" or not on_lambda()
     for uri in uris:
         if uri is None:
             continue
         location = parse_uri(uri)
+        if location.scheme == "file" and not allowed and not files_ok:
+            raise FileUriNotAllowedError(
+                f"{uri}: file:// URIs are refused on Lambda (the function's disk is not "
+                f"storage); use s3:// URIs, or set {ENV_ALLOW_FILE_URIS}=1 for local emulation"
+            )
+        if not allowed:
+            continue
         if location.scheme != "s3" or location.bucket != allowed:
             raise S3UriNotAllowedError(
                 f"{uri} is outside the render bucket s3://{allowed} ({ENV_RENDER_BUCKET})"
@@ -129,35 +160,69 @@ class Storage:
 
     @contextlib.contextmanager
     def _errors(self, action: str, uri: str) -> Iterator[None]:
-        from botocore.exceptions import BotoCoreError, ClientError
+        from boto3.exceptions import Boto3Error
+        from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 
         try:
             yield
         except ClientError as exc:
-            error = exc.response.get("Error", {})
-            code = str(error.get("Code", ""))
-            status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
-            if code in ("NoSuchKey", "NoSuchBucket", "404", "NotFound"):
-                raise StorageObjectNotFoundError(f"{uri} does not exist ({action})") from exc
-            if code in ("AccessDenied", "403", "Forbidden"):
-                raise StorageAccessDeniedError(f"access denied to {uri} ({action})") from exc
-            if code in _TRANSIENT_CODES or status.startswith("5"):
-                raise StorageTransientError(f"{action} {uri} failed: {code} {status}") from exc
-            raise StorageTransientError(f"{action} {uri} failed: {code} {exc}") from exc
+            error = classify_client_error(exc, action, uri)
+            if isinstance(error, StorageObjectNotFoundError) and not self._bucket_exists(uri):
+                # A HEAD has no body, so its 404 does not say whether the key or the
+                # bucket is missing: ask (one more request, on the failure path only).
+                error = StorageBucketNotFoundError(
+                    f"bucket {parse_uri(uri).bucket!r} does not exist ({action} {uri})"
+                )
+            raise error from exc
+        except ParamValidationError as exc:  # refused before sending: deterministic
+            raise StorageRequestRejectedError(f"{action} {uri}: {exc}") from exc
+        except Boto3Error as exc:
+            # upload_file wraps a ClientError in S3UploadFailedError (as __context__);
+            # download_file wraps a body cut short in RetriesExceededError.
+            inner = exc.__context__
+            if isinstance(inner, ClientError):
+                raise classify_client_error(inner, action, uri) from exc
+            last = getattr(exc, "last_exception", None)
+            raise StorageTransientError(f"{action} {uri} failed: {last or exc}") from exc
         except BotoCoreError as exc:
             raise StorageTransientError(f"{action} {uri} failed: {exc}") from exc
+
+    def _bucket_exists(self, uri: str) -> bool:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.s3.head_bucket(Bucket=parse_uri(uri).bucket)
+        except ClientError as exc:
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            return code not in ("404", "NoSuchBucket", "NotFound")
+        except BotoCoreError:
+            return True  # cannot tell: keep the original error
+        return True
+
+    def _where(self, uri: str) -> Location:
+        """Where ``uri`` lives: S3, a file, or (local storage) ``DIR/bucket/key``."""
+        try:
+            location = parse_uri(uri)
+        except ValueError as exc:
+            raise StorageRequestRejectedError(str(exc)) from None
+        root = os.environ.get(ENV_LOCAL_STORAGE)
+        if location.scheme == "s3" and root:
+            relative = Path(location.bucket, location.key)
+            if ".." in relative.parts or not location.key:
+                raise StorageRequestRejectedError(f"{uri}: not a storable object key")
+            return Location("file", "", str(Path(root).resolve() / relative))
+        return location
 
     # ---- operations ----------------------------------------------------------------
 
     def head(self, uri: str) -> ObjectInfo | None:
         """Size and metadata of an object, or None when it does not exist."""
-        location = parse_uri(uri)
+        location = self._where(uri)
         if location.scheme == "file":
-            if not location.path.is_file():
-                return None
-            sidecar = _sidecar(location.path)
-            metadata = json.loads(sidecar.read_text()) if sidecar.is_file() else {}
-            return ObjectInfo(location.path.stat().st_size, metadata)
+            with _file_errors("head", uri):
+                if not location.path.is_file():
+                    return None
+                return ObjectInfo(location.path.stat().st_size, _read_sidecar(location.path))
         try:
             with self._errors("head", uri):
                 reply = self.s3.head_object(Bucket=location.bucket, Key=location.key)
@@ -167,16 +232,15 @@ class Storage:
 
     def download(self, uri: str, dest: Path, expected_sha256: str | None = None) -> Path:
         """Fetch ``uri`` to ``dest``; verify its SHA-256 (given, or stored at upload)."""
-        location = parse_uri(uri)
+        location = self._where(uri)
         dest.parent.mkdir(parents=True, exist_ok=True)
         stored: str | None = None
         if location.scheme == "file":
-            if not location.path.is_file():
-                raise StorageObjectNotFoundError(f"{uri} does not exist (download)")
-            shutil.copyfile(location.path, dest)
-            sidecar = _sidecar(location.path)
-            if sidecar.is_file():
-                stored = json.loads(sidecar.read_text()).get(SHA256_METADATA)
+            with _file_errors("download", uri):
+                if not location.path.is_file():
+                    raise StorageObjectNotFoundError(f"{uri} does not exist (download)")
+                shutil.copyfile(location.path, dest)
+                stored = _read_sidecar(location.path).get(SHA256_METADATA)
         else:
             with self._errors("download", uri):
                 info = self.s3.head_object(Bucket=location.bucket, Key=location.key)
@@ -198,15 +262,19 @@ class Storage:
         """Store ``src`` at ``uri`` (replacing it atomically); returns its SHA-256."""
         digest = file_sha256(src)
         meta = {**(metadata or {}), SHA256_METADATA: digest}
-        location = parse_uri(uri)
+        location = self._where(uri)
         if location.scheme == "file":
             target = location.path
-            target.parent.mkdir(parents=True, exist_ok=True)
             partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
-            shutil.copyfile(src, partial)
-            os.replace(partial, target)
-            if metadata:
-                _sidecar(target).write_text(json.dumps(meta, sort_keys=True))
+            with _file_errors("upload", uri):
+                try:
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(src, partial)
+                    os.replace(partial, target)
+                finally:
+                    partial.unlink(missing_ok=True)
+                if metadata:
+                    _sidecar(target).write_text(json.dumps(meta, sort_keys=True))
             return digest
         extra = {"Metadata": meta, "ChecksumAlgorithm": "SHA256"}
         with self._errors("upload", uri):
@@ -217,5 +285,53 @@ class Storage:
         return digest
 
 
+def classify_client_error(exc: Any, action: str, uri: str) -> Exception:
+    """The typed error for an S3 ``ClientError``: not-found, denied and other 4xx are
+    terminal (the same request fails the same way), throttling and 5xx are retryable."""
+    error = exc.response.get("Error", {})
+    code = str(error.get("Code", ""))
+    status = str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+    if code == "NoSuchBucket":
+        bucket = parse_uri(uri).bucket
+        return StorageBucketNotFoundError(f"bucket {bucket!r} does not exist ({action} {uri})")
+    if code in _MISSING_OBJECT_CODES:
+        return StorageObjectNotFoundError(f"{uri} does not exist ({action})")
+    if code in _DENIED_CODES:
+        return StorageAccessDeniedError(f"access denied to {uri} ({action}): {code}")
+    if code in _TRANSIENT_CODES or status.startswith("5") or status == "429":
+        return StorageTransientError(f"{action} {uri} failed: {code} {status}")
+    if status.startswith("4") or code.startswith("4"):
+        return StorageRequestRejectedError(f"{action} {uri} was refused by S3: {code} {status}")
+    return StorageTransientError(f"{action} {uri} failed: {code} {exc}")
+
+
+@contextlib.contextmanager
+def _file_errors(action: str, uri: str) -> Iterator[None]:
+    """A file-store failure (a directory where a file should be, permissions, disk full)
+    as a typed error naming the URI."""
+    try:
+        yield
+    except OSError as exc:
+        raise StorageRequestRejectedError(
+            f"{action} {uri} failed: {exc.strerror or exc} ({type(exc).__name__})"
+        ) from exc
+
+
 def _sidecar(path: Path) -> Path:
     return path.with_name(f".{path.name}{_SIDECAR_SUFFIX}")
+
+
+def _read_sidecar(path: Path) -> dict[str, str]:
+    """The metadata stored beside a file object ({} when there is none)."""
+    sidecar = _sidecar(path)
+    if not sidecar.is_file():
+        return {}
+    try:
+        data = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise StoredObjectCorruptError(f"the metadata of {path} is unreadable: {exc}") from exc
+    if not isinstance(data, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in data.items()
+    ):
+        raise StoredObjectCorruptError(f"the metadata of {path} is not a string map")
+    return data
