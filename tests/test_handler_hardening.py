@@ -441,7 +441,8 @@ def test_stale_work_dirs_and_profiles_are_swept(
             "mine-unused": tmp / f"hf-invoke-{me}-{my_start}-aaaa0002",  # this pid, not open
             "reused-pid": tmp / f"hf-invoke-{sleeper.pid}-{live_start + 1}-aaaa0003",  # pid reused
             "live": tmp / f"hf-invoke-{sleeper.pid}-{live_start}-aaaa0004",  # another live process
-            "old-form": tmp / "hf-invoke-x1y2z3",
+            "old-form": tmp / "hf-invoke-x1y2z3",  # no owner recorded, 7 h old
+            "old-form-recent": tmp / "hf-invoke-q9r8s7",  # no owner, may still be in use
             "chrome-orphan": tmp / "hf-chrome-orphan",
             "chrome-live": tmp / "hf-chrome-live",  # a live process's --user-data-dir
             "chrome-new": tmp / "hf-chrome-new",  # just created: a launch may be under way
@@ -453,9 +454,11 @@ def test_stale_work_dirs_and_profiles_are_swept(
         old = time.time() - 3600
         for name in ("chrome-orphan", "chrome-live"):
             os.utime(dirs[name], (old, old))
+        older = time.time() - 7 * 3600
+        os.utime(dirs["old-form"], (older, older))
         assert failure({"Action": "plan"})[0] == "INVALID_EVENT"  # any invocation sweeps first
         left = {name for name, path in dirs.items() if path.exists()}
-        assert left == {"live", "chrome-live", "chrome-new", "unrelated"}
+        assert left == {"live", "chrome-live", "chrome-new", "old-form-recent", "unrelated"}
     finally:
         sleeper.kill()
         sleeper.wait()

@@ -32,6 +32,9 @@ from pathlib import Path
 INVOKE_PREFIX = "hf-invoke-"
 CHROME_PREFIX = "hf-chrome-"
 PROFILE_GRACE_S = 120.0
+# A work dir whose name records no owner (made by an older version, possibly still running
+# beside this one on a shared /tmp) is only swept once nothing can still be using it.
+UNNAMED_GRACE_S = 6 * 3600.0
 _INVOKE_NAME = re.compile(rf"^{INVOKE_PREFIX}(\d+)-(\d+)-[0-9a-f]+$")
 
 _open_dirs: set[str] = set()
@@ -72,10 +75,14 @@ def release_work_dir(path: Path) -> None:
         _open_dirs.discard(path.name)
 
 
-def _invoke_dir_is_stale(name: str) -> bool:
+def _invoke_dir_is_stale(path: Path) -> bool:
+    name = path.name
     match = _INVOKE_NAME.match(name)
     if match is None:
-        return True  # the old unnamed form: made by no process that could still use it
+        try:
+            return time.time() - path.stat().st_mtime > UNNAMED_GRACE_S
+        except OSError:
+            return False
     pid, start = int(match[1]), int(match[2])
     if pid == os.getpid() and start == (process_start(pid) or 0):
         with _lock:
@@ -107,7 +114,7 @@ def sweep_stale(work_root: Path, temp_root: Path) -> list[Path]:
         return []
     removed: list[Path] = []
     for path in work_root.glob(f"{INVOKE_PREFIX}*"):
-        if path.is_dir() and not path.is_symlink() and _invoke_dir_is_stale(path.name):
+        if path.is_dir() and not path.is_symlink() and _invoke_dir_is_stale(path):
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     profiles = [p for p in temp_root.glob(f"{CHROME_PREFIX}*") if p.is_dir() and not p.is_symlink()]
