@@ -132,7 +132,8 @@ def lambda_invocations(events: list[dict[str, Any]], execution: str = "") -> lis
                 handler_ms = int(payload["DurationMs"])
             except (ValueError, KeyError, TypeError, AttributeError):
                 handler_ms = None
-        billed = math.ceil(max(seconds, 0.0) * 1000) / 1000
+        # Rounded to the microsecond first: timestamps are exact to it, floats are not.
+        billed = math.ceil(round(max(seconds, 0.0) * 1000, 3)) / 1000
         found.append(Invocation(execution, billed, handler_ms, kind == "TaskSucceeded"))
     return found
 
