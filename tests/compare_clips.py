@@ -51,7 +51,7 @@ def write_frames(frames: np.ndarray, out: Path) -> Path:
     """Frames (n, h, w, 3) to a lossless video: what goes in is what decodes."""
     subprocess.run(
         [ffmpeg_exe(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s",
-         f"{WIDTH}x{HEIGHT}", "-r", str(FPS), "-i", "-", "-c:v", "ffv1", "-pix_fmt", "yuv444p",
+         f"{WIDTH}x{HEIGHT}", "-r", str(FPS), "-i", "-", "-c:v", "ffv1", "-pix_fmt", "gbrp",
          str(out)], input=frames.tobytes(), check=True,
     )  # fmt: skip
     return out
