@@ -57,7 +57,7 @@ conformance: setup
 
 # One-chunk render vs the state machine's flow in worker processes, no AWS (scripts/eval.sh
 # --help): the examples plus five short conformance fixtures, 3 iterations, medians.
-EVAL_FIXTURES ?= css-boundary,gsap-boundary,waapi-boundary,plan-v2-partial-color,mp4-h264-sdr
+EVAL_FIXTURES ?= css-boundary,gsap-boundary,waapi-boundary,plan-v2-partial-color,mp4-h264-sdr,page-side-shader-compositor-render-compat
 eval-local: setup
 	HF_PYTHON=$(BIN)/python scripts/eval.sh --local-only --iterations 3 \
 	  --fixtures-dir ../shared/conformance/fixtures --fixtures $(EVAL_FIXTURES) $(EVAL_ARGS)
