@@ -346,3 +346,42 @@ def test_eval_local_only_runs_without_aws(fake: FakeAws, tmp_path: Path) -> None
     assert chunked["chunks"] == 3 and chunked["frames"] == 30 and chunked["seams"] == []
     assert chunked["median_seconds"] > 0 and one["median_seconds"] > 0
     assert "plan-v2-partial-color  local-p2" in result.stdout
+
+
+def _default(name: str) -> str:
+    """A default as the scripts assign it (``NAME=value`` at the start of a line)."""
+    for source in ("smoke.sh", "eval.sh", "lib.sh"):
+        for line in (SCRIPTS / source).read_text().splitlines():
+            if line.startswith(f"{name}="):
+                return line.split("=", 1)[1]
+    raise AssertionError(f"no default for {name}")
+
+
+def test_readme_help_and_scripts_agree_on_defaults(fake: FakeAws) -> None:
+    readme = " ".join((ROOT / "README.md").read_text().split())
+    smoke_help = run("smoke.sh", fake, "--help").stdout
+    eval_help = run("eval.sh", fake, "--help").stdout
+    psnr, low = _default("PSNR_THRESHOLD"), _default("MIN_PSNR_THRESHOLD")
+    assert f"mean ≥ {psnr} dB, every frame ≥ {low} dB" in readme
+    for text in (smoke_help, eval_help):
+        assert f"(default: {psnr})" in text and f"(default: {low})" in text
+        assert f"(default: {_default('RESERVED_CONCURRENCY')} = unreserved" in text
+        assert f"(default: {_default('MAP_MAX_CONCURRENCY')}" in text
+    assert f"`--reserved-concurrency N` (default {_default('RESERVED_CONCURRENCY')}," in readme
+    assert f"`--map-max-concurrency` (default {_default('MAP_MAX_CONCURRENCY')})" in readme
+    assert f"`--chunk-counts` (default {_default('CHUNK_COUNTS')})" in readme
+    assert f"(default: {_default('CHUNK_COUNTS')})" in smoke_help
+    assert f"`--iterations N` (default {_default('ITERATIONS')}, medians)" in readme
+    assert f"(`--chunks`, default {_default('CHUNKS')})" in readme
+    assert f"(default: {_default('ITERATIONS')})" in eval_help
+
+
+def test_no_pipe_into_a_loop_in_any_script() -> None:
+    """A ``cmd | while`` body runs in a subshell: a flag set there never reaches the gate
+    (the reference eval's bug). The scripts keep loops in the main shell."""
+    for script in SCRIPTS.glob("*.sh"):
+        for number, line in enumerate(script.read_text().splitlines(), 1):
+            code = line.split("#", 1)[0]
+            assert not any(f"| {kw}" in code or f"|{kw}" in code for kw in ("while", "for")), (
+                f"{script.name}:{number}: {line}"
+            )
