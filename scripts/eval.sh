@@ -49,7 +49,7 @@ options:
   --chunks N               chunks of the chunked render (default: $CHUNKS)
   --parallel P             --local-only: worker processes (default: $PARALLEL)
   --fixtures-dir DIR       more compositions (e.g. ../shared/conformance/fixtures)
-  --fixtures LIST          comma-separated names in --fixtures-dir (or examples/ without it)
+  --fixtures LIST          comma-separated names, looked up in --fixtures-dir, then examples/
   --no-examples            do not add examples/*
   --psnr-threshold DB      fail below this mean PSNR (default: $PSNR_THRESHOLD)
   --min-psnr-threshold DB  fail when any frame is below this (default: $MIN_PSNR_THRESHOLD)
@@ -128,7 +128,12 @@ add_fixture() { NAMES+=("$1"); DIRS+=("$2"); }
 if [[ -n $FIXTURE_LIST ]]; then
   IFS=, read -r -a wanted <<<"$FIXTURE_LIST"
   for name in "${wanted[@]}"; do
-    add_fixture "$name" "${FIXTURES_DIR:-$ROOT/examples}/$name"
+    # In --fixtures-dir first, then examples/ (a name found in neither stays, and fails).
+    if [[ -n $FIXTURES_DIR && ! -d $FIXTURES_DIR/$name && -d $ROOT/examples/$name ]]; then
+      add_fixture "$name" "$ROOT/examples/$name"
+    else
+      add_fixture "$name" "${FIXTURES_DIR:-$ROOT/examples}/$name"
+    fi
   done
 elif [[ -n $FIXTURES_DIR ]]; then
   for dir in "$FIXTURES_DIR"/*/; do

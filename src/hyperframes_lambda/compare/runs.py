@@ -274,7 +274,7 @@ def table_rows(summaries: Sequence[Summary]) -> list[list[str]]:
     for s in summaries:
         audio = s.audio or "-"
         if s.audio_dbfs is not None:
-            audio += f" {_fmt_db(s.audio_dbfs)}dB"
+            audio += f" {_fmt_db(s.audio_dbfs)} dB"
         cost = statistics.median(s.cost_usd) if s.cost_usd else None
         rows.append(
             [
