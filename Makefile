@@ -12,7 +12,7 @@ APT_PACKAGES := chromium-headless-shell fonts-dejavu-core bubblewrap
 # shellcheck: tests/test_scripts.py lints scripts/*.sh with it.
 APT_PACKAGES += shellcheck
 
-.PHONY: demo test test-fast lint typecheck fmt bench conformance setup system-deps clean zip bench-lambda eval-local
+.PHONY: demo test test-fast lint typecheck fmt bench conformance setup system-deps clean zip bench-lambda
 
 demo: setup
 	$(BIN)/hyperframes-lambda render examples/title-card -o out/title-card.mp4
@@ -56,8 +56,9 @@ conformance: setup
 	$(BIN)/python benchmarks/conformance.py $(CONFORMANCE_ARGS)
 
 # One-chunk render vs the state machine's flow in worker processes, no AWS (scripts/eval.sh
-# --help): the examples plus five short conformance fixtures, 3 iterations, medians.
+# --help): the examples plus six short conformance fixtures, 3 iterations, medians.
 EVAL_FIXTURES ?= css-boundary,gsap-boundary,waapi-boundary,plan-v2-partial-color,mp4-h264-sdr,page-side-shader-compositor-render-compat
+.PHONY: eval-local
 eval-local: setup
 	HF_PYTHON=$(BIN)/python scripts/eval.sh --local-only --iterations 3 \
 	  --fixtures-dir ../shared/conformance/fixtures --fixtures $(EVAL_FIXTURES) $(EVAL_ARGS)
