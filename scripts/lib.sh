@@ -165,6 +165,18 @@ empty_and_remove_bucket() {
   aws_ s3 rb "s3://$bucket" || log "could not remove s3://$bucket"
 }
 
+stop_running_executions() {
+  local running arn
+  running=$(aws_ stepfunctions list-executions --state-machine-arn "$STATE_MACHINE" \
+    --status-filter RUNNING --query 'executions[].executionArn' --output text) || running=""
+  for arn in $running; do
+    [[ $arn == None ]] && continue
+    log "stopping execution $arn"
+    aws_ stepfunctions stop-execution --execution-arn "$arn" --error Teardown >/dev/null ||
+      log "could not stop $arn"
+  done
+}
+
 # Prints what is still there; returns 1 if anything is.
 verify_nothing_leaked() {
   local leaked=0 err groups prefix
@@ -202,16 +214,24 @@ teardown() {
     return 0
   fi
   log "teardown of $STACK_NAME"
-  if [[ $STACK_STARTED -eq 1 && -z $RENDER_BUCKET ]]; then
-    RENDER_BUCKET=$(stack_output RenderBucketName 2>/dev/null) || RENDER_BUCKET=""
-    [[ $RENDER_BUCKET == None ]] && RENDER_BUCKET=""
-  fi
-  # The render bucket is retained by the stack (DeletionPolicy: Retain): empty and remove
-  # it ourselves, before the stack, so nothing writes to it in between.
-  [[ -n $RENDER_BUCKET ]] && empty_and_remove_bucket "$RENDER_BUCKET"
   if [[ $STACK_STARTED -eq 1 ]]; then
+    if [[ -z $RENDER_BUCKET ]]; then
+      RENDER_BUCKET=$(stack_output RenderBucketName 2>/dev/null) || RENDER_BUCKET=""
+      [[ $RENDER_BUCKET == None ]] && RENDER_BUCKET=""
+    fi
+    if [[ -z $STATE_MACHINE ]]; then
+      STATE_MACHINE=$(stack_output RenderStateMachineArn 2>/dev/null) || STATE_MACHINE=""
+      [[ $STATE_MACHINE == None ]] && STATE_MACHINE=""
+    fi
+    # An interrupted run can leave an execution running (even one whose start-execution
+    # never returned): deleting the state machine does not stop it, and it would keep
+    # invoking the function and writing to the bucket. Stop them first.
+    [[ -n $STATE_MACHINE ]] && stop_running_executions
     sam_ delete --stack-name "$STACK_NAME" --no-prompts >&2 || log "sam delete failed"
   fi
+  # The render bucket is retained by the stack (DeletionPolicy: Retain): empty and remove
+  # it ourselves, like the per-run deploy bucket.
+  [[ -n $RENDER_BUCKET ]] && empty_and_remove_bucket "$RENDER_BUCKET"
   [[ -n $DEPLOY_BUCKET ]] && empty_and_remove_bucket "$DEPLOY_BUCKET"
   if verify_nothing_leaked; then
     log "teardown complete: stack, buckets and log groups are gone"

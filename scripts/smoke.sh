@@ -54,8 +54,9 @@ exit codes:
   4    the run could not complete before the gate (build, deploy, upload, an AWS call)
   5    the teardown could not verify that everything was removed (it lists what is left)
   130  interrupted (SIGINT/SIGTERM); the teardown still ran
-  The teardown (empty and remove the render and deploy buckets, sam delete, check that the
-  stack, buckets and log groups are gone) runs on every exit unless --keep-stack.
+  The teardown (stop running executions, sam delete, empty and remove the render and deploy
+  buckets, check that the stack, buckets and log groups are gone) runs on every exit unless
+  --keep-stack.
 
 cost (us-east-1 list prices, x86_64; printed per run from the execution histories):
   Lambda      \$0.0000166667 per GB-second (memory x billed duration) + \$0.0000000309 per

@@ -55,7 +55,7 @@ def _positional(argv: list[str]) -> list[str]:
                 "--stack-name", "--execution-arn", "--map-run-arn", "--bucket", "--name",
                 "--state-machine-arn", "--input", "--error", "--log-group-name-prefix",
                 "--template-file", "--s3-bucket", "--s3-prefix", "--capabilities",
-                "--tags",
+                "--tags", "--status-filter",
             }  # fmt: skip
             continue
         out.append(arg)
@@ -85,6 +85,10 @@ def _lambda_task(eid: int, start: float, seconds: float, duration_ms: int) -> li
         _event(eid + 3, eid + 2, "TaskSucceeded", start + 0.01 + seconds,
                resourceType="lambda", output=payload),
     ]  # fmt: skip
+
+
+def _execution_arn(argv: list[str]) -> str:
+    return f"arn:aws:states:us-east-1:{ACCOUNT}:execution:sm:{_opt(argv, '--name')}"
 
 
 def history(arn: str) -> dict[str, Any]:
@@ -144,7 +148,11 @@ def aws(argv: list[str], scenario: dict[str, Any], state: dict[str, Any]) -> int
         arn = _opt(argv, "--execution-arn") or ""
         status = scenario.get("execution_status", "SUCCEEDED")
         if command == "start-execution":
-            print(f"arn:aws:states:us-east-1:{ACCOUNT}:execution:sm:{_opt(argv, '--name')}")
+            print(_execution_arn(argv))
+        elif command == "list-executions" and _opt(argv, "--status-filter") == "RUNNING":
+            print("\t".join(state.get("running", [])))
+        elif command == "stop-execution":
+            state["running"] = [a for a in state.get("running", []) if a != arn]
         elif command == "describe-execution":
             if query == "status":
                 print(status)
@@ -182,6 +190,10 @@ def main(tool: str, argv: list[str]) -> int:
     scenario = _load("scenario.json", {})
     joined = " ".join([tool, *argv])
     if scenario.get("hang_on") and scenario["hang_on"] in joined:
+        if "start-execution" in argv:  # it reached AWS; the caller never hears back
+            state = _load("state.json", {"stack": None, "buckets": []})
+            state.setdefault("running", []).append(_execution_arn(argv))
+            _save_state(state)
         time.sleep(120)
     if scenario.get("fail_on") and scenario["fail_on"] in joined:
         return _fail(f"fake {tool}: failing on purpose ({scenario['fail_on']})", 1)

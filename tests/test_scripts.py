@@ -239,6 +239,12 @@ def test_smoke_sigint_still_tears_down(
     assert process.returncode == 130, stderr
     assert "interrupted by SIGINT" in stderr
     assert_torn_down(fake)
+    # The execution that started (though the script never got its ARN) is stopped before
+    # the stack goes.
+    calls = fake.calls()
+    (stop,) = fake.called("stepfunctions", "stop-execution")
+    assert "arn:aws:states:us-east-1:123456789012:execution:sm:smoke-n2-hfsmoke-test" in stop
+    assert calls.index(stop) < calls.index(fake.called("sam", "delete")[0])
 
 
 def test_smoke_keep_stack_skips_the_teardown(
