@@ -128,9 +128,10 @@ run_execution() {
     status=$(aws_ stepfunctions describe-execution --execution-arn "$arn" --query status --output text) ||
       die "$EXIT_INCOMPLETE" "describe-execution $name failed"
     [[ $status == RUNNING ]] || break
-    if (($(date +%s) > deadline)); then
-      aws_ stepfunctions stop-execution --execution-arn "$arn" --error SmokeTimeout >/dev/null || true
+    if ((deadline > 0 && $(date +%s) > deadline)); then
+      aws_ stepfunctions stop-execution --execution-arn "$arn" --error Timeout >/dev/null || true
       log "execution $name still running after $TIMEOUT_MINUTES min: stopped"
+      deadline=0 # once; the loop then waits for ABORTED
     fi
     sleep "$POLL_SECONDS"
   done
