@@ -9,6 +9,8 @@ SAM_VENV  := .venv-sam
 SAM_STAMP := $(SAM_VENV)/.installed
 # bubblewrap: the Lambda-like sandbox the ZIP is tested in (tests/test_lambda_zip.py).
 APT_PACKAGES := chromium-headless-shell fonts-dejavu-core bubblewrap
+# shellcheck: tests/test_scripts.py lints scripts/*.sh with it.
+APT_PACKAGES += shellcheck
 
 .PHONY: demo test test-fast lint typecheck fmt bench conformance setup system-deps clean zip bench-lambda
 
@@ -23,12 +25,12 @@ test-fast: setup sam-cli
 	$(BIN)/pytest -m "not slow"
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks build
-	$(BIN)/ruff format --check src tests benchmarks build
+	$(BIN)/ruff check src tests benchmarks build scripts
+	$(BIN)/ruff format --check src tests benchmarks build scripts
 
 fmt: setup
-	$(BIN)/ruff format src tests benchmarks build
-	$(BIN)/ruff check --fix src tests benchmarks build
+	$(BIN)/ruff format src tests benchmarks build scripts
+	$(BIN)/ruff check --fix src tests benchmarks build scripts
 
 typecheck: setup
 	$(BIN)/mypy
@@ -52,6 +54,14 @@ bench: setup
 # passes options through, e.g. CONFORMANCE_ARGS="--only chat,many-cuts --jobs 2".
 conformance: setup
 	$(BIN)/python benchmarks/conformance.py $(CONFORMANCE_ARGS)
+
+# One-chunk render vs the state machine's flow in worker processes, no AWS (scripts/eval.sh
+# --help): the examples plus six short conformance fixtures, 3 iterations, medians.
+EVAL_FIXTURES ?= css-boundary,gsap-boundary,waapi-boundary,plan-v2-partial-color,mp4-h264-sdr,page-side-shader-compositor-render-compat
+.PHONY: eval-local
+eval-local: setup
+	HF_PYTHON=$(BIN)/python scripts/eval.sh --local-only --iterations 3 \
+	  --fixtures-dir ../shared/conformance/fixtures --fixtures $(EVAL_FIXTURES) $(EVAL_ARGS)
 
 # The state machine's terminal-error retriers, regenerated from hyperframes_lambda.errors.
 .PHONY: asl sam-cli

@@ -45,7 +45,6 @@ import json
 import math
 import multiprocessing
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -328,21 +327,14 @@ class Media:
         codec the renderers write)."""
         if self.is_png_folder:
             return len(self.pngs())
-        result = _ffmpeg(["-i", str(self.path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"])
-        counts = re.findall(r"frame=\s*(\d+)", result.stderr.decode(errors="replace"))
-        return int(counts[-1]) if counts else 0
+        from hyperframes_lambda.compare.media import count_frames
+
+        return count_frames(self.path)
 
     def size(self) -> tuple[int, int]:
-        first = self.pngs()[0] if self.is_png_folder else self.path
-        result = subprocess.run(
-            [ffmpeg_exe(), "-hide_banner", "-nostdin", *self.decoder_args, "-i", str(first)],
-            capture_output=True,
-            check=False,
-        )
-        for line in result.stderr.decode(errors="replace").splitlines():
-            if "Video:" in line and (m := re.search(r", (\d{2,5})x(\d{2,5})", line)):
-                return int(m.group(1)), int(m.group(2))
-        raise ValueError(f"{first}: no video stream")
+        from hyperframes_lambda.compare.media import video_size
+
+        return video_size(self.pngs()[0] if self.is_png_folder else self.path)
 
     def decode(
         self, indices: Iterable[int], width: int, height: int, pix_fmt: str
@@ -398,15 +390,11 @@ def ffmpeg_exe() -> str:
 
 
 def _ffmpeg(args: list[str]) -> subprocess.CompletedProcess[bytes]:
-    result = subprocess.run(
-        [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "info", *args],
-        capture_output=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        tail = result.stderr.decode(errors="replace").strip().splitlines()[-3:]
-        raise RuntimeError(f"ffmpeg {' '.join(args[:4])}… failed: {' | '.join(tail)}")
-    return result
+    """The package's ffmpeg runner (shared with ``hyperframes_lambda.compare``); its
+    MediaError is a RuntimeError naming the command and ffmpeg's last lines."""
+    from hyperframes_lambda.compare.media import run_ffmpeg
+
+    return run_ffmpeg(args)
 
 
 @dataclass

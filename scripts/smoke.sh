@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Real-AWS smoke test: deploy the stack under a per-run name, render one fixture at several
+# chunk counts, compare every output with a local render, gate, tear everything down.
+set -euo pipefail
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+FIXTURE=$ROOT/examples/title-card
+CHUNK_COUNTS=2,4,8
+PSNR_THRESHOLD=40
+MIN_PSNR_THRESHOLD=30
+ARTIFACTS=""
+BASELINE=""
+
+usage() {
+  cat <<USAGE
+usage: scripts/smoke.sh [options]
+
+Deploys sam/template.yaml to your AWS account under a per-run stack name, uploads one
+fixture, renders it through the state machine at several chunk counts, downloads each
+output and its execution histories (parent and every chunk's child execution), compares
+each output with a local one-chunk render by this package (per-frame PSNR, seams at the
+chunk boundaries, audio residual), writes results.json, gates, and tears the stack down.
+
+options:
+  --fixture DIR            composition to render (default: examples/title-card)
+  --chunk-counts LIST      comma-separated chunk counts (default: $CHUNK_COUNTS)
+  --psnr-threshold DB      fail below this mean PSNR per output (default: $PSNR_THRESHOLD)
+  --min-psnr-threshold DB  fail when any frame is below this (default: $MIN_PSNR_THRESHOLD)
+  --profile NAME           AWS profile (default: \$AWS_PROFILE or the standard credential chain)
+  --region NAME            AWS region (default: \$AWS_REGION, \$AWS_DEFAULT_REGION or us-east-1)
+  --stack-name NAME        override the per-run name (hfsmoke-MMDDhhmmss-NNNN); it is also
+                           the template's ProjectName, so it must match ^[a-z][a-z0-9-]{1,30}$
+  --memory-mb MB           LambdaMemoryMb (default: $MEMORY_MB; 2048-10240)
+  --reserved-concurrency N reserve N concurrent executions for the function, a hard cap on
+                           parallel chunks and cost (default: $RESERVED_CONCURRENCY = unreserved)
+  --map-max-concurrency N  chunks rendering at once (default: $MAP_MAX_CONCURRENCY, a new account's quota)
+  --timeout-minutes M      stop an execution still running after M minutes (default: $TIMEOUT_MINUTES)
+  --baseline FILE          use this local render as the baseline instead of rendering one
+  --artifacts DIR          where outputs go (default: out/smoke-<stack>/)
+  --skip-build             do not run 'make zip' (build/dist/hyperframes-lambda.zip exists)
+  --keep-stack             do not tear down (the stack and its buckets keep existing)
+  -h, --help               this text
+
+artifacts: baseline.mp4, N<n>/output.mp4, N<n>/describe.json, N<n>/history-*.json,
+runs.jsonl, results.json (settings, per-output PSNR/seams/audio/cost, gate), results.csv.
+
+exit codes:
+  0    every output rendered and passed (PSNR, no seam, audio OK)
+  1    the gate failed: an execution failed, an output is missing, PSNR below a threshold,
+       a visible seam, or audio DRIFT/stream mismatch (results.json says which)
+  2    bad arguments
+  3    pre-flight failed (a tool, the package, or AWS credentials missing)
+  4    the run could not complete before the gate (build, deploy, upload, an AWS call)
+  5    the teardown could not verify that everything was removed (it lists what is left)
+  130  interrupted (SIGINT/SIGTERM); the teardown still ran
+  The teardown (stop running executions, sam delete, empty and remove the render and deploy
+  buckets, check that the stack, buckets and log groups are gone) runs on every exit unless
+  --keep-stack.
+
+cost (us-east-1 list prices, x86_64; printed per run from the execution histories):
+  Lambda      \$0.0000166667 per GB-second (memory x billed duration) + \$0.0000000309 per
+              GB-second of ephemeral storage beyond 512 MB (the template sets 10240 MB) +
+              \$0.20 per million requests: at 10240 MB a minute of rendering is about \$0.0102.
+  Step Fns    \$0.025 per 1,000 state transitions (~15 per execution + ~3 per chunk).
+  S3          \$0.005 per 1,000 PUTs, \$0.0004 per 1,000 GETs (~N+4 and ~2N+4 per render).
+  A default smoke (title-card, 2+4+8 chunks) is a few cents; deploy and teardown are free.
+USAGE
+}
+
+need_value() { [[ $# -ge 2 && -n $2 ]] || die "$EXIT_USAGE" "$1 needs a value (see --help)"; }
+
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --fixture) need_value "$@"; FIXTURE=$2; shift 2 ;;
+    --chunk-counts) need_value "$@"; CHUNK_COUNTS=$2; shift 2 ;;
+    --psnr-threshold) need_value "$@"; PSNR_THRESHOLD=$2; shift 2 ;;
+    --min-psnr-threshold) need_value "$@"; MIN_PSNR_THRESHOLD=$2; shift 2 ;;
+    --profile) need_value "$@"; PROFILE=$2; shift 2 ;;
+    --region) need_value "$@"; REGION=$2; shift 2 ;;
+    --stack-name) need_value "$@"; STACK_NAME=$2; shift 2 ;;
+    --memory-mb) need_value "$@"; MEMORY_MB=$2; shift 2 ;;
+    --reserved-concurrency) need_value "$@"; RESERVED_CONCURRENCY=$2; shift 2 ;;
+    --map-max-concurrency) need_value "$@"; MAP_MAX_CONCURRENCY=$2; shift 2 ;;
+    --timeout-minutes) need_value "$@"; TIMEOUT_MINUTES=$2; shift 2 ;;
+    --baseline) need_value "$@"; BASELINE=$2; shift 2 ;;
+    --artifacts) need_value "$@"; ARTIFACTS=$2; shift 2 ;;
+    --skip-build) SKIP_BUILD=1; shift ;;
+    --keep-stack) KEEP_STACK=1; shift ;;
+    -h | --help) usage; exit 0 ;;
+    *) die "$EXIT_USAGE" "unknown option $1 (see --help)" ;;
+  esac
+done
+
+[[ -d $FIXTURE ]] || die "$EXIT_USAGE" "--fixture $FIXTURE is not a directory"
+[[ $CHUNK_COUNTS =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || die "$EXIT_USAGE" "--chunk-counts must be like 2,4,8"
+[[ -z $BASELINE || -f $BASELINE ]] || die "$EXIT_USAGE" "--baseline $BASELINE is not a file"
+if [[ -n $STACK_NAME ]]; then
+  [[ $STACK_NAME =~ ^[a-z][a-z0-9-]{1,30}$ ]] || die "$EXIT_USAGE" "--stack-name must match ^[a-z][a-z0-9-]{1,30}\$"
+  PROJECT_NAME=$STACK_NAME
+else
+  new_run_names hfsmoke
+fi
+ARTIFACTS=${ARTIFACTS:-$ROOT/out/smoke-$STACK_NAME}
+FIXTURE_NAME=$(basename "$FIXTURE")
+RUNS=$ARTIFACTS/runs.jsonl
+mkdir -p "$ARTIFACTS"
+rm -f "$RUNS"
+
+install_traps
+preflight_aws
+
+# The baseline first: no point deploying if the fixture does not render here.
+if [[ -n $BASELINE ]]; then
+  cp "$BASELINE" "$ARTIFACTS/baseline.mp4"
+  "$PY" -m hyperframes_lambda.compare.runs record --results "$RUNS" --fixture "$FIXTURE_NAME" \
+    --side local --output "$ARTIFACTS/baseline.mp4" --seconds-measure "given with --baseline (not timed)"
+else
+  log "local baseline: one chunk, in process"
+  start=$(now_ms)
+  if "$PY" -m hyperframes_lambda.cli render "$FIXTURE" -o "$ARTIFACTS/baseline.mp4" --chunks 1 --quiet >"$ARTIFACTS/baseline.log" 2>&1; then
+    failed=()
+  else
+    failed=(--failed "local render failed: see $ARTIFACTS/baseline.log")
+  fi
+  "$PY" -m hyperframes_lambda.compare.runs record --results "$RUNS" --fixture "$FIXTURE_NAME" \
+    --side local --output "$ARTIFACTS/baseline.mp4" --seconds "$(seconds_since "$start")" \
+    --seconds-measure "process wall clock of 'hyperframes-lambda render --chunks 1'" "${failed[@]}"
+fi
+[[ -f $ARTIFACTS/baseline.mp4 ]] || die "$EXIT_INCOMPLETE" "no local baseline (see $ARTIFACTS/baseline.log)"
+FRAMES=$("$PY" -m hyperframes_lambda.compare.runs count-frames "$ARTIFACTS/baseline.mp4")
+log "baseline: $FRAMES frames"
+
+deploy_stack
+PROJECT_KEY="$FIXTURE_NAME-$STACK_NAME.tar.gz"
+upload_project "$FIXTURE" "$PROJECT_KEY"
+
+SIDES=()
+IFS=, read -r -a COUNTS <<<"$CHUNK_COUNTS"
+for n in "${COUNTS[@]}"; do
+  chunk_frames=$(((FRAMES + n - 1) / n))
+  dir=$ARTIFACTS/N$n
+  run_execution "smoke-n$n-$STACK_NAME" "$PROJECT_KEY" "$chunk_frames" "$n" "$dir"
+  "$PY" -m hyperframes_lambda.compare.runs record --results "$RUNS" --fixture "$FIXTURE_NAME" \
+    --side "lambda-N$n" --describe "$dir/describe.json" --history "$dir"/history-*.json \
+    --output "$dir/output.mp4" --baseline "$ARTIFACTS/baseline.mp4" --chunks "$n" \
+    --chunk-frames "$chunk_frames" --memory-mb "$MEMORY_MB"
+  SIDES+=("lambda-N$n")
+done
+
+SIDE_LIST=$(IFS=,; echo "${SIDES[*]}")
+if "$PY" -m hyperframes_lambda.compare.runs summarize --results "$RUNS" --fixtures "$FIXTURE_NAME" \
+  --baseline-side local --sides "$SIDE_LIST" --iterations 1 \
+  --psnr-threshold "$PSNR_THRESHOLD" --min-psnr-threshold "$MIN_PSNR_THRESHOLD" \
+  --csv "$ARTIFACTS/results.csv" --json "$ARTIFACTS/results.json" \
+  --timing-note "timing: local = process wall clock of a one-chunk render (interpreter and browser start, plan, capture, encode, assemble); lambda = Step Functions execution start->stop (plan, chunks incl. cold starts and S3 transfers, assemble; not the project upload or output download)"; then
+  GATE=0
+else
+  GATE=$EXIT_GATE
+fi
+GATE_DONE=1
+log "results: $ARTIFACTS/results.json"
+exit "$GATE"
