@@ -384,7 +384,7 @@ def _as_frame(raw: bytes, size: int, what: str) -> np.ndarray:
 def ffmpeg_exe() -> str:
     """The package's ffmpeg (``HYPERFRAMES_FFMPEG_PATH`` or the imageio-ffmpeg binary):
     the one the renders were encoded with, and the one the reference was made with."""
-    from hyperframes_lambda.ffmpeg import ffmpeg_exe as package_ffmpeg
+    from hyperframes_lambda.media.ffmpeg import ffmpeg_exe as package_ffmpeg
 
     return package_ffmpeg()
 
@@ -800,7 +800,7 @@ def environment() -> dict[str, Any]:
     info: dict[str, Any] = {"code": code_state()}
     try:
         from hyperframes_lambda.browser.resolve import resolve_chrome
-        from hyperframes_lambda.ffmpeg import ffmpeg_version_line
+        from hyperframes_lambda.media.ffmpeg import ffmpeg_version_line
 
         info["ffmpeg"] = ffmpeg_exe()
         info["ffmpeg_version"] = ffmpeg_version_line()

@@ -239,7 +239,7 @@ def compressed_ffmpeg(source: Path, cache: Path) -> tuple[Path, str, int]:
 
 def vendor_ffmpeg(stage: Path, cache: Path) -> dict[str, object]:
     """The ffmpeg the local renderer uses, ELF-checked and compressed, plus its manifest."""
-    from hyperframes_lambda import ffmpeg
+    from hyperframes_lambda.media import ffmpeg
 
     source = Path(ffmpeg.ffmpeg_exe())
     check_elf_x86_64(source)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hyperframes_lambda.ffmpeg import ffmpeg_exe
+from hyperframes_lambda.media.ffmpeg import ffmpeg_exe
 
 WIDTH, HEIGHT, FPS = 160, 96, 30
 

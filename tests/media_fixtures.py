@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from hyperframes_lambda.fetch_policy import ENV_ALLOW_PRIVATE
-from hyperframes_lambda.ffmpeg import ffmpeg_exe
+from hyperframes_lambda.media.ffmpeg import ffmpeg_exe
 
 from .conftest import COMPOSITIONS
 

@@ -17,7 +17,7 @@ from hyperframes_lambda.assemble import assemble
 from hyperframes_lambda.chunk_tag import MANIFEST, ChunkTag, read_tag
 from hyperframes_lambda.encode import EncoderSettings, StreamingEncoder
 from hyperframes_lambda.errors import ChunkMismatchError, StoredObjectCorruptError
-from hyperframes_lambda.ffmpeg import ffmpeg_exe
+from hyperframes_lambda.media.ffmpeg import ffmpeg_exe
 from hyperframes_lambda.plan import PlanResult, plan
 from hyperframes_lambda.render_chunk import CHUNK_EXTENSIONS, render_chunk
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hyperframes_lambda.ffmpeg import ffmpeg_exe
+from hyperframes_lambda.media.ffmpeg import ffmpeg_exe
 from hyperframes_lambda.probe import probe
 
 from .conftest import COMPOSITIONS

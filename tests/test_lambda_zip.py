@@ -43,7 +43,7 @@ def zip_listing(path: Path) -> list[tuple[str, int, int]]:
 
 
 def test_elf_check(tmp_path: Path) -> None:
-    from hyperframes_lambda.ffmpeg import ffmpeg_exe
+    from hyperframes_lambda.media.ffmpeg import ffmpeg_exe
 
     build_zip.check_elf_x86_64(Path(ffmpeg_exe()))
     script = tmp_path / "script"
@@ -116,7 +116,7 @@ def lambda_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.slow
 @pytest.mark.network
 def test_zip_contents(lambda_zip: Path) -> None:
-    from hyperframes_lambda.ffmpeg import ffmpeg_exe, ffmpeg_version_line
+    from hyperframes_lambda.media.ffmpeg import ffmpeg_exe, ffmpeg_version_line
     from hyperframes_lambda.page.official_runtime import PINNED
 
     listing = {name: size for name, size, _crc in zip_listing(lambda_zip)}
@@ -316,7 +316,7 @@ def fake_bundle(directory: Path, payload: bytes, *, size: int | None = None) -> 
 
 def test_bundled_ffmpeg_is_extracted_once_and_checked(tmp_path: Path) -> None:
     from hyperframes_lambda.errors import FfmpegUnavailableError
-    from hyperframes_lambda.ffmpeg import extract_bundled_ffmpeg
+    from hyperframes_lambda.media.ffmpeg import extract_bundled_ffmpeg
 
     payload = b"#!/bin/sh\necho ffmpeg version test\n"
     bundle = fake_bundle(tmp_path / "task" / "ffmpeg", payload)
@@ -346,7 +346,8 @@ def test_prewarm_decompresses_the_bundled_ffmpeg(
 ) -> None:
     import tempfile
 
-    from hyperframes_lambda import ffmpeg, handler
+    from hyperframes_lambda import handler
+    from hyperframes_lambda.media import ffmpeg
 
     payload = b"#!/bin/sh\necho ffmpeg version test\n"
     fake_bundle(tmp_path / "task" / "ffmpeg", payload)

@@ -30,7 +30,7 @@ from .errors import (
     OutputVerificationError,
     StoredObjectCorruptError,
 )
-from .ffmpeg import ffmpeg_exe
+from .media.ffmpeg import ffmpeg_exe
 from .plan import AUDIO_FILE
 from .plan_hash import file_sha256
 from .probe import probe

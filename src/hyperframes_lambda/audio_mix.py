@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .errors import EncodeError
-from .ffmpeg import ffmpeg_exe
+from .media.ffmpeg import ffmpeg_exe
 from .media_probe import MediaStreams, probe_media
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .errors import EncodeError
-from .ffmpeg import ffmpeg_exe
+from .media.ffmpeg import ffmpeg_exe
 from .timing import fps_json, fps_text, parse_fps
 
 OutputFormat = Literal["mp4", "mov", "webm", "png-sequence"]

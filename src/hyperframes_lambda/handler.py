@@ -108,7 +108,7 @@ def prewarm_bundled_binaries() -> list[threading.Thread]:
     invocation (typed error). Returns the ffmpeg thread (for tests).
     """
     from .browser.resolve import bundled_chromium_dir
-    from .ffmpeg import bundled_ffmpeg_dir, ffmpeg_exe
+    from .media.ffmpeg import bundled_ffmpeg_dir, ffmpeg_exe
 
     threads = []
     if bundled_chromium_dir() is not None:

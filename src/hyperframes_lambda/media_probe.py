@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .errors import AssetNotFoundError, InvalidVideoMetadataError, NotMediaPayloadError
-from .ffmpeg import ffmpeg_exe
+from .media.ffmpeg import ffmpeg_exe
 
 _SNIFF_BYTES = 1024
 _DURATION = re.compile(r"^\s*Duration: (?:(\d+):(\d+):(\d+(?:\.\d+)?)|N/A)", re.MULTILINE)

@@ -31,8 +31,8 @@ from .composition import read_composition
 from .config import RenderConfig, parse_config
 from .encode import EncoderSettings
 from .errors import AssetNotFoundError, CompositionError, InvalidConfigError
-from .ffmpeg import ffmpeg_version_line
 from .frame_source import open_frame_source
+from .media.ffmpeg import ffmpeg_version_line
 from .media_probe import probe_media
 from .plan_archive import write_plan_archive
 from .plan_hash import PLAN_JSON, canonical_json, compute_plan_hash

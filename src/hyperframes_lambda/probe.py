@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import OutputVerificationError
-from .ffmpeg import ffmpeg_exe
+from .media.ffmpeg import ffmpeg_exe
 
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _VIDEO = re.compile(

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Literal
 
 from .errors import VideoExtractionFailedError, VideoSourceUnrenderableError
-from .ffmpeg import ffmpeg_exe
+from .media.ffmpeg import ffmpeg_exe
 from .media_probe import MediaStreams, probe_media, split_top_level
 from .timing import fps_text, frame_count
 

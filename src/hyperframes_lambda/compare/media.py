@@ -2,7 +2,7 @@
 the package's ffmpeg, count frames, read a video's size, decode frames to arrays.
 
 Everything goes through the ffmpeg the renders were encoded with
-(:func:`hyperframes_lambda.ffmpeg.ffmpeg_exe`), so a comparison never depends on whatever
+(:func:`hyperframes_lambda.media.ffmpeg.ffmpeg_exe`), so a comparison never depends on whatever
 ffmpeg happens to be on ``PATH``.
 """
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..ffmpeg import ffmpeg_exe
+from ..media.ffmpeg import ffmpeg_exe
 
 _FRAME_PROGRESS = re.compile(r"frame=\s*(\d+)")
 _VIDEO_SIZE = re.compile(r", (\d{2,5})x(\d{2,5})")

@@ -27,7 +27,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from .errors import FfmpegUnavailableError
+from ..errors import FfmpegUnavailableError
 
 ENV_FFMPEG_PATH = "HYPERFRAMES_FFMPEG_PATH"
 ENV_BUNDLED_FFMPEG_DIR = "HYPERFRAMES_BUNDLED_FFMPEG_DIR"

@@ -1,0 +1,1 @@
+"""Media in and out of the pipeline: ffmpeg, probing, video frames, the audio mix, encoding."""
