@@ -24,7 +24,7 @@ from hyperframes_lambda.cli_errors import (
     run_guarded,
 )
 from hyperframes_lambda.errors import PageScriptError
-from hyperframes_lambda.probe import probe
+from hyperframes_lambda.media.probe import probe
 
 from .conftest import COMPOSITIONS, EXAMPLES
 

@@ -22,8 +22,8 @@ from hyperframes_lambda.browser.resolve import (
     playwright_headless_shell,
 )
 from hyperframes_lambda.errors import FontSetIntegrityError
+from hyperframes_lambda.media.probe import decode_image
 from hyperframes_lambda.plan_hash import file_sha256
-from hyperframes_lambda.probe import decode_image
 
 WIDTH = 900
 

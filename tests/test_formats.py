@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hyperframes_lambda.media.ffmpeg import ffmpeg_exe
-from hyperframes_lambda.probe import probe
+from hyperframes_lambda.media.probe import probe
 
 from .conftest import COMPOSITIONS
 from .pipeline_helpers import run_pipeline

@@ -24,8 +24,8 @@ from hyperframes_lambda.encode import EncoderSettings, StreamingEncoder, track_t
 from hyperframes_lambda.errors import OutputVerificationError
 from hyperframes_lambda.lambda_events import PlanResultPayload
 from hyperframes_lambda.media.ffmpeg import ffmpeg_exe
+from hyperframes_lambda.media.probe import probe
 from hyperframes_lambda.plan_hash import compute_plan_hash
-from hyperframes_lambda.probe import probe
 from hyperframes_lambda.render_size import resolve_fps
 from hyperframes_lambda.timing import fps_json
 

@@ -16,7 +16,7 @@ from hyperframes_lambda import handler as handler_module
 from hyperframes_lambda.errors import terminal_codes
 from hyperframes_lambda.handler import handler
 from hyperframes_lambda.local import _LocalContext, pack_project
-from hyperframes_lambda.probe import probe
+from hyperframes_lambda.media.probe import probe
 
 from .conftest import COMPOSITIONS, EXAMPLES
 from .http_servers import throttling_s3

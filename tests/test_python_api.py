@@ -17,7 +17,7 @@ import pytest
 import hyperframes_lambda
 from hyperframes_lambda import Progress, RenderError, RenderResult, render
 from hyperframes_lambda.errors import InvalidOutputError
-from hyperframes_lambda.probe import probe
+from hyperframes_lambda.media.probe import probe
 
 from .conftest import COMPOSITIONS, EXAMPLES
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hyperframes_lambda.probe import decode_frames, probe
+from hyperframes_lambda.media.probe import decode_frames, probe
 
 from .conftest import COMPOSITIONS, EXAMPLES, to_rgb
 

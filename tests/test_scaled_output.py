@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from hyperframes_lambda.local_render import RenderOptions, render_local
-from hyperframes_lambda.probe import decode_frames, probe
+from hyperframes_lambda.media.probe import decode_frames, probe
 
 from .conftest import COMPOSITIONS
 

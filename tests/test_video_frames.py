@@ -19,7 +19,7 @@ import numpy.typing as npt
 import pytest
 
 from hyperframes_lambda.errors import NotMediaPayloadError, VideoSourceUnrenderableError
-from hyperframes_lambda.probe import decode_image
+from hyperframes_lambda.media.probe import decode_image
 from hyperframes_lambda.video_frames import (
     ExtractedFrames,
     VideoClip,

@@ -3,7 +3,7 @@
 Default: the binary bundled in the ``imageio-ffmpeg`` wheel (ffmpeg 9 with libx264,
 libx265, libvpx-vp9, prores_ks, aac, libopus), so no system ffmpeg is needed.
 ``HYPERFRAMES_FFMPEG_PATH`` overrides it. There is no ffprobe in that wheel, so probing
-is done with ffmpeg itself (see :mod:`hyperframes_lambda.probe`).
+is done with ffmpeg itself (see :mod:`hyperframes_lambda.media.probe`).
 
 In the Lambda ZIP the same binary ships gzip-compressed as ``ffmpeg/ffmpeg.gz`` (with
 ``ffmpeg.json``: its SHA-256 and size) and is decompressed once per container to

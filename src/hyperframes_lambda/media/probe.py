@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import OutputVerificationError
-from .media.ffmpeg import ffmpeg_exe
+from ..errors import OutputVerificationError
+from ..media.ffmpeg import ffmpeg_exe
 
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _VIDEO = re.compile(
