@@ -10,7 +10,7 @@ import pytest
 
 from hyperframes_lambda.errors import AssetNotFoundError, NotMediaPayloadError
 from hyperframes_lambda.media.ffmpeg import ffmpeg_exe
-from hyperframes_lambda.media_probe import probe_media, split_top_level
+from hyperframes_lambda.media.media_probe import probe_media, split_top_level
 
 from .media_fixtures import ffmpeg
 

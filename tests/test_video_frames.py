@@ -253,7 +253,7 @@ def test_rational_and_other_rates_sample_the_source_on_their_own_grid(
 def test_untagged_sources_are_read_the_way_chrome_shows_them(
     codec: str, height: int, matrix: str | None, assumed: str | None
 ) -> None:
-    from hyperframes_lambda.media_probe import MediaStreams
+    from hyperframes_lambda.media.media_probe import MediaStreams
     from hyperframes_lambda.video_frames import _untagged_matrix
 
     streams = MediaStreams(

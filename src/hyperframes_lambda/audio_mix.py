@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from .errors import EncodeError
 from .media.ffmpeg import ffmpeg_exe
-from .media_probe import MediaStreams, probe_media
+from .media.media_probe import MediaStreams, probe_media
 
 if TYPE_CHECKING:
     import numpy as np

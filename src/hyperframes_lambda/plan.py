@@ -33,7 +33,7 @@ from .encode import EncoderSettings
 from .errors import AssetNotFoundError, CompositionError, InvalidConfigError
 from .frame_source import open_frame_source
 from .media.ffmpeg import ffmpeg_version_line
-from .media_probe import probe_media
+from .media.media_probe import probe_media
 from .plan_archive import write_plan_archive
 from .plan_hash import PLAN_JSON, canonical_json, compute_plan_hash
 from .remote_assets import RemoteFetcher

@@ -32,7 +32,7 @@ from typing import Literal
 
 from .errors import VideoExtractionFailedError, VideoSourceUnrenderableError
 from .media.ffmpeg import ffmpeg_exe
-from .media_probe import MediaStreams, probe_media, split_top_level
+from .media.media_probe import MediaStreams, probe_media, split_top_level
 from .timing import fps_text, frame_count
 
 FRAME_PATTERN = "frame_%06d"

@@ -14,8 +14,8 @@ import subprocess
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .errors import AssetNotFoundError, InvalidVideoMetadataError, NotMediaPayloadError
-from .media.ffmpeg import ffmpeg_exe
+from ..errors import AssetNotFoundError, InvalidVideoMetadataError, NotMediaPayloadError
+from ..media.ffmpeg import ffmpeg_exe
 
 _SNIFF_BYTES = 1024
 _DURATION = re.compile(r"^\s*Duration: (?:(\d+):(\d+):(\d+(?:\.\d+)?)|N/A)", re.MULTILINE)
