@@ -20,7 +20,7 @@ import pytest
 
 from hyperframes_lambda.errors import NotMediaPayloadError, VideoSourceUnrenderableError
 from hyperframes_lambda.media.probe import decode_image
-from hyperframes_lambda.video_frames import (
+from hyperframes_lambda.media.video_frames import (
     ExtractedFrames,
     VideoClip,
     extract_video_frames,
@@ -254,7 +254,7 @@ def test_untagged_sources_are_read_the_way_chrome_shows_them(
     codec: str, height: int, matrix: str | None, assumed: str | None
 ) -> None:
     from hyperframes_lambda.media.media_probe import MediaStreams
-    from hyperframes_lambda.video_frames import _untagged_matrix
+    from hyperframes_lambda.media.video_frames import _untagged_matrix
 
     streams = MediaStreams(
         path=Path("x.mp4"), duration=1.0, has_video=True, has_audio=False, width=height,

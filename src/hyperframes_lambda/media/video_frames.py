@@ -30,10 +30,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Literal
 
-from .errors import VideoExtractionFailedError, VideoSourceUnrenderableError
-from .media.ffmpeg import ffmpeg_exe
-from .media.media_probe import MediaStreams, probe_media, split_top_level
-from .timing import fps_text, frame_count
+from ..errors import VideoExtractionFailedError, VideoSourceUnrenderableError
+from ..media.ffmpeg import ffmpeg_exe
+from ..media.media_probe import MediaStreams, probe_media, split_top_level
+from ..timing import fps_text, frame_count
 
 FRAME_PATTERN = "frame_%06d"
 _TOLERANCE_US = 50  # source frames this late still count as "on screen" at s_k
