@@ -12,7 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from hyperframes_lambda.audio_mix import AudioTrack, atempo_factors, audio_samples, mix_audio
+from hyperframes_lambda.media.audio_mix import AudioTrack, atempo_factors, audio_samples, mix_audio
 
 from .media_fixtures import ffmpeg
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from hyperframes_lambda.assemble import AssembleResult, assemble
-from hyperframes_lambda.audio_mix import audio_samples
+from hyperframes_lambda.media.audio_mix import audio_samples
 from hyperframes_lambda.media.probe import probe
 from hyperframes_lambda.plan import PlanResult, plan
 from hyperframes_lambda.render_chunk import render_chunk

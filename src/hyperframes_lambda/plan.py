@@ -22,7 +22,6 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from . import font_report, fonts_set
-from .audio_mix import AudioTrack, mix_audio
 from .browser.resolve import browser_build, resolve_chrome
 from .capture import CaptureSettings
 from .chunking import Chunk, checked_frame_count, plan_chunks
@@ -32,6 +31,7 @@ from .config import RenderConfig, parse_config
 from .encode import EncoderSettings
 from .errors import AssetNotFoundError, CompositionError, InvalidConfigError
 from .frame_source import open_frame_source
+from .media.audio_mix import AudioTrack, mix_audio
 from .media.ffmpeg import ffmpeg_version_line
 from .media.media_probe import probe_media
 from .media.video_frames import VideoClip, extract_video_frames

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import EncodeError
-from .media.ffmpeg import ffmpeg_exe
-from .media.media_probe import MediaStreams, probe_media
+from ..errors import EncodeError
+from ..media.ffmpeg import ffmpeg_exe
+from ..media.media_probe import MediaStreams, probe_media
 
 if TYPE_CHECKING:
     import numpy as np
