@@ -28,10 +28,10 @@ from .chunking import Chunk, checked_frame_count, plan_chunks
 from .compile import compile_project
 from .composition import read_composition
 from .config import RenderConfig, parse_config
-from .encode import EncoderSettings
 from .errors import AssetNotFoundError, CompositionError, InvalidConfigError
 from .frame_source import open_frame_source
 from .media.audio_mix import AudioTrack, mix_audio
+from .media.encode import EncoderSettings
 from .media.ffmpeg import ffmpeg_version_line
 from .media.media_probe import probe_media
 from .media.video_frames import VideoClip, extract_video_frames

@@ -30,7 +30,6 @@ from .browser.resolve import browser_build, resolve_chrome
 from .capture import CaptureMode, CaptureSettings
 from .chunk_tag import MANIFEST, ChunkTag
 from .chunking import Chunk
-from .encode import EncoderSettings, StreamingEncoder
 from .errors import (
     BrowserBuildMismatchError,
     ChunkIndexOutOfRangeError,
@@ -43,6 +42,7 @@ from .errors import (
     StoredObjectCorruptError,
 )
 from .frame_source import CaptureStats, capture_frames_parallel, dump_frame, open_frame_sources
+from .media.encode import EncoderSettings, StreamingEncoder
 from .media.ffmpeg import ffmpeg_exe, ffmpeg_version_line
 from .plan import CAPTURE_JSON, CHUNKS_JSON, ENCODER_JSON, PROTOCOL_VERSION
 from .plan_hash import PLAN_JSON, compute_plan_hash, file_sha256

@@ -19,9 +19,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-from .errors import EncodeError
-from .media.ffmpeg import ffmpeg_exe
-from .timing import fps_json, fps_text, parse_fps
+from ..errors import EncodeError
+from ..media.ffmpeg import ffmpeg_exe
+from ..timing import fps_json, fps_text, parse_fps
 
 OutputFormat = Literal["mp4", "mov", "webm", "png-sequence"]
 Codec = Literal["h264", "h265"]
