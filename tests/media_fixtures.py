@@ -13,8 +13,8 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from hyperframes_lambda.fetch_policy import ENV_ALLOW_PRIVATE
 from hyperframes_lambda.media.ffmpeg import ffmpeg_exe
+from hyperframes_lambda.net.fetch_policy import ENV_ALLOW_PRIVATE
 
 from .conftest import COMPOSITIONS
 

@@ -27,7 +27,7 @@ from hyperframes_lambda.errors import (
     FetchNotAllowedError,
     InvalidConfigError,
 )
-from hyperframes_lambda.fetch_policy import (
+from hyperframes_lambda.net.fetch_policy import (
     ENV_ALLOW_PRIVATE,
     FetchPolicy,
     IPAddress,

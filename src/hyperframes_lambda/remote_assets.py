@@ -28,7 +28,7 @@ from .errors import (
     FetchNotAllowedError,
     RenderError,
 )
-from .fetch_policy import ALLOWED_SCHEMES, OPT_IN_HINT, FetchBudget, FetchPolicy
+from .net.fetch_policy import ALLOWED_SCHEMES, OPT_IN_HINT, FetchBudget, FetchPolicy
 from .safe_http import guarded_get
 
 NO_PACKAGE = "no npm package named by this URL"

@@ -25,7 +25,7 @@ import urllib.parse
 from dataclasses import dataclass
 
 from .errors import AssetFetchError, AssetTooLargeError, FetchDeadlineError, FetchNotAllowedError
-from .fetch_policy import (
+from .net.fetch_policy import (
     ALLOWED_SCHEMES,
     ENV_DEADLINE,
     ENV_REQUEST_TIMEOUT,

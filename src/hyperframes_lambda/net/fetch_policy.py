@@ -24,7 +24,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .errors import AssetTooLargeError, FetchDeadlineError, InvalidConfigError
+from ..errors import AssetTooLargeError, FetchDeadlineError, InvalidConfigError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
