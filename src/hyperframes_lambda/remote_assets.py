@@ -29,7 +29,7 @@ from .errors import (
     RenderError,
 )
 from .net.fetch_policy import ALLOWED_SCHEMES, OPT_IN_HINT, FetchBudget, FetchPolicy
-from .safe_http import guarded_get
+from .net.safe_http import guarded_get
 
 NO_PACKAGE = "no npm package named by this URL"
 

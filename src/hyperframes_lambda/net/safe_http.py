@@ -24,8 +24,8 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 
-from .errors import AssetFetchError, AssetTooLargeError, FetchDeadlineError, FetchNotAllowedError
-from .net.fetch_policy import (
+from ..errors import AssetFetchError, AssetTooLargeError, FetchDeadlineError, FetchNotAllowedError
+from ..net.fetch_policy import (
     ALLOWED_SCHEMES,
     ENV_DEADLINE,
     ENV_REQUEST_TIMEOUT,
