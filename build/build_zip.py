@@ -175,8 +175,8 @@ def vendor_font_set(package: Path) -> list[str]:
 
 def vendor_chromium(stage: Path) -> dict[str, str]:
     """The sparticuz ``bin/*.br`` files from the SHA-512-checked npm tarball."""
-    from hyperframes_lambda import npm_registry
     from hyperframes_lambda.browser import sparticuz
+    from hyperframes_lambda.net import npm_registry
 
     tarball = npm_registry.fetch_tarball(sparticuz.PACKAGE, sparticuz.SPARTICUZ_VERSION)
     dest = stage / "chromium"

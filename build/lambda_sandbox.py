@@ -266,7 +266,7 @@ def npm_mirror(packages: Sequence[tuple[str, str]]) -> Iterator[NpmMirror]:
     The sandbox has no internet: a composition's CDN URL falls back to the registry the
     renderer is pointed at (``HYPERFRAMES_NPM_REGISTRY``), which is this mirror.
     """
-    from hyperframes_lambda import npm_registry
+    from hyperframes_lambda.net import npm_registry
 
     documents: dict[str, bytes] = {}
     tarballs: dict[str, bytes] = {}

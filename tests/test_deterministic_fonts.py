@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from hyperframes_lambda import npm_registry
 from hyperframes_lambda.errors import AssetIntegrityError, FontFetchUnavailableError
+from hyperframes_lambda.net import npm_registry
 from hyperframes_lambda.page import deterministic_fonts as df
 from hyperframes_lambda.page.deterministic_fonts import (
     BUNDLED_LATIN_UNICODE_RANGE,

@@ -19,7 +19,7 @@ from hyperframes_lambda.fonts import (
     is_google_fonts_css,
     parse_google_fonts_url,
 )
-from hyperframes_lambda.npm_registry import ENV_REGISTRY, read_package_file
+from hyperframes_lambda.net.npm_registry import ENV_REGISTRY, read_package_file
 from hyperframes_lambda.remote_assets import RemoteFetcher
 
 CSS2 = "https://fonts.googleapis.com/css2"

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from hyperframes_lambda import npm_registry
 from hyperframes_lambda.cache import cache_root, write_atomic
 from hyperframes_lambda.errors import AssetFetchError, AssetIntegrityError
+from hyperframes_lambda.net import npm_registry
 
 UNREACHABLE_REGISTRY = "https://registry.invalid"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from hyperframes_lambda import npm_registry
 from hyperframes_lambda.errors import AssetFetchError, FetchNotAllowedError
+from hyperframes_lambda.net import npm_registry
 from hyperframes_lambda.remote_assets import (
     NO_PACKAGE,
     NpmFile,

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from hyperframes_lambda import npm_registry
 from hyperframes_lambda.browser import sparticuz
 from hyperframes_lambda.browser.launch import launch_browser
 from hyperframes_lambda.browser.resolve import ChromeBinary
 from hyperframes_lambda.cache import cache_root
+from hyperframes_lambda.net import npm_registry
 
 # The real cache root, taken before any test points HYPERFRAMES_CACHE_DIR elsewhere: the
 # 70 MB tarball is downloaded (and verified) once per machine, not once per test.

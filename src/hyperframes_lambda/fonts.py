@@ -37,8 +37,8 @@ import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import npm_registry
 from .errors import AssetFetchError, FontFetchFailedError, FontFetchUnavailableError
+from .net import npm_registry
 from .remote_assets import RemoteFetcher
 
 FONTS_DIR = "_fonts"

@@ -18,7 +18,6 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import npm_registry
 from .cache import cache_root, write_atomic
 from .errors import (
     AssetFetchError,
@@ -28,6 +27,7 @@ from .errors import (
     FetchNotAllowedError,
     RenderError,
 )
+from .net import npm_registry
 from .net.fetch_policy import ALLOWED_SCHEMES, OPT_IN_HINT, FetchBudget, FetchPolicy
 from .net.safe_http import guarded_get
 

@@ -41,9 +41,9 @@ from xml.sax.saxutils import escape
 
 import brotli
 
-from .. import npm_registry
 from ..cache import cache_root, exclusive_lock
 from ..errors import ChromeBinaryUnavailableError
+from ..net import npm_registry
 from .resolve import ChromeBinary
 
 SPARTICUZ_VERSION = "153.0.0"

@@ -36,10 +36,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .. import npm_registry
 from ..cache import write_atomic
 from ..errors import AssetFetchError, AssetIntegrityError, FontFetchUnavailableError
 from ..fonts import _network_failure
+from ..net import npm_registry
 from ..subcompositions import _Attr, _attrs, _quote, _Token, _tokenize
 
 DETERMINISTIC_PRIMARY = "Inter"

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from ..cache import cache_root, write_atomic
 from ..errors import AssetFetchError, RuntimeIntegrityError
-from ..npm_registry import read_package_file
+from ..net.npm_registry import read_package_file
 
 ENV_RUNTIME_PATH = "HYPERFRAMES_RUNTIME_PATH"
 VENDOR_DIR = Path(__file__).resolve().parent.parent / "_vendor"

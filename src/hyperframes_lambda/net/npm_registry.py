@@ -25,8 +25,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from .cache import atomic_writer, cache_root, write_atomic
-from .errors import AssetFetchError, AssetIntegrityError
+from ..cache import atomic_writer, cache_root, write_atomic
+from ..errors import AssetFetchError, AssetIntegrityError
 
 DEFAULT_REGISTRY = "https://registry.npmjs.org"
 ENV_REGISTRY = "HYPERFRAMES_NPM_REGISTRY"
