@@ -25,7 +25,7 @@ from hyperframes_lambda.compile import compile_project
 from hyperframes_lambda.composition import read_composition
 from hyperframes_lambda.frame_source import capture_frames_parallel, open_frame_sources
 from hyperframes_lambda.media.encode import EncoderSettings, StreamingEncoder
-from hyperframes_lambda.remote_assets import RemoteFetcher
+from hyperframes_lambda.net.remote_assets import RemoteFetcher
 from hyperframes_lambda.timing import frame_count
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -13,7 +13,7 @@ from hyperframes_lambda.capture import CaptureSettings, PageCapture
 from hyperframes_lambda.compile import CompiledProject, compile_project
 from hyperframes_lambda.frame_source import open_frame_source
 from hyperframes_lambda.media.probe import decode_image
-from hyperframes_lambda.remote_assets import RemoteFetcher
+from hyperframes_lambda.net.remote_assets import RemoteFetcher
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSITIONS = Path(__file__).resolve().parent / "compositions"

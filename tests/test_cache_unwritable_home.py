@@ -14,9 +14,9 @@ from hyperframes_lambda import fonts_set, npm_registry
 from hyperframes_lambda.browser import sparticuz
 from hyperframes_lambda.cache import cache_root
 from hyperframes_lambda.errors import CacheUnavailableError
+from hyperframes_lambda.net.remote_assets import RemoteFetcher
 from hyperframes_lambda.page import official_runtime
 from hyperframes_lambda.plan import plan
-from hyperframes_lambda.remote_assets import RemoteFetcher
 
 from .media_fixtures import serve
 

@@ -13,7 +13,7 @@ from hyperframes_lambda.compile import compile_project
 from hyperframes_lambda.frame_source import capture_frames, open_frame_source
 from hyperframes_lambda.local_render import RenderOptions, render_local
 from hyperframes_lambda.media.encode import QUALITY_PRESETS
-from hyperframes_lambda.remote_assets import RemoteFetcher
+from hyperframes_lambda.net.remote_assets import RemoteFetcher
 
 from .conftest import EXAMPLES
 

@@ -33,7 +33,7 @@ from hyperframes_lambda.net.fetch_policy import (
     IPAddress,
     address_kind,
 )
-from hyperframes_lambda.remote_assets import RemoteFetcher
+from hyperframes_lambda.net.remote_assets import RemoteFetcher
 
 MiB = 1024 * 1024
 PUBLIC_FOR_TESTS = ipaddress.ip_address("127.0.0.2")

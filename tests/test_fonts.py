@@ -20,7 +20,7 @@ from hyperframes_lambda.fonts import (
     parse_google_fonts_url,
 )
 from hyperframes_lambda.net.npm_registry import ENV_REGISTRY, read_package_file
-from hyperframes_lambda.remote_assets import RemoteFetcher
+from hyperframes_lambda.net.remote_assets import RemoteFetcher
 
 CSS2 = "https://fonts.googleapis.com/css2"
 FACE = re.compile(r"@font-face\s*\{([^}]*)\}")

@@ -19,7 +19,7 @@ from hyperframes_lambda.browser.resolve import ChromeBinary
 from hyperframes_lambda.capture import PageCapture
 from hyperframes_lambda.compile import CompiledProject, compile_project
 from hyperframes_lambda.frame_source import open_frame_source
-from hyperframes_lambda.remote_assets import RemoteFetcher
+from hyperframes_lambda.net.remote_assets import RemoteFetcher
 
 from .conftest import COMPOSITIONS, png_settings, to_rgb
 

@@ -31,8 +31,8 @@ from hyperframes_lambda.capture import CaptureSettings, PageCapture
 from hyperframes_lambda.compile import CompiledProject, compile_project
 from hyperframes_lambda.frame_source import composition_server, open_frame_source
 from hyperframes_lambda.media.probe import probe
+from hyperframes_lambda.net.remote_assets import RemoteFetcher
 from hyperframes_lambda.page_server import PageServer, page_proxy
-from hyperframes_lambda.remote_assets import RemoteFetcher
 
 _PROBES = (
     "fetch", "xhr", "img", "ws", "es", "iframe", "worker", "sw", "beacon",

@@ -9,7 +9,7 @@ import pytest
 
 from hyperframes_lambda.errors import AssetFetchError, FetchNotAllowedError
 from hyperframes_lambda.net import npm_registry
-from hyperframes_lambda.remote_assets import (
+from hyperframes_lambda.net.remote_assets import (
     NO_PACKAGE,
     NpmFile,
     RemoteFetcher,

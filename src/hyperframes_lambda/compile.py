@@ -25,6 +25,7 @@ from urllib.parse import urljoin, urlsplit
 
 from .errors import AssetFetchError
 from .fonts import FontLocalizer, is_google_fonts_css
+from .net.remote_assets import RemoteFetcher
 from .page.deterministic_fonts import inject_deterministic_fonts, normalize_generic_first
 from .page.document_prep import (
     add_text_rendering_rule,
@@ -32,7 +33,6 @@ from .page.document_prep import (
     name_inline_scripts,
     uses_shader_transitions,
 )
-from .remote_assets import RemoteFetcher
 from .subcompositions import inline_subcompositions_detailed
 
 SKIPPED_DIRS = ("node_modules", ".git", ".cache", "dist", "output")

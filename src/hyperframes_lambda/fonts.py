@@ -39,7 +39,7 @@ from pathlib import Path
 
 from .errors import AssetFetchError, FontFetchFailedError, FontFetchUnavailableError
 from .net import npm_registry
-from .remote_assets import RemoteFetcher
+from .net.remote_assets import RemoteFetcher
 
 FONTS_DIR = "_fonts"
 FONTSOURCE_SCOPE = "@fontsource"

@@ -23,10 +23,10 @@ from .capture import CaptureMode
 from .cli_errors import install_worker_interrupt_handlers, stop_pool_workers, worker_task
 from .config import RenderConfig, parse_config
 from .errors import CompositionError
+from .net.remote_assets import RemoteFetcher
 from .output_target import resolve_output
 from .plan import PlanResult, plan
 from .progress import Progress, ProgressCallback, Stage
-from .remote_assets import RemoteFetcher
 from .render_chunk import CHUNK_EXTENSIONS, ChunkResult, render_chunk
 from .timing import frames_duration
 

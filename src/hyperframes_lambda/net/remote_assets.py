@@ -18,8 +18,8 @@ import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
-from .cache import cache_root, write_atomic
-from .errors import (
+from ..cache import cache_root, write_atomic
+from ..errors import (
     AssetFetchError,
     AssetIntegrityError,
     AssetTooLargeError,
@@ -27,9 +27,9 @@ from .errors import (
     FetchNotAllowedError,
     RenderError,
 )
-from .net import npm_registry
-from .net.fetch_policy import ALLOWED_SCHEMES, OPT_IN_HINT, FetchBudget, FetchPolicy
-from .net.safe_http import guarded_get
+from ..net import npm_registry
+from ..net.fetch_policy import ALLOWED_SCHEMES, OPT_IN_HINT, FetchBudget, FetchPolicy
+from ..net.safe_http import guarded_get
 
 NO_PACKAGE = "no npm package named by this URL"
 
