@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from hyperframes_lambda import fonts_set, npm_registry
+from hyperframes_lambda import fonts_set
 from hyperframes_lambda.browser import sparticuz
 from hyperframes_lambda.cache import cache_root
 from hyperframes_lambda.errors import CacheUnavailableError
+from hyperframes_lambda.net import npm_registry
 from hyperframes_lambda.net.remote_assets import RemoteFetcher
 from hyperframes_lambda.page import official_runtime
 from hyperframes_lambda.plan import plan
