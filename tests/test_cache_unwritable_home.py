@@ -17,7 +17,7 @@ from hyperframes_lambda.errors import CacheUnavailableError
 from hyperframes_lambda.net import npm_registry
 from hyperframes_lambda.net.remote_assets import RemoteFetcher
 from hyperframes_lambda.page import official_runtime
-from hyperframes_lambda.plan import plan
+from hyperframes_lambda.stages.plan import plan
 
 from .media_fixtures import serve
 

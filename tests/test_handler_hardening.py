@@ -37,7 +37,7 @@ from hyperframes_lambda.errors import (
     S3UriNotAllowedError,
     terminal_codes,
 )
-from hyperframes_lambda.plan import PROTOCOL_VERSION
+from hyperframes_lambda.stages.plan import PROTOCOL_VERSION
 from hyperframes_lambda.storage import Storage
 
 from .test_lambda_handler import error_of, fresh_container, invoke, small_plan

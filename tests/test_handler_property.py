@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from hyperframes_lambda import handler as handler_module
 from hyperframes_lambda.chunk_tag import MANIFEST
 from hyperframes_lambda.errors import RenderError, all_error_classes
-from hyperframes_lambda.plan import PROTOCOL_VERSION
+from hyperframes_lambda.stages.plan import PROTOCOL_VERSION
 
 from .conftest import COMPOSITIONS
 from .test_lambda_handler import fresh_container, invoke, upload_project

@@ -19,10 +19,10 @@ from hyperframes_lambda.errors import (
     PlanHashMismatchError,
 )
 from hyperframes_lambda.media.probe import probe
-from hyperframes_lambda.plan import plan
 from hyperframes_lambda.plan_archive import extract_plan_archive
 from hyperframes_lambda.plan_hash import file_sha256
 from hyperframes_lambda.render_chunk import render_chunk
+from hyperframes_lambda.stages.plan import plan
 
 from .conftest import COMPOSITIONS
 

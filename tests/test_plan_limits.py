@@ -15,7 +15,7 @@ from hyperframes_lambda.chunking import (
     plan_chunks,
 )
 from hyperframes_lambda.errors import CompositionError, InvalidConfigError, PlanTooLargeError
-from hyperframes_lambda.plan import plan
+from hyperframes_lambda.stages.plan import plan
 
 LAMBDA = {"chunk_size": None, "target_chunk_frames": None, "runtime_cap": "lambda"}
 

@@ -207,7 +207,7 @@ def test_the_plan_keeps_a_manifest_slot_for_a_clip_never_on_screen(
 ) -> None:
     """The manifest is positional (per <video> in document order): a clip with nothing to
     show keeps its slot, with ``count: 0`` (the runtime shows no frame for it)."""
-    from hyperframes_lambda.plan import _extract_videos
+    from hyperframes_lambda.stages.plan import _extract_videos
 
     (tmp_path / "media").mkdir()
     shutil.copy(sources / "index.mp4", tmp_path / "media" / "index.mp4")

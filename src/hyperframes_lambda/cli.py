@@ -228,7 +228,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
 def _cmd_plan(args: argparse.Namespace) -> int:
     from .config import parse_config
     from .local_render import resolve_project
-    from .plan import plan
+    from .stages.plan import plan
 
     config = _json_object("--config", args.config)
     try:

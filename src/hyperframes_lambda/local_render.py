@@ -25,9 +25,9 @@ from .config import RenderConfig, parse_config
 from .errors import CompositionError
 from .net.remote_assets import RemoteFetcher
 from .output_target import resolve_output
-from .plan import PlanResult, plan
 from .progress import Progress, ProgressCallback, Stage
 from .render_chunk import CHUNK_EXTENSIONS, ChunkResult, render_chunk
+from .stages.plan import PlanResult, plan
 from .timing import frames_duration
 
 

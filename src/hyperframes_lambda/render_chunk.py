@@ -44,8 +44,8 @@ from .errors import (
 from .frame_source import CaptureStats, capture_frames_parallel, dump_frame, open_frame_sources
 from .media.encode import EncoderSettings, StreamingEncoder
 from .media.ffmpeg import ffmpeg_exe, ffmpeg_version_line
-from .plan import CAPTURE_JSON, CHUNKS_JSON, ENCODER_JSON, PROTOCOL_VERSION
 from .plan_hash import PLAN_JSON, compute_plan_hash, file_sha256
+from .stages.plan import CAPTURE_JSON, CHUNKS_JSON, ENCODER_JSON, PROTOCOL_VERSION
 from .timing import parse_fps
 from .versions import renderer_version
 

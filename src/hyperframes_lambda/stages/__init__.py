@@ -1,0 +1,1 @@
+"""The three stages of a render (SPEC §5-7): plan, render a chunk, assemble."""
