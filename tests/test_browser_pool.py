@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from hyperframes_lambda.browser.pool import BrowserPool
-from hyperframes_lambda.render_chunk import render_chunk
 from hyperframes_lambda.stages.plan import plan
+from hyperframes_lambda.stages.render_chunk import render_chunk
 
 from .conftest import COMPOSITIONS
 

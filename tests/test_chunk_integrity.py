@@ -18,8 +18,8 @@ from hyperframes_lambda.chunk_tag import MANIFEST, ChunkTag, read_tag
 from hyperframes_lambda.errors import ChunkMismatchError, StoredObjectCorruptError
 from hyperframes_lambda.media.encode import EncoderSettings, StreamingEncoder
 from hyperframes_lambda.media.ffmpeg import ffmpeg_exe
-from hyperframes_lambda.render_chunk import CHUNK_EXTENSIONS, render_chunk
 from hyperframes_lambda.stages.plan import PlanResult, plan
+from hyperframes_lambda.stages.render_chunk import CHUNK_EXTENSIONS, render_chunk
 
 from .conftest import COMPOSITIONS
 from .test_lambda_handler import chunk_event, fresh_container, invoke, small_plan

@@ -14,8 +14,8 @@ import pytest
 from hyperframes_lambda.assemble import AssembleResult, assemble
 from hyperframes_lambda.media.audio_mix import audio_samples
 from hyperframes_lambda.media.probe import probe
-from hyperframes_lambda.render_chunk import render_chunk
 from hyperframes_lambda.stages.plan import PlanResult, plan
+from hyperframes_lambda.stages.render_chunk import render_chunk
 
 from .media_fixtures import media_project
 from .pipeline_helpers import decoded, run_pipeline

@@ -17,8 +17,8 @@ from hyperframes_lambda.browser.pool import BrowserPool
 from hyperframes_lambda.compile import CompiledProject
 from hyperframes_lambda.errors import BrowserCrashedError, PageUnresponsiveError
 from hyperframes_lambda.frame_source import open_frame_source
-from hyperframes_lambda.render_chunk import render_chunk
 from hyperframes_lambda.stages.plan import plan
+from hyperframes_lambda.stages.render_chunk import render_chunk
 
 from .conftest import png_settings
 

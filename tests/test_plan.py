@@ -21,8 +21,8 @@ from hyperframes_lambda.errors import (
 from hyperframes_lambda.media.probe import probe
 from hyperframes_lambda.plan_archive import extract_plan_archive
 from hyperframes_lambda.plan_hash import file_sha256
-from hyperframes_lambda.render_chunk import render_chunk
 from hyperframes_lambda.stages.plan import plan
+from hyperframes_lambda.stages.render_chunk import render_chunk
 
 from .conftest import COMPOSITIONS
 

@@ -10,8 +10,8 @@ import pytest
 from hyperframes_lambda.errors import PageScriptError
 from hyperframes_lambda.page.document_prep import DEFERRED_TYPE, name_inline_scripts
 from hyperframes_lambda.page.locations import user_locations
-from hyperframes_lambda.render_chunk import render_chunk
 from hyperframes_lambda.stages.plan import plan
+from hyperframes_lambda.stages.render_chunk import render_chunk
 
 _ROOT = '<div data-composition-id="t" data-width="320" data-height="180" data-duration="1"></div>'
 _SERVER = re.compile(r"127\.0\.0\.1|compiled/|__hf_inline__")

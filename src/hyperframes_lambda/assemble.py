@@ -33,8 +33,8 @@ from .errors import (
 from .media.ffmpeg import ffmpeg_exe
 from .media.probe import probe
 from .plan_hash import file_sha256
-from .render_chunk import LoadedPlan, atomic_path, check_format, load_plan
 from .stages.plan import AUDIO_FILE
+from .stages.render_chunk import LoadedPlan, atomic_path, check_format, load_plan
 from .timing import fps_text, frames_duration
 
 

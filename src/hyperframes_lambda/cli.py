@@ -297,7 +297,7 @@ def _plan_directory(path: Path) -> Iterator[Path]:
 
 
 def _cmd_render_chunk(args: argparse.Namespace) -> int:
-    from .render_chunk import render_chunk
+    from .stages.render_chunk import render_chunk
 
     _check_output(args.out, "OUT")
     with _plan_directory(args.plan) as plan_dir:

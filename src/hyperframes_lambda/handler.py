@@ -54,8 +54,8 @@ from .lambda_events import (
 )
 from .local_render import default_page_count
 from .plan_archive import extract_archive, extract_plan_archive
-from .render_chunk import CHUNK_EXTENSIONS, render_chunk
 from .stages.plan import AUDIO_FILE, PlanResult, plan
+from .stages.render_chunk import CHUNK_EXTENSIONS, render_chunk
 from .stale_dirs import new_work_dir, release_work_dir, sweep_stale
 from .storage import SHA256_METADATA, Storage, check_allowed, join_uri
 from .timing import fps_json

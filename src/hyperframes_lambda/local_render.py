@@ -26,8 +26,8 @@ from .errors import CompositionError
 from .net.remote_assets import RemoteFetcher
 from .output_target import resolve_output
 from .progress import Progress, ProgressCallback, Stage
-from .render_chunk import CHUNK_EXTENSIONS, ChunkResult, render_chunk
 from .stages.plan import PlanResult, plan
+from .stages.render_chunk import CHUNK_EXTENSIONS, ChunkResult, render_chunk
 from .timing import frames_duration
 
 

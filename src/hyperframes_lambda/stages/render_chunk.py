@@ -24,13 +24,13 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from . import fonts_set
-from .browser.pool import BrowserPool
-from .browser.resolve import browser_build, resolve_chrome
-from .capture import CaptureMode, CaptureSettings
-from .chunk_tag import MANIFEST, ChunkTag
-from .chunking import Chunk
-from .errors import (
+from .. import fonts_set
+from ..browser.pool import BrowserPool
+from ..browser.resolve import browser_build, resolve_chrome
+from ..capture import CaptureMode, CaptureSettings
+from ..chunk_tag import MANIFEST, ChunkTag
+from ..chunking import Chunk
+from ..errors import (
     BrowserBuildMismatchError,
     ChunkIndexOutOfRangeError,
     EncodeError,
@@ -41,13 +41,13 @@ from .errors import (
     PlanProtocolUnsupportedError,
     StoredObjectCorruptError,
 )
-from .frame_source import CaptureStats, capture_frames_parallel, dump_frame, open_frame_sources
-from .media.encode import EncoderSettings, StreamingEncoder
-from .media.ffmpeg import ffmpeg_exe, ffmpeg_version_line
-from .plan_hash import PLAN_JSON, compute_plan_hash, file_sha256
-from .stages.plan import CAPTURE_JSON, CHUNKS_JSON, ENCODER_JSON, PROTOCOL_VERSION
-from .timing import parse_fps
-from .versions import renderer_version
+from ..frame_source import CaptureStats, capture_frames_parallel, dump_frame, open_frame_sources
+from ..media.encode import EncoderSettings, StreamingEncoder
+from ..media.ffmpeg import ffmpeg_exe, ffmpeg_version_line
+from ..plan_hash import PLAN_JSON, compute_plan_hash, file_sha256
+from ..stages.plan import CAPTURE_JSON, CHUNKS_JSON, ENCODER_JSON, PROTOCOL_VERSION
+from ..timing import parse_fps
+from ..versions import renderer_version
 
 CHUNK_EXTENSIONS = {"mp4": ".mp4", "mov": ".mov", "webm": ".webm", "png-sequence": ".tar.gz"}
 
