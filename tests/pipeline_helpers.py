@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from hyperframes_lambda.assemble import AssembleResult, assemble
 from hyperframes_lambda.media.probe import decode_frames
+from hyperframes_lambda.stages.assemble import AssembleResult, assemble
 from hyperframes_lambda.stages.plan import PlanResult, plan
 from hyperframes_lambda.stages.render_chunk import CHUNK_EXTENSIONS, ChunkResult, render_chunk
 

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import pytest
 
-from hyperframes_lambda.assemble import verify_video
 from hyperframes_lambda.cli import build_parser
 from hyperframes_lambda.composition import read_composition
 from hyperframes_lambda.errors import OutputVerificationError
@@ -27,6 +26,7 @@ from hyperframes_lambda.media.ffmpeg import ffmpeg_exe
 from hyperframes_lambda.media.probe import probe
 from hyperframes_lambda.plan_hash import compute_plan_hash
 from hyperframes_lambda.render_size import resolve_fps
+from hyperframes_lambda.stages.assemble import verify_video
 from hyperframes_lambda.timing import fps_json
 
 from .conftest import COMPOSITIONS

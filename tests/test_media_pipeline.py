@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hyperframes_lambda.assemble import AssembleResult, assemble
 from hyperframes_lambda.media.audio_mix import audio_samples
 from hyperframes_lambda.media.probe import probe
+from hyperframes_lambda.stages.assemble import AssembleResult, assemble
 from hyperframes_lambda.stages.plan import PlanResult, plan
 from hyperframes_lambda.stages.render_chunk import render_chunk
 

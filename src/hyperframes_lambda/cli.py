@@ -321,7 +321,7 @@ def _cmd_render_chunk(args: argparse.Namespace) -> int:
 
 
 def _cmd_assemble(args: argparse.Namespace) -> int:
-    from .assemble import assemble
+    from .stages.assemble import assemble
 
     hashes = args.hashes.split(",") if args.hashes else None
     _check_output(args.out, "OUT")

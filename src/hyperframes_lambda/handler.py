@@ -29,7 +29,6 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from .assemble import assemble
 from .browser.pool import BrowserPool
 from .chunk_tag import read_tag
 from .errors import (
@@ -54,6 +53,7 @@ from .lambda_events import (
 )
 from .local_render import default_page_count
 from .plan_archive import extract_archive, extract_plan_archive
+from .stages.assemble import assemble
 from .stages.plan import AUDIO_FILE, PlanResult, plan
 from .stages.render_chunk import CHUNK_EXTENSIONS, render_chunk
 from .stale_dirs import new_work_dir, release_work_dir, sweep_stale
