@@ -156,6 +156,56 @@
   if (typeof window.__hfFlushSync !== "function") window.__hfFlushSync = () => {};
   globalThis.__HF_RENDER_CAPTURE_MODE = true;
   if (config.pageSideCompositing) window.__HF_PAGE_SIDE_COMPOSITING__ = true;
+
+  // ---- timeline building -----------------------------------------------------------------
+  // HyperFrames' producer loads every page with a stub that takes the tween calls of
+  // gsap.timeline()s and reports "timelines building" until a later task, then fires
+  // "hf-timelines-built". The runtime's first render-ready pass waits for that event, so
+  // it runs after the runtime's own init has laid out the clips (hosts made absolute).
+  // Which pass comes first decides how a hidden sub-composition is hidden: an in-flow
+  // host seen before layout gets display:none, and GSAP then reads the start values of
+  // its elements (a stylesheet rotate(), say) as none; seen after, it gets
+  // visibility:hidden and keeps its layout. We report building the same way (the tweens
+  // themselves are not deferred), until the page is ready.
+  let timelinesBuilding = false;
+  function timelinesBuilt() {
+    timelinesBuilding = false;
+    window.__hfTimelinesBuilding = false;
+    try { window.dispatchEvent(new CustomEvent("hf-timelines-built")); } catch (e) { /* no window */ }
+  }
+  function noteTimelineBuilding() {
+    if (timelinesBuilding || window.__renderReady) return;
+    timelinesBuilding = true;
+    window.__hfTimelinesBuilding = true;
+    original.setTimeout(timelinesBuilt, 0);
+  }
+  function watchTimeline(tl) {
+    if (!tl || typeof tl !== "object") return tl;
+    for (const method of ["to", "from", "fromTo", "set", "add"]) {
+      const own = tl[method];
+      if (typeof own !== "function") continue;
+      tl[method] = function (...args) {
+        noteTimelineBuilding();
+        return own.apply(this, args);
+      };
+    }
+    return tl;
+  }
+  let gsapValue = window.gsap;
+  try {
+    Object.defineProperty(window, "gsap", {
+      configurable: true,
+      enumerable: true,
+      get() { return gsapValue; },
+      set(value) {
+        gsapValue = value;
+        if (!value || typeof value.timeline !== "function" || value.__hfEngineWatched) return;
+        const makeTimeline = value.timeline.bind(value);
+        value.timeline = (...args) => watchTimeline(makeTimeline(...args));
+        try { Object.defineProperty(value, "__hfEngineWatched", { value: true }); } catch (e) { /* frozen */ }
+      },
+    });
+  } catch (e) { /* window.gsap not configurable: timelines are not watched */ }
   window.__HF_EXPORT_RENDER_SEEK_CONFIG = {
     mode: "preview-phase", diagnostics: false, step: 1 / 120, offsetFraction: 0.5,
     fps, fpsSource: "render-options", owner: "runtime",
