@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 
 from .. import fonts_set
@@ -100,13 +101,26 @@ class BrowserProcess:
                 self.process.kill()
                 self.process.wait(timeout=5)
         self.cdp.close()
-        shutil.rmtree(self.user_data_dir, ignore_errors=True)
+        remove_profile(self.user_data_dir)
 
     def __enter__(self) -> BrowserProcess:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def remove_profile(path: str, attempts: int = 40) -> None:
+    """Remove a browser profile directory, for good. Chrome's helper processes (renderer,
+    GPU, network service) can still be writing into it for a moment after the browser
+    process has exited; a single rmtree then leaves what they wrote after it passed (seen
+    under load: a SIGTERMed render left a half-removed profile). So retry until it is gone,
+    briefly (40 x 50 ms at most)."""
+    for _ in range(attempts):
+        shutil.rmtree(path, ignore_errors=True)
+        if not os.path.lexists(path):
+            return
+        time.sleep(0.05)
 
 
 def launch_browser(
@@ -160,6 +174,9 @@ def launch_browser(
     except OSError as exc:
         shutil.rmtree(user_data_dir, ignore_errors=True)
         raise BrowserCrashedError(f"could not start {binary.path}: {exc}") from exc
+    except BaseException:  # Ctrl-C / SIGTERM while starting: leave no profile behind
+        shutil.rmtree(user_data_dir, ignore_errors=True)
+        raise
     finally:
         os.close(to_browser_r)
         os.close(from_browser_w)
