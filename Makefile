@@ -25,12 +25,12 @@ test-fast: setup sam-cli
 	$(BIN)/pytest -m "not slow"
 
 lint: setup
-	$(BIN)/ruff check src tests benchmarks build scripts
-	$(BIN)/ruff format --check src tests benchmarks build scripts
+	$(BIN)/ruff check src tests benchmarks build scripts .ci
+	$(BIN)/ruff format --check src tests benchmarks build scripts .ci
 
 fmt: setup
-	$(BIN)/ruff format src tests benchmarks build scripts
-	$(BIN)/ruff check --fix src tests benchmarks build scripts
+	$(BIN)/ruff format src tests benchmarks build scripts .ci
+	$(BIN)/ruff check --fix src tests benchmarks build scripts .ci
 
 typecheck: setup
 	$(BIN)/mypy

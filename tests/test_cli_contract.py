@@ -54,7 +54,8 @@ USAGE_CASES: list[tuple[list[str], str]] = [
     (["render", "{kp}", "--format", "png-sequence", "-o", "{tmp}/o.mp4"], "writes a directory"),
     (["render", "{kp}", "-o", "{tmp}/dir.mp4"], "is a directory, not a file"),
     (["render", "{kp}", "-o", "{tmp}/taken"], "holds other files (notes.txt)"),
-    (["render", "{kp}", "-o", "{tmp}/no-such-dir/x.mp4"], "no-such-dir does not exist"),
+    (["render", "{kp}", "-o", "{tmp}/readme.txt/x.mp4"], "readme.txt is a file, so directory"),
+    (["render", "{kp}", "-o", "/proc/new/x.mp4"], "cannot create /proc/new under /proc"),
     (["render", "{kp}", "-o", "/proc/x.mp4"], "cannot write in /proc"),  # even as root
     (["render", "{kp}", "-o", "{tmp}/o.mp4", "--chunks", "0"], "--chunks: must be at least 1"),
     (["render", "{kp}", "-o", "{tmp}/o.mp4", "--chunks", "-2"], "--chunks: must be at least 1"),

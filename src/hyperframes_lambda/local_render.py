@@ -23,7 +23,7 @@ from .cli_errors import install_worker_interrupt_handlers, stop_pool_workers, wo
 from .config import RenderConfig, parse_config
 from .errors import CompositionError
 from .net.remote_assets import RemoteFetcher
-from .output_target import resolve_output
+from .output_target import created_parents, resolve_output
 from .progress import Progress, ProgressCallback, Stage
 from .stages.assemble import assemble
 from .stages.plan import PlanResult, plan
@@ -183,7 +183,7 @@ def render_local(
         if on_progress is not None:
             on_progress(Progress(stage, done, total, time.perf_counter() - started))
 
-    with tempfile.TemporaryDirectory(prefix="hf-render-") as work:
+    with created_parents(output), tempfile.TemporaryDirectory(prefix="hf-render-") as work:
         work_dir = Path(work)
         report("plan", 0, 1)
         planned = plan(project_dir, config, work_dir / "plan", fetcher=fetcher)

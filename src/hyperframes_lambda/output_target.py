@@ -4,16 +4,19 @@ written. A bad ``-o`` used to be found only after the whole render (or as raw ff
 Rules (README "Rendering"): without an explicit format, ``.mp4``/``.mov``/``.webm`` pick
 that format and a path with no extension (or an existing directory) means png-sequence, a
 directory of frames. Any other extension, or one that contradicts the explicit format, is
-refused. The parent directory must exist and accept a new file; a png-sequence replaces its
+refused. The parent directory must accept a new file (a missing one is made, and
+removed again if the render fails); a png-sequence replaces its
 directory on success, so an existing directory must be empty or hold only a previous
 sequence (never someone's project or home directory).
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal, cast
 
@@ -79,16 +82,49 @@ def resolve_output(
 
 def check_writable_parent(output: Path, output_name: str = "output") -> None:
     """The output is written beside itself and renamed into place: its directory must
-    exist and take a new file (tried for real: permission bits lie to root and do not show
-    read-only file systems)."""
+    take a new file, or — when it does not exist yet — its nearest existing ancestor must
+    take the directories :func:`created_parents` makes (tried for real: permission bits lie
+    to root and do not show read-only file systems)."""
     parent = output.absolute().parent
-    if not parent.is_dir():
-        raise InvalidOutputError(f"{output_name} {output}: directory {parent} does not exist")
-    try:
-        handle, probe = tempfile.mkstemp(prefix=".hf-write-check-", dir=parent)
-    except OSError as exc:
+    existing = parent
+    while not existing.exists():
+        existing = existing.parent
+    if not existing.is_dir():
         raise InvalidOutputError(
-            f"{output_name} {output}: cannot write in {parent} ({exc.strerror or exc})"
+            f"{output_name} {output}: {existing} is a file, so directory {parent} cannot be made"
+        )
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".hf-write-check-", dir=existing)
+    except OSError as exc:
+        verb = "write in" if existing == parent else f"create {parent} under"
+        raise InvalidOutputError(
+            f"{output_name} {output}: cannot {verb} {existing} ({exc.strerror or exc})"
         ) from None
     os.close(handle)
     os.unlink(probe)
+
+
+@contextlib.contextmanager
+def created_parents(output: Path) -> Iterator[list[Path]]:
+    """Make the output's missing parent directories (as ``mkdir -p`` would, and as
+    HyperFrames' CLI does for ``-o``), and take them away again if the block fails, so a
+    failed render leaves nothing behind — not even the empty directories it made.
+
+    Yields the directories made, outermost first.
+    """
+    made: list[Path] = []
+    parent = output.absolute().parent
+    missing: list[Path] = []
+    while not parent.exists():
+        missing.append(parent)
+        parent = parent.parent
+    try:
+        for directory in reversed(missing):
+            directory.mkdir()
+            made.append(directory)
+        yield made
+    except BaseException:
+        for directory in reversed(made):
+            with contextlib.suppress(OSError):  # not empty: someone else wrote there
+                directory.rmdir()
+        raise
