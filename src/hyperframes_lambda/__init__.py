@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._version import __version__
 from .errors import RenderError
 
 if TYPE_CHECKING:
     from .api import render
     from .local_render import RenderOptions, RenderResult
     from .progress import Progress, ProgressCallback
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Progress",

@@ -7,7 +7,7 @@ different one refuses the plan (the page runtime is pinned in code, see
 
 from __future__ import annotations
 
-from . import __version__
+from ._version import __version__
 from .page.official_runtime import PINNED
 
 
