@@ -14,10 +14,10 @@ import pytest
 
 from hyperframes_lambda import font_report, fonts_set
 from hyperframes_lambda.browser import sparticuz
+from hyperframes_lambda.browser.binary import ChromeBinary
 from hyperframes_lambda.browser.launch import launch_browser
 from hyperframes_lambda.browser.resolve import (
     DEBIAN_HEADLESS_SHELL,
-    ChromeBinary,
     browser_build,
     playwright_headless_shell,
 )

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hyperframes_lambda.browser.resolve import ChromeBinary
+from hyperframes_lambda.browser.binary import ChromeBinary
 from hyperframes_lambda.capture import PageCapture
 from hyperframes_lambda.compile import CompiledProject, compile_project
 from hyperframes_lambda.frame_source import open_frame_source

@@ -21,10 +21,10 @@ from fractions import Fraction
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from .browser.binary import ChromeBinary
 from .browser.cdp import CdpPipe
 from .browser.launch import BrowserProcess, launch_browser
 from .browser.pool import BrowserPool
-from .browser.resolve import ChromeBinary
 from .errors import (
     AssetNotFoundError,
     BrowserCrashedError,

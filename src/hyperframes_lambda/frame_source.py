@@ -16,8 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from .browser.binary import ChromeBinary
 from .browser.pool import BrowserPool
-from .browser.resolve import ChromeBinary, resolve_chrome
+from .browser.resolve import resolve_chrome
 from .capture import CaptureSettings, PageCapture
 from .page.injection import RUNTIME_URL_PATH, inject_runtime
 from .page.official_runtime import runtime_source

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from .. import fonts_set
 from ..errors import BrowserCrashedError
 from ..page_server import page_proxy
+from .binary import ChromeBinary
 from .cdp import CdpPipe
-from .resolve import ChromeBinary
 
 DETERMINISTIC_FLAGS = (
     "--deterministic-mode",
