@@ -29,7 +29,6 @@ from typing import Any
 import boto3
 import pytest
 
-from hyperframes_lambda import handler as handler_module
 from hyperframes_lambda import stale_dirs
 from hyperframes_lambda.errors import (
     InternalError,
@@ -37,6 +36,7 @@ from hyperframes_lambda.errors import (
     S3UriNotAllowedError,
     terminal_codes,
 )
+from hyperframes_lambda.handler import dispatch as handler_module
 from hyperframes_lambda.stages.plan import PROTOCOL_VERSION
 from hyperframes_lambda.storage import Storage
 

@@ -115,7 +115,7 @@ class _LocalContext:
 
 def invoke_in_process(event: Invocation) -> Invocation:
     """Call the real handler; report errors the way the Lambda runtime does."""
-    from .handler import handler
+    from .handler.dispatch import handler
 
     context = _LocalContext(aws_request_id=str(uuid.uuid4()), deadline=time.time() + 900)
     try:

@@ -1,4 +1,4 @@
-"""The Lambda entry point: ``hyperframes_lambda.handler.handler`` (SPEC §9).
+"""The Lambda entry point's body: ``hyperframes_lambda.handler.handler`` (SPEC §9) is defined here.
 
 A single handler dispatches on ``Action`` (plan, renderChunk, assemble). It only moves
 bytes between storage and a fresh per-invocation work directory and calls the stage
@@ -29,9 +29,9 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from .browser.pool import BrowserPool
-from .chunk_tag import read_tag
-from .errors import (
+from ..browser.pool import BrowserPool
+from ..chunk_tag import read_tag
+from ..errors import (
     CdpProtocolError,
     ChunkMissingError,
     CompositionError,
@@ -42,7 +42,7 @@ from .errors import (
     StorageObjectNotFoundError,
     StoredObjectCorruptError,
 )
-from .lambda_events import (
+from ..lambda_events import (
     AssembleEvent,
     AssembleResultPayload,
     PlanEvent,
@@ -51,14 +51,14 @@ from .lambda_events import (
     RenderChunkResultPayload,
     parse_event,
 )
-from .local_render import default_page_count
-from .plan_archive import extract_archive, extract_plan_archive
-from .stages.assemble import assemble
-from .stages.plan import AUDIO_FILE, PlanResult, plan
-from .stages.render_chunk import CHUNK_EXTENSIONS, render_chunk
-from .stale_dirs import new_work_dir, release_work_dir, sweep_stale
-from .storage import SHA256_METADATA, Storage, check_allowed, join_uri
-from .timing import fps_json
+from ..local_render import default_page_count
+from ..plan_archive import extract_archive, extract_plan_archive
+from ..stages.assemble import assemble
+from ..stages.plan import AUDIO_FILE, PlanResult, plan
+from ..stages.render_chunk import CHUNK_EXTENSIONS, render_chunk
+from ..stale_dirs import new_work_dir, release_work_dir, sweep_stale
+from ..storage import SHA256_METADATA, Storage, check_allowed, join_uri
+from ..timing import fps_json
 
 SERVICE = "hyperframes-render"
 PLAN_ARCHIVE = "plan.tar.gz"
@@ -107,8 +107,8 @@ def prewarm_bundled_binaries() -> list[threading.Thread]:
     dies leaves no marker and the invocation extracts again. Errors are left to that
     invocation (typed error). Returns the ffmpeg thread (for tests).
     """
-    from .browser.resolve import bundled_chromium_dir
-    from .media.ffmpeg import bundled_ffmpeg_dir, ffmpeg_exe
+    from ..browser.resolve import bundled_chromium_dir
+    from ..media.ffmpeg import bundled_ffmpeg_dir, ffmpeg_exe
 
     threads = []
     if bundled_chromium_dir() is not None:
@@ -116,7 +116,7 @@ def prewarm_bundled_binaries() -> list[threading.Thread]:
             child = subprocess.Popen(
                 [sys.executable, "-c", _CHROMIUM_PREWARM],
                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                cwd=str(Path(__file__).resolve().parent.parent),
+                cwd=str(Path(__file__).resolve().parents[2]),  # the directory holding the package
             )  # fmt: skip
             threading.Thread(target=child.wait, name="hf-prewarm-reaper", daemon=True).start()
     if bundled_ffmpeg_dir() is not None:
@@ -200,7 +200,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     started = time.perf_counter()
     _sweep()
     if isinstance(event, dict) and event.get("Action") == "notify":  # the webhook step
-        from .aws.webhook import notify
+        from ..aws.webhook import notify
 
         try:
             return notify(event, context)
