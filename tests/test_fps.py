@@ -19,7 +19,7 @@ import pytest
 from hyperframes_lambda.cli import build_parser
 from hyperframes_lambda.composition import read_composition
 from hyperframes_lambda.errors import OutputVerificationError
-from hyperframes_lambda.lambda_events import PlanResultPayload
+from hyperframes_lambda.handler.events import PlanResultPayload
 from hyperframes_lambda.media.audio_mix import audio_samples
 from hyperframes_lambda.media.encode import EncoderSettings, StreamingEncoder, track_timescale
 from hyperframes_lambda.media.ffmpeg import ffmpeg_exe

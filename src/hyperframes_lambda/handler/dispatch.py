@@ -42,15 +42,6 @@ from ..errors import (
     StorageObjectNotFoundError,
     StoredObjectCorruptError,
 )
-from ..lambda_events import (
-    AssembleEvent,
-    AssembleResultPayload,
-    PlanEvent,
-    PlanResultPayload,
-    RenderChunkEvent,
-    RenderChunkResultPayload,
-    parse_event,
-)
 from ..local_render import default_page_count
 from ..plan_archive import extract_archive, extract_plan_archive
 from ..stages.assemble import assemble
@@ -59,6 +50,15 @@ from ..stages.render_chunk import CHUNK_EXTENSIONS, render_chunk
 from ..stale_dirs import new_work_dir, release_work_dir, sweep_stale
 from ..storage import SHA256_METADATA, Storage, check_allowed, join_uri
 from ..timing import fps_json
+from .events import (
+    AssembleEvent,
+    AssembleResultPayload,
+    PlanEvent,
+    PlanResultPayload,
+    RenderChunkEvent,
+    RenderChunkResultPayload,
+    parse_event,
+)
 
 SERVICE = "hyperframes-render"
 PLAN_ARCHIVE = "plan.tar.gz"

@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from .config import RenderConfig, describe_validation_error
-from .errors import InvalidEventError
+from ..config import RenderConfig, describe_validation_error
+from ..errors import InvalidEventError
 
 ACTIONS = ("plan", "renderChunk", "assemble")
 ENVELOPE_KEYS = ("Payload", "Input")
