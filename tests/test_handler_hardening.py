@@ -37,8 +37,8 @@ from hyperframes_lambda.errors import (
     terminal_codes,
 )
 from hyperframes_lambda.handler import dispatch as handler_module
+from hyperframes_lambda.handler.storage import Storage
 from hyperframes_lambda.stages.plan import PROTOCOL_VERSION
-from hyperframes_lambda.storage import Storage
 
 from .test_lambda_handler import error_of, fresh_container, invoke, small_plan
 

@@ -50,7 +50,7 @@ from .cli_errors import (
     worker_task,
 )
 from .errors import terminal_codes
-from .storage import Storage, join_uri
+from .handler.storage import Storage, join_uri
 from .timing import fps_text, frames_duration, parse_fps
 
 Invocation = dict[str, Any]
