@@ -29,7 +29,6 @@ from typing import Any
 import boto3
 import pytest
 
-from hyperframes_lambda import stale_dirs
 from hyperframes_lambda.errors import (
     InternalError,
     RenderError,
@@ -37,6 +36,7 @@ from hyperframes_lambda.errors import (
     terminal_codes,
 )
 from hyperframes_lambda.handler import dispatch as handler_module
+from hyperframes_lambda.handler import work_dirs as stale_dirs
 from hyperframes_lambda.handler.storage import Storage
 from hyperframes_lambda.stages.plan import PROTOCOL_VERSION
 

@@ -47,7 +47,6 @@ from ..plan_archive import extract_archive, extract_plan_archive
 from ..stages.assemble import assemble
 from ..stages.plan import AUDIO_FILE, PlanResult, plan
 from ..stages.render_chunk import CHUNK_EXTENSIONS, render_chunk
-from ..stale_dirs import new_work_dir, release_work_dir, sweep_stale
 from ..timing import fps_json
 from .events import (
     AssembleEvent,
@@ -59,6 +58,7 @@ from .events import (
     parse_event,
 )
 from .storage import SHA256_METADATA, Storage, check_allowed, join_uri
+from .work_dirs import new_work_dir, release_work_dir, sweep_stale
 
 SERVICE = "hyperframes-render"
 PLAN_ARCHIVE = "plan.tar.gz"
