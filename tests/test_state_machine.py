@@ -45,7 +45,7 @@ import pytest
 from hyperframes_lambda.aws import asl
 from hyperframes_lambda.cache import cache_root
 from hyperframes_lambda.errors import terminal_codes
-from hyperframes_lambda.local import pack_project
+from hyperframes_lambda.local.step_functions import pack_project
 from hyperframes_lambda.local_render import RenderOptions, render_local
 from hyperframes_lambda.rie import LocalLambda
 

@@ -41,7 +41,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from .cli_errors import (
+from ..cli_errors import (
     EXIT_FAILED,
     install_interrupt_handlers,
     install_worker_interrupt_handlers,
@@ -49,9 +49,9 @@ from .cli_errors import (
     stop_pool_workers,
     worker_task,
 )
-from .errors import terminal_codes
-from .handler.storage import Storage, join_uri
-from .timing import fps_text, frames_duration, parse_fps
+from ..errors import terminal_codes
+from ..handler.storage import Storage, join_uri
+from ..timing import fps_text, frames_duration, parse_fps
 
 Invocation = dict[str, Any]
 
@@ -115,7 +115,7 @@ class _LocalContext:
 
 def invoke_in_process(event: Invocation) -> Invocation:
     """Call the real handler; report errors the way the Lambda runtime does."""
-    from .handler.dispatch import handler
+    from ..handler.dispatch import handler
 
     context = _LocalContext(aws_request_id=str(uuid.uuid4()), deadline=time.time() + 900)
     try:
@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(parser, args)
     except KeyboardInterrupt as exc:
-        from .cli_errors import Terminated, exit_code_for
+        from ..cli_errors import Terminated, exit_code_for
 
         print("terminated" if isinstance(exc, Terminated) else "interrupted", file=sys.stderr)
         return exit_code_for(exc)
