@@ -2,7 +2,7 @@
 
 Why: the AWS emulator ships inside container images and Docker is not available here. This
 runs N ``python -m awslambdaric <handler>`` processes (the genuine runtime client Lambda's
-Python images use) against :class:`~hyperframes_lambda.runtime_api.RuntimeApiServer`, and
+Python images use) against :class:`~hyperframes_lambda.local.runtime_api.RuntimeApiServer`, and
 serves RIE's invoke endpoint, so anything that talks to RIE works unchanged::
 
     python -m hyperframes_lambda.rie --handler hyperframes_lambda.handler.handler --port 9000
@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from types import FrameType, TracebackType
 from typing import IO, Any
 
-from hyperframes_lambda.runtime_api import (
+from hyperframes_lambda.local.runtime_api import (
     DEFAULT_REGION,
     DEFAULT_TIMEOUT_S,
     InvocationOutcome,
