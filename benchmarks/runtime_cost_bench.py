@@ -41,7 +41,7 @@ from hyperframes_lambda.compile import compile_project
 from hyperframes_lambda.composition import read_composition
 from hyperframes_lambda.frame_source import open_frame_sources
 from hyperframes_lambda.net.remote_assets import RemoteFetcher
-from hyperframes_lambda.local_render import RenderOptions, render_local
+from hyperframes_lambda.runner.local_render import RenderOptions, render_local
 from hyperframes_lambda.timing import frame_count
 
 project = Path(sys.argv[1])

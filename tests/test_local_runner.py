@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from hyperframes_lambda.local.rie import LocalLambda
-from hyperframes_lambda.local_render import RenderOptions, render_local
+from hyperframes_lambda.runner.local_render import RenderOptions, render_local
 
 from .conftest import COMPOSITIONS
 from .pipeline_helpers import decoded

@@ -47,7 +47,7 @@ from hyperframes_lambda.cache import cache_root
 from hyperframes_lambda.errors import terminal_codes
 from hyperframes_lambda.local.rie import LocalLambda
 from hyperframes_lambda.local.step_functions import pack_project
-from hyperframes_lambda.local_render import RenderOptions, render_local
+from hyperframes_lambda.runner.local_render import RenderOptions, render_local
 
 from .conftest import COMPOSITIONS, EXAMPLES, ROOT
 from .pipeline_helpers import decoded

@@ -16,8 +16,8 @@ from .errors import RenderError
 
 if TYPE_CHECKING:
     from .api import render
-    from .local_render import RenderOptions, RenderResult
     from .progress import Progress, ProgressCallback
+    from .runner.local_render import RenderOptions, RenderResult
 
 __all__ = [
     "Progress",
@@ -31,8 +31,8 @@ __all__ = [
 
 _LAZY = {
     "render": ".api",
-    "RenderOptions": ".local_render",
-    "RenderResult": ".local_render",
+    "RenderOptions": ".runner.local_render",
+    "RenderResult": ".runner.local_render",
     "Progress": ".progress",
     "ProgressCallback": ".progress",
 }

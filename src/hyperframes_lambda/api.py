@@ -15,8 +15,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-from .local_render import RenderOptions, RenderResult, render_local
 from .progress import ProgressCallback
+from .runner.local_render import RenderOptions, RenderResult, render_local
 
 
 def render(

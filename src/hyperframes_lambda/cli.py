@@ -28,7 +28,7 @@ from .errors import CompositionError, InvalidConfigError, InvalidOutputError
 from .timing import FPS_RULE, fps_json, fps_text, parse_fps
 
 if TYPE_CHECKING:
-    from .local_render import RenderOptions
+    from .runner.local_render import RenderOptions
 
 
 _positive = int_at_least(1)
@@ -170,8 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _render_options(args: argparse.Namespace) -> tuple[Path, Path, RenderOptions]:
     """Everything about the command line checked before any work: the project and entry,
     the output path and format, the options (usage errors, exit 2)."""
-    from .local_render import RenderOptions, resolve_project
     from .output_target import resolve_output
+    from .runner.local_render import RenderOptions, resolve_project
 
     variables = _json_object("--variables", args.variables)
     try:
@@ -196,8 +196,8 @@ def _render_options(args: argparse.Namespace) -> tuple[Path, Path, RenderOptions
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from .local_render import render_local
     from .progress import ProgressPrinter
+    from .runner.local_render import render_local
 
     project, output, options = _render_options(args)
     printer = None if args.quiet else ProgressPrinter(output.name)
@@ -227,7 +227,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     from .config import parse_config
-    from .local_render import resolve_project
+    from .runner.local_render import resolve_project
     from .stages.plan import plan
 
     config = _json_object("--config", args.config)

@@ -42,8 +42,8 @@ from ..errors import (
     StorageObjectNotFoundError,
     StoredObjectCorruptError,
 )
-from ..local_render import default_page_count
 from ..plan_archive import extract_archive, extract_plan_archive
+from ..runner.local_render import default_page_count
 from ..stages.assemble import assemble
 from ..stages.plan import AUDIO_FILE, PlanResult, plan
 from ..stages.render_chunk import CHUNK_EXTENSIONS, render_chunk
