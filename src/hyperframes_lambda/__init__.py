@@ -16,8 +16,8 @@ from .errors import RenderError
 
 if TYPE_CHECKING:
     from .api import render
-    from .progress import Progress, ProgressCallback
     from .runner.local_render import RenderOptions, RenderResult
+    from .runner.progress import Progress, ProgressCallback
 
 __all__ = [
     "Progress",
@@ -33,8 +33,8 @@ _LAZY = {
     "render": ".api",
     "RenderOptions": ".runner.local_render",
     "RenderResult": ".runner.local_render",
-    "Progress": ".progress",
-    "ProgressCallback": ".progress",
+    "Progress": ".runner.progress",
+    "ProgressCallback": ".runner.progress",
 }
 
 

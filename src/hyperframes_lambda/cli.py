@@ -196,8 +196,8 @@ def _render_options(args: argparse.Namespace) -> tuple[Path, Path, RenderOptions
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from .progress import ProgressPrinter
     from .runner.local_render import render_local
+    from .runner.progress import ProgressPrinter
 
     project, output, options = _render_options(args)
     printer = None if args.quiet else ProgressPrinter(output.name)

@@ -24,11 +24,11 @@ from ..config import RenderConfig, parse_config
 from ..errors import CompositionError
 from ..net.remote_assets import RemoteFetcher
 from ..output_target import created_parents, resolve_output
-from ..progress import Progress, ProgressCallback, Stage
 from ..stages.assemble import assemble
 from ..stages.plan import PlanResult, plan
 from ..stages.render_chunk import CHUNK_EXTENSIONS, ChunkResult, render_chunk
 from ..timing import frames_duration
+from .progress import Progress, ProgressCallback, Stage
 
 
 @dataclass(frozen=True)
