@@ -170,8 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _render_options(args: argparse.Namespace) -> tuple[Path, Path, RenderOptions]:
     """Everything about the command line checked before any work: the project and entry,
     the output path and format, the options (usage errors, exit 2)."""
-    from .output_target import resolve_output
     from .runner.local_render import RenderOptions, resolve_project
+    from .runner.output_target import resolve_output
 
     variables = _json_object("--variables", args.variables)
     try:
@@ -276,7 +276,7 @@ def _emit(payload: dict[str, Any], timings: dict[str, float]) -> None:
 
 
 def _check_output(path: Path, name: str) -> None:
-    from .output_target import check_writable_parent
+    from .runner.output_target import check_writable_parent
 
     try:
         check_writable_parent(path, name)

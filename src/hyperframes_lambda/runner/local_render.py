@@ -23,11 +23,11 @@ from ..cli_errors import install_worker_interrupt_handlers, stop_pool_workers, w
 from ..config import RenderConfig, parse_config
 from ..errors import CompositionError
 from ..net.remote_assets import RemoteFetcher
-from ..output_target import created_parents, resolve_output
 from ..stages.assemble import assemble
 from ..stages.plan import PlanResult, plan
 from ..stages.render_chunk import CHUNK_EXTENSIONS, ChunkResult, render_chunk
 from ..timing import frames_duration
+from .output_target import created_parents, resolve_output
 from .progress import Progress, ProgressCallback, Stage
 
 

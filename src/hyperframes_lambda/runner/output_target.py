@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal, cast
 
-from .errors import InvalidOutputError
+from ..errors import InvalidOutputError
 
 OutputFormat = Literal["mp4", "mov", "webm", "png-sequence"]
 VIDEO_EXTENSIONS: dict[str, OutputFormat] = {".mp4": "mp4", ".mov": "mov", ".webm": "webm"}
