@@ -17,14 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .cli_errors import (
+from .errors import CompositionError, InvalidConfigError, InvalidOutputError
+from .runner.cli_errors import (
     EXIT_CODES_HELP,
     UsageError,
     install_interrupt_handlers,
     int_at_least,
     run_guarded,
 )
-from .errors import CompositionError, InvalidConfigError, InvalidOutputError
 from .timing import FPS_RULE, fps_json, fps_text, parse_fps
 
 if TYPE_CHECKING:

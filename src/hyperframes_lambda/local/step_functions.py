@@ -41,7 +41,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from ..cli_errors import (
+from ..errors import terminal_codes
+from ..handler.storage import Storage, join_uri
+from ..runner.cli_errors import (
     EXIT_FAILED,
     install_interrupt_handlers,
     install_worker_interrupt_handlers,
@@ -49,8 +51,6 @@ from ..cli_errors import (
     stop_pool_workers,
     worker_task,
 )
-from ..errors import terminal_codes
-from ..handler.storage import Storage, join_uri
 from ..timing import fps_text, frames_duration, parse_fps
 
 Invocation = dict[str, Any]
@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(parser, args)
     except KeyboardInterrupt as exc:
-        from ..cli_errors import Terminated, exit_code_for
+        from ..runner.cli_errors import Terminated, exit_code_for
 
         print("terminated" if isinstance(exc, Terminated) else "interrupted", file=sys.stderr)
         return exit_code_for(exc)

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..capture import CaptureMode
-from ..cli_errors import install_worker_interrupt_handlers, stop_pool_workers, worker_task
 from ..config import RenderConfig, parse_config
 from ..errors import CompositionError
 from ..net.remote_assets import RemoteFetcher
@@ -27,6 +26,7 @@ from ..stages.assemble import assemble
 from ..stages.plan import PlanResult, plan
 from ..stages.render_chunk import CHUNK_EXTENSIONS, ChunkResult, render_chunk
 from ..timing import frames_duration
+from .cli_errors import install_worker_interrupt_handlers, stop_pool_workers, worker_task
 from .output_target import created_parents, resolve_output
 from .progress import Progress, ProgressCallback, Stage
 

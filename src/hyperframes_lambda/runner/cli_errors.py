@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import TextIO
 
-from .errors import RenderError
+from ..errors import RenderError
 
 EXIT_OK = 0
 EXIT_FAILED = 1
