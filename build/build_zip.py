@@ -217,7 +217,7 @@ def _head(path: Path, size: int) -> bytes:
 
 def compressed_ffmpeg(source: Path, cache: Path) -> tuple[Path, str, int]:
     """``source`` gzipped (no name, mtime 0), cached by its SHA-256; (path, sha256, size)."""
-    from hyperframes_lambda.plan_hash import file_sha256
+    from hyperframes_lambda.cache import file_sha256
 
     sha256 = file_sha256(source)
     size = source.stat().st_size

@@ -21,9 +21,9 @@ from hyperframes_lambda.browser.resolve import (
     browser_build,
     playwright_headless_shell,
 )
+from hyperframes_lambda.cache import file_sha256
 from hyperframes_lambda.errors import FontSetIntegrityError
 from hyperframes_lambda.media.probe import decode_image
-from hyperframes_lambda.plan_hash import file_sha256
 
 WIDTH = 900
 

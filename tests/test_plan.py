@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from hyperframes_lambda.cache import file_sha256
 from hyperframes_lambda.errors import (
     AssetFetchError,
     ChunkDigestMismatchError,
@@ -19,7 +20,6 @@ from hyperframes_lambda.errors import (
 )
 from hyperframes_lambda.media.probe import probe
 from hyperframes_lambda.plan_archive import extract_plan_archive
-from hyperframes_lambda.plan_hash import file_sha256
 from hyperframes_lambda.stages.assemble import assemble
 from hyperframes_lambda.stages.plan import plan
 from hyperframes_lambda.stages.render_chunk import render_chunk

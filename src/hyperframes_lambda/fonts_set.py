@@ -44,14 +44,13 @@ from pathlib import Path
 from typing import Literal
 from xml.sax.saxutils import escape
 
-from .cache import cache_root, exclusive_lock, write_atomic
+from .cache import cache_root, exclusive_lock, file_sha256, write_atomic
 from .errors import (
     AssetFetchError,
     FontSetIntegrityError,
     FontSetUnavailableError,
 )
 from .net import npm_registry
-from .plan_hash import file_sha256
 
 ENV_FONT_SET_DIR = "HYPERFRAMES_FONT_SET_DIR"
 ENV_FONT_SET = "HYPERFRAMES_FONT_SET"

@@ -16,6 +16,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from .cache import file_sha256
 from .timing import fps_text
 
 HASH_PREFIX = b"hyperframes-lambda/plan-hash/v1\0"
@@ -25,14 +26,6 @@ PLAN_JSON = "plan.json"
 def canonical_json(value: Any) -> str:
     """Sorted keys, no whitespace: the same object always serialises to the same bytes."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def file_sha256(path: Path, buffer_size: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(buffer_size):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def plan_files(plan_dir: Path) -> list[str]:

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
+from ..cache import file_sha256
 from ..errors import (
     FileUriNotAllowedError,
     PlanArtifactDigestMismatchError,
@@ -39,7 +40,6 @@ from ..errors import (
     StorageTransientError,
     StoredObjectCorruptError,
 )
-from ..plan_hash import file_sha256
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -27,6 +27,7 @@ from typing import Any
 from .. import fonts_set
 from ..browser.pool import BrowserPool
 from ..browser.resolve import browser_build, resolve_chrome
+from ..cache import file_sha256
 from ..capture import CaptureMode, CaptureSettings
 from ..chunk_tag import MANIFEST, ChunkTag
 from ..chunking import Chunk
@@ -44,7 +45,7 @@ from ..errors import (
 from ..frame_source import CaptureStats, capture_frames_parallel, dump_frame, open_frame_sources
 from ..media.encode import EncoderSettings, StreamingEncoder
 from ..media.ffmpeg import ffmpeg_exe, ffmpeg_version_line
-from ..plan_hash import PLAN_JSON, compute_plan_hash, file_sha256
+from ..plan_hash import PLAN_JSON, compute_plan_hash
 from ..stages.plan import CAPTURE_JSON, CHUNKS_JSON, ENCODER_JSON, PROTOCOL_VERSION
 from ..timing import parse_fps
 from ..versions import renderer_version
