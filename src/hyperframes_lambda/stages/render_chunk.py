@@ -45,10 +45,10 @@ from ..errors import (
 from ..frame_source import CaptureStats, capture_frames_parallel, dump_frame, open_frame_sources
 from ..media.encode import EncoderSettings, StreamingEncoder
 from ..media.ffmpeg import ffmpeg_exe, ffmpeg_version_line
-from ..plan_hash import PLAN_JSON, compute_plan_hash
 from ..stages.plan import CAPTURE_JSON, CHUNKS_JSON, ENCODER_JSON, PROTOCOL_VERSION
 from ..timing import parse_fps
 from ..versions import renderer_version
+from .plan_hash import PLAN_JSON, compute_plan_hash
 
 CHUNK_EXTENSIONS = {"mp4": ".mp4", "mov": ".mov", "webm": ".webm", "png-sequence": ".tar.gz"}
 

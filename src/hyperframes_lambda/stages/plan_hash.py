@@ -16,8 +16,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from .cache import file_sha256
-from .timing import fps_text
+from ..cache import file_sha256
+from ..timing import fps_text
 
 HASH_PREFIX = b"hyperframes-lambda/plan-hash/v1\0"
 PLAN_JSON = "plan.json"
