@@ -290,7 +290,7 @@ def _plan_directory(path: Path) -> Iterator[Path]:
     if path.is_dir():
         yield path
         return
-    from .plan_archive import extract_plan_archive
+    from .stages.plan_archive import extract_plan_archive
 
     with tempfile.TemporaryDirectory(prefix="hf-plan-") as tmp:
         yield extract_plan_archive(path, Path(tmp) / "plan")

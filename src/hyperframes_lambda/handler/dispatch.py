@@ -42,10 +42,10 @@ from ..errors import (
     StorageObjectNotFoundError,
     StoredObjectCorruptError,
 )
-from ..plan_archive import extract_archive, extract_plan_archive
 from ..runner.local_render import default_page_count
 from ..stages.assemble import assemble
 from ..stages.plan import AUDIO_FILE, PlanResult, plan
+from ..stages.plan_archive import extract_archive, extract_plan_archive
 from ..stages.render_chunk import CHUNK_EXTENSIONS, render_chunk
 from ..timing import fps_json
 from .events import (

@@ -36,10 +36,10 @@ from ..media.ffmpeg import ffmpeg_version_line
 from ..media.media_probe import probe_media
 from ..media.video_frames import VideoClip, extract_video_frames
 from ..net.remote_assets import RemoteFetcher
-from ..plan_archive import write_plan_archive
 from ..render_size import resolve_fps, resolve_output_size
 from ..timing import fps_json, frames_duration
 from ..versions import renderer_version
+from .plan_archive import write_plan_archive
 from .plan_hash import PLAN_JSON, canonical_json, compute_plan_hash
 
 PROTOCOL_VERSION = 2  # 2: plan.json names the browser build and the font set

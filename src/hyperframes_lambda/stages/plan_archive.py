@@ -17,7 +17,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .errors import (
+from ..errors import (
     ArchiveLimitError,
     InvalidConfigError,
     PlanArtifactDigestMismatchError,
