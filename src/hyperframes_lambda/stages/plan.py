@@ -24,7 +24,6 @@ from urllib.parse import unquote, urlsplit
 from .. import font_report, fonts_set
 from ..browser.resolve import browser_build, resolve_chrome
 from ..capture import CaptureSettings
-from ..chunking import Chunk, checked_frame_count, plan_chunks
 from ..compile import compile_project
 from ..composition import read_composition
 from ..config import RenderConfig, parse_config
@@ -39,6 +38,7 @@ from ..net.remote_assets import RemoteFetcher
 from ..render_size import resolve_fps, resolve_output_size
 from ..timing import fps_json, frames_duration
 from ..versions import renderer_version
+from .chunking import Chunk, checked_frame_count, plan_chunks
 from .plan_archive import write_plan_archive
 from .plan_hash import PLAN_JSON, canonical_json, compute_plan_hash
 

@@ -30,7 +30,6 @@ from ..browser.resolve import browser_build, resolve_chrome
 from ..cache import file_sha256
 from ..capture import CaptureMode, CaptureSettings
 from ..chunk_tag import MANIFEST, ChunkTag
-from ..chunking import Chunk
 from ..errors import (
     BrowserBuildMismatchError,
     ChunkIndexOutOfRangeError,
@@ -48,6 +47,7 @@ from ..media.ffmpeg import ffmpeg_exe, ffmpeg_version_line
 from ..stages.plan import CAPTURE_JSON, CHUNKS_JSON, ENCODER_JSON, PROTOCOL_VERSION
 from ..timing import parse_fps
 from ..versions import renderer_version
+from .chunking import Chunk
 from .plan_hash import PLAN_JSON, compute_plan_hash
 
 CHUNK_EXTENSIONS = {"mp4": ".mp4", "mov": ".mov", "webm": ".webm", "png-sequence": ".tar.gz"}

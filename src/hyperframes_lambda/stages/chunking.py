@@ -8,8 +8,8 @@ import os
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .errors import CompositionError, InvalidConfigError, PlanTooLargeError
-from .timing import frame_count
+from ..errors import CompositionError, InvalidConfigError, PlanTooLargeError
+from ..timing import frame_count
 
 # Lambda stops an invocation at 15 minutes. We budget 10 minutes of capture per chunk at a
 # pessimistic 5 frames/s for 1920x1080 (measured 11-20 fps on 2 cores; Lambda's 10 GB
