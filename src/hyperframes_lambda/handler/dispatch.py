@@ -30,7 +30,6 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from ..browser.pool import BrowserPool
-from ..chunk_tag import read_tag
 from ..errors import (
     CdpProtocolError,
     ChunkMissingError,
@@ -44,6 +43,7 @@ from ..errors import (
 )
 from ..runner.local_render import default_page_count
 from ..stages.assemble import assemble
+from ..stages.chunk_tag import read_tag
 from ..stages.plan import AUDIO_FILE, PlanResult, plan
 from ..stages.plan_archive import extract_archive, extract_plan_archive
 from ..stages.render_chunk import CHUNK_EXTENSIONS, render_chunk

@@ -23,7 +23,6 @@ from fractions import Fraction
 from pathlib import Path
 
 from ..cache import file_sha256
-from ..chunk_tag import ChunkTag, check_tag
 from ..errors import (
     ChunkDigestMismatchError,
     ChunkMissingError,
@@ -36,6 +35,7 @@ from ..media.probe import probe
 from ..stages.plan import AUDIO_FILE
 from ..stages.render_chunk import LoadedPlan, atomic_path, check_format, load_plan
 from ..timing import fps_text, frames_duration
+from .chunk_tag import ChunkTag, check_tag
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,6 @@ from ..browser.pool import BrowserPool
 from ..browser.resolve import browser_build, resolve_chrome
 from ..cache import file_sha256
 from ..capture import CaptureMode, CaptureSettings
-from ..chunk_tag import MANIFEST, ChunkTag
 from ..errors import (
     BrowserBuildMismatchError,
     ChunkIndexOutOfRangeError,
@@ -47,6 +46,7 @@ from ..media.ffmpeg import ffmpeg_exe, ffmpeg_version_line
 from ..stages.plan import CAPTURE_JSON, CHUNKS_JSON, ENCODER_JSON, PROTOCOL_VERSION
 from ..timing import parse_fps
 from ..versions import renderer_version
+from .chunk_tag import MANIFEST, ChunkTag
 from .chunking import Chunk
 from .plan_hash import PLAN_JSON, compute_plan_hash
 

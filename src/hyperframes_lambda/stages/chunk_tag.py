@@ -18,8 +18,8 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ChunkMismatchError, StoredObjectCorruptError
-from .media.ffmpeg import ffmpeg_exe
+from ..errors import ChunkMismatchError, StoredObjectCorruptError
+from ..media.ffmpeg import ffmpeg_exe
 
 MANIFEST = "hf-chunk.json"
 _TAG = re.compile(r"^hf:([0-9a-f]{64}):(\d+)/(\d+)$")
