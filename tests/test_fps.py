@@ -24,9 +24,9 @@ from hyperframes_lambda.media.audio_mix import audio_samples
 from hyperframes_lambda.media.encode import EncoderSettings, StreamingEncoder, track_timescale
 from hyperframes_lambda.media.ffmpeg import ffmpeg_exe
 from hyperframes_lambda.media.probe import probe
-from hyperframes_lambda.render_size import resolve_fps
 from hyperframes_lambda.stages.assemble import verify_video
 from hyperframes_lambda.stages.plan_hash import compute_plan_hash
+from hyperframes_lambda.stages.render_size import resolve_fps
 from hyperframes_lambda.timing import fps_json
 
 from .conftest import COMPOSITIONS

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from .composition import CompositionInfo
-from .errors import InvalidConfigError
-from .timing import DEFAULT_FPS, parse_fps
+from ..composition import CompositionInfo
+from ..errors import InvalidConfigError
+from ..timing import DEFAULT_FPS, parse_fps
 
 
 def resolve_output_size(
