@@ -336,7 +336,7 @@ def build(out: Path, work: Path, cache: Path) -> tuple[list[Entry], dict[str, ob
         "chromium": vendor_chromium(stage),
         "ffmpeg": vendor_ffmpeg(stage, cache),
     }
-    from hyperframes_lambda.versions import renderer_version
+    from hyperframes_lambda.stages.versions import renderer_version
 
     info["rendererVersion"] = renderer_version()
     (stage / BUILD_INFO).write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")

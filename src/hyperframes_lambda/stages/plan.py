@@ -36,11 +36,11 @@ from ..media.media_probe import probe_media
 from ..media.video_frames import VideoClip, extract_video_frames
 from ..net.remote_assets import RemoteFetcher
 from ..timing import fps_json, frames_duration
-from ..versions import renderer_version
 from .chunking import Chunk, checked_frame_count, plan_chunks
 from .plan_archive import write_plan_archive
 from .plan_hash import PLAN_JSON, canonical_json, compute_plan_hash
 from .render_size import resolve_fps, resolve_output_size
+from .versions import renderer_version
 
 PROTOCOL_VERSION = 2  # 2: plan.json names the browser build and the font set
 COMPILED_DIR = "compiled"

@@ -45,10 +45,10 @@ from ..media.encode import EncoderSettings, StreamingEncoder
 from ..media.ffmpeg import ffmpeg_exe, ffmpeg_version_line
 from ..stages.plan import CAPTURE_JSON, CHUNKS_JSON, ENCODER_JSON, PROTOCOL_VERSION
 from ..timing import parse_fps
-from ..versions import renderer_version
 from .chunk_tag import MANIFEST, ChunkTag
 from .chunking import Chunk
 from .plan_hash import PLAN_JSON, compute_plan_hash
+from .versions import renderer_version
 
 CHUNK_EXTENSIONS = {"mp4": ".mp4", "mov": ".mov", "webm": ".webm", "png-sequence": ".tar.gz"}
 

@@ -7,8 +7,8 @@ different one refuses the plan (the page runtime is pinned in code, see
 
 from __future__ import annotations
 
-from ._version import __version__
-from .page.official_runtime import PINNED
+from .._version import __version__
+from ..page.official_runtime import PINNED
 
 
 def renderer_version() -> str:
