@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hyperframes_lambda.capture import CaptureSettings, ImageFormat, PageCapture
+from hyperframes_lambda.capture.page_capture import CaptureSettings, ImageFormat, PageCapture
 from hyperframes_lambda.compile import compile_project
 from hyperframes_lambda.composition import read_composition
 from hyperframes_lambda.frame_source import capture_frames_parallel, open_frame_sources

@@ -36,7 +36,7 @@ DEFAULT_PROJECTS = (
 MEASURE = r"""
 import json, sys, tempfile, time
 from pathlib import Path
-from hyperframes_lambda.capture import CaptureSettings
+from hyperframes_lambda.capture.page_capture import CaptureSettings
 from hyperframes_lambda.compile import compile_project
 from hyperframes_lambda.composition import read_composition
 from hyperframes_lambda.frame_source import open_frame_sources

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hyperframes_lambda.capture import CaptureSettings
+from hyperframes_lambda.capture.page_capture import CaptureSettings
 from hyperframes_lambda.compile import compile_project
 from hyperframes_lambda.frame_source import capture_frames, open_frame_source
 from hyperframes_lambda.media.encode import QUALITY_PRESETS

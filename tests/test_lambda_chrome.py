@@ -11,7 +11,7 @@ import pytest
 
 from hyperframes_lambda.browser import resolve
 from hyperframes_lambda.browser.resolve import LAMBDA_FLAGS, resolve_chrome
-from hyperframes_lambda.capture import PageCapture
+from hyperframes_lambda.capture.page_capture import PageCapture
 from hyperframes_lambda.frame_source import composition_server
 
 from .conftest import png_settings, to_rgb

@@ -19,7 +19,7 @@ from pathlib import Path
 from .browser.binary import ChromeBinary
 from .browser.pool import BrowserPool
 from .browser.resolve import resolve_chrome
-from .capture import CaptureSettings, PageCapture
+from .capture.page_capture import CaptureSettings, PageCapture
 from .page.injection import RUNTIME_URL_PATH, inject_runtime
 from .page.official_runtime import runtime_source
 from .page_server import PageServer, ServedFile

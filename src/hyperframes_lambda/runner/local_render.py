@@ -18,7 +18,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-from ..capture import CaptureMode
+from ..capture.page_capture import CaptureMode
 from ..config import RenderConfig, parse_config
 from ..errors import CompositionError
 from ..net.remote_assets import RemoteFetcher

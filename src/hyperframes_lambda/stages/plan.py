@@ -23,7 +23,7 @@ from urllib.parse import unquote, urlsplit
 
 from .. import font_report, fonts_set
 from ..browser.resolve import browser_build, resolve_chrome
-from ..capture import CaptureSettings
+from ..capture.page_capture import CaptureSettings
 from ..compile import compile_project
 from ..composition import read_composition
 from ..config import RenderConfig, parse_config

@@ -28,7 +28,7 @@ from .. import fonts_set
 from ..browser.pool import BrowserPool
 from ..browser.resolve import browser_build, resolve_chrome
 from ..cache import file_sha256
-from ..capture import CaptureMode, CaptureSettings
+from ..capture.page_capture import CaptureMode, CaptureSettings
 from ..errors import (
     BrowserBuildMismatchError,
     ChunkIndexOutOfRangeError,

@@ -21,11 +21,11 @@ from fractions import Fraction
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from .browser.binary import ChromeBinary
-from .browser.cdp import CdpPipe
-from .browser.launch import BrowserProcess, launch_browser
-from .browser.pool import BrowserPool
-from .errors import (
+from ..browser.binary import ChromeBinary
+from ..browser.cdp import CdpPipe
+from ..browser.launch import BrowserProcess, launch_browser
+from ..browser.pool import BrowserPool
+from ..errors import (
     AssetNotFoundError,
     BrowserCrashedError,
     CaptureError,
@@ -37,9 +37,9 @@ from .errors import (
     PageUnresponsiveError,
     RenderError,
 )
-from .page.injection import new_document_scripts
-from .page.locations import project_path, user_locations
-from .timing import frame_time
+from ..page.injection import new_document_scripts
+from ..page.locations import project_path, user_locations
+from ..timing import frame_time
 
 ImageFormat = Literal["jpeg", "png"]
 CaptureMode = Literal["beginframe", "screenshot"]
