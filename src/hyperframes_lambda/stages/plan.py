@@ -23,12 +23,12 @@ from urllib.parse import unquote, urlsplit
 
 from .. import font_report, fonts_set
 from ..browser.resolve import browser_build, resolve_chrome
+from ..capture.frame_source import open_frame_source
 from ..capture.page_capture import CaptureSettings
 from ..compile import compile_project
 from ..composition import read_composition
 from ..config import RenderConfig, parse_config
 from ..errors import AssetNotFoundError, CompositionError, InvalidConfigError
-from ..frame_source import open_frame_source
 from ..media.audio_mix import AudioTrack, mix_audio
 from ..media.encode import EncoderSettings
 from ..media.ffmpeg import ffmpeg_version_line

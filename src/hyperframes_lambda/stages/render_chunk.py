@@ -28,6 +28,12 @@ from .. import fonts_set
 from ..browser.pool import BrowserPool
 from ..browser.resolve import browser_build, resolve_chrome
 from ..cache import file_sha256
+from ..capture.frame_source import (
+    CaptureStats,
+    capture_frames_parallel,
+    dump_frame,
+    open_frame_sources,
+)
 from ..capture.page_capture import CaptureMode, CaptureSettings
 from ..errors import (
     BrowserBuildMismatchError,
@@ -40,7 +46,6 @@ from ..errors import (
     PlanProtocolUnsupportedError,
     StoredObjectCorruptError,
 )
-from ..frame_source import CaptureStats, capture_frames_parallel, dump_frame, open_frame_sources
 from ..media.encode import EncoderSettings, StreamingEncoder
 from ..media.ffmpeg import ffmpeg_exe, ffmpeg_version_line
 from ..stages.plan import CAPTURE_JSON, CHUNKS_JSON, ENCODER_JSON, PROTOCOL_VERSION
