@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hyperframes_lambda import font_report, fonts_set
+from hyperframes_lambda import fonts_set
 from hyperframes_lambda.browser import sparticuz
 from hyperframes_lambda.browser.binary import ChromeBinary
 from hyperframes_lambda.browser.launch import launch_browser
@@ -22,6 +22,7 @@ from hyperframes_lambda.browser.resolve import (
     playwright_headless_shell,
 )
 from hyperframes_lambda.cache import file_sha256
+from hyperframes_lambda.capture import font_report
 from hyperframes_lambda.errors import FontSetIntegrityError
 from hyperframes_lambda.media.probe import decode_image
 

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .. import font_report, fonts_set
+from .. import fonts_set
 from ..browser.resolve import browser_build, resolve_chrome
+from ..capture import font_report
 from ..capture.frame_source import open_frame_source
 from ..capture.page_capture import CaptureSettings
 from ..compile import compile_project

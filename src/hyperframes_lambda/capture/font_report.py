@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import fonts_set
+from .. import fonts_set
 
 Call = Callable[[str, dict[str, Any] | None], dict[str, Any]]
 
