@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 
 from .. import fonts_set
 from ..errors import BrowserCrashedError
-from ..page_server import page_proxy
 from .binary import ChromeBinary
 from .cdp import CdpPipe
+from .page_server import page_proxy
 
 DETERMINISTIC_FLAGS = (
     "--deterministic-mode",

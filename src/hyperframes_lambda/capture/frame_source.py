@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..browser.binary import ChromeBinary
+from ..browser.page_server import PageServer, ServedFile
 from ..browser.pool import BrowserPool
 from ..browser.resolve import resolve_chrome
 from ..page.injection import RUNTIME_URL_PATH, inject_runtime
 from ..page.official_runtime import runtime_source
-from ..page_server import PageServer, ServedFile
 from .page_capture import CaptureSettings, PageCapture
 
 FrameCallback = Callable[[int, bytes], None]
