@@ -163,10 +163,10 @@ def vendor_fonts(package: Path) -> list[str]:
 
 
 def vendor_font_set(package: Path) -> list[str]:
-    """The renderer's font set (``hyperframes_lambda.fonts_set``) into ``_vendor/fontset/``,
+    """The renderer's font set (``hyperframes_lambda.browser.font_set``) into ``_vendor/fontset/``,
     where it is looked up at run time; nothing when this version has no font set."""
     try:
-        fonts_set = importlib.import_module("hyperframes_lambda.fonts_set")
+        fonts_set = importlib.import_module("hyperframes_lambda.browser.font_set")
     except ModuleNotFoundError:
         return []
     written: list[str] = fonts_set.stage_font_set(package / "_vendor" / "fontset")

@@ -355,17 +355,17 @@ def _cmd_browser(args: argparse.Namespace) -> int:
 
 
 def _cmd_fonts(args: argparse.Namespace) -> int:
-    from . import fonts_set
+    from .browser import font_set
 
-    directory = fonts_set.font_set_dir()  # installs on first use
+    directory = font_set.font_set_dir()  # installs on first use
     if args.fonts_command == "install":
         print(directory)
         return 0
-    print(f"{fonts_set.font_set_id()}: {directory}")
-    print(f"  {len(fonts_set.FONT_FILES)} files, {fonts_set.total_size() / 1e6:.1f} MB")
-    for generic, named in fonts_set.GENERIC_FAMILIES.items():
+    print(f"{font_set.font_set_id()}: {directory}")
+    print(f"  {len(font_set.FONT_FILES)} files, {font_set.total_size() / 1e6:.1f} MB")
+    for generic, named in font_set.GENERIC_FAMILIES.items():
         print(f"  {generic} -> {named}")
-    print(f"  fallback: {', '.join(fonts_set.FALLBACK_FAMILIES)}")
+    print(f"  fallback: {', '.join(font_set.FALLBACK_FAMILIES)}")
     return 0
 
 

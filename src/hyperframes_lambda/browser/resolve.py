@@ -9,7 +9,7 @@ pinned ``@sparticuz/chromium`` build installed by ``hyperframes-lambda browser i
 ``chromium-headless-shell`` package. Debian's full ``chromium`` is deliberately not a
 candidate: it has no BeginFrame.
 
-Whichever runs, it sees the project's font set (:mod:`hyperframes_lambda.fonts_set`), not the
+Whichever runs, it sees the project's font set (:mod:`hyperframes_lambda.browser.font_set`), not the
 host's fonts: :func:`~hyperframes_lambda.browser.launch.launch_browser` sets its fontconfig.
 :func:`browser_build` names the build for plans and summaries.
 """

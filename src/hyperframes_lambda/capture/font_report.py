@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import fonts_set
+from ..browser import font_set
 
 Call = Callable[[str, dict[str, Any] | None], dict[str, Any]]
 
@@ -51,7 +51,7 @@ class FontReport:
             instead = ", ".join(sorted(self.fallbacks[family])) or "the font set's fallback"
             out.append(
                 f"font family {family!r} is not available to the browser: its text rendered "
-                f"with {instead} (font set {fonts_set.font_set_id()})"
+                f"with {instead} (font set {font_set.font_set_id()})"
             )
         if self.missing:
             chars = sorted(self.missing)
@@ -59,7 +59,7 @@ class FontReport:
             more = f" and {len(chars) - 12} more" if len(chars) > 12 else ""
             out.append(
                 f"{len(chars)} character(s) have no glyph in the page's fonts nor in font set "
-                f"{fonts_set.font_set_id()} and render as empty boxes: {shown}{more}"
+                f"{font_set.font_set_id()} and render as empty boxes: {shown}{more}"
             )
         return out
 
@@ -116,7 +116,7 @@ def check_page(call: Call, evaluate: Callable[[str], Any]) -> FontReport:
     """Inspect the loaded page behind ``call`` (a CDP call on its session)."""
     report = FontReport()
     web_fonts = {str(f).lower() for f in (evaluate(_WEB_FONT_FAMILIES_JS) or [])}
-    coverage = fonts_set.font_coverage()
+    coverage = font_set.font_coverage()
     set_families = {name.lower(): name for name in coverage}
     union: set[int] = set()
     for points in coverage.values():

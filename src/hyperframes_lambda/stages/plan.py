@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .. import fonts_set
+from ..browser.font_set import font_set_id
 from ..browser.resolve import browser_build, resolve_chrome
 from ..capture import font_report
 from ..capture.frame_source import open_frame_source
@@ -201,7 +201,7 @@ def _plan(
 
     ffmpeg_version = ffmpeg_version_line()
     browser = browser_build(resolve_chrome())
-    font_set = fonts_set.font_set_id()
+    font_set = font_set_id()
     plan_hash = compute_plan_hash(
         plan_dir, encoder=encoder_json, ffmpeg_version=ffmpeg_version,
         renderer_version=renderer_version(), fps=fps, width=width, height=height, format=cfg.format,

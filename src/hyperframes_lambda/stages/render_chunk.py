@@ -24,7 +24,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from .. import fonts_set
+from ..browser.font_set import font_set_id
 from ..browser.pool import BrowserPool
 from ..browser.resolve import browser_build, resolve_chrome
 from ..cache import file_sha256
@@ -108,7 +108,7 @@ def _plan_fps(value: Any) -> Fraction:
 
 def check_font_set(document: dict[str, Any]) -> None:
     """The plan's font set is this worker's, or FONT_SET_MISMATCH."""
-    local_set = fonts_set.font_set_id()
+    local_set = font_set_id()
     if document["fontSet"] != local_set:
         raise FontSetMismatchError(
             f"plan made with font set {document['fontSet']}, this worker has {local_set}"

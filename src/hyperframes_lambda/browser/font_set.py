@@ -44,18 +44,18 @@ from pathlib import Path
 from typing import Literal
 from xml.sax.saxutils import escape
 
-from .cache import cache_root, exclusive_lock, file_sha256, write_atomic
-from .errors import (
+from ..cache import cache_root, exclusive_lock, file_sha256, write_atomic
+from ..errors import (
     AssetFetchError,
     FontSetIntegrityError,
     FontSetUnavailableError,
 )
-from .net import npm_registry
+from ..net import npm_registry
 
 ENV_FONT_SET_DIR = "HYPERFRAMES_FONT_SET_DIR"
 ENV_FONT_SET = "HYPERFRAMES_FONT_SET"
 FONT_SET_NAME = "hf-fontset-2"
-VENDOR_FONT_SET_DIR = Path(__file__).resolve().parent / "_vendor" / "fontset"
+VENDOR_FONT_SET_DIR = Path(__file__).resolve().parent.parent / "_vendor" / "fontset"
 MARKER = ".complete"
 LICENSES_DIR = "licenses"
 
