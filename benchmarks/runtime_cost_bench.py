@@ -37,7 +37,7 @@ MEASURE = r"""
 import json, sys, tempfile, time
 from pathlib import Path
 from hyperframes_lambda.capture.page_capture import CaptureSettings
-from hyperframes_lambda.compile import compile_project
+from hyperframes_lambda.compile.project import compile_project
 from hyperframes_lambda.composition import read_composition
 from hyperframes_lambda.capture.frame_source import open_frame_sources
 from hyperframes_lambda.net.remote_assets import RemoteFetcher

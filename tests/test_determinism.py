@@ -10,7 +10,7 @@ import pytest
 
 from hyperframes_lambda.capture.frame_source import capture_frames, open_frame_source
 from hyperframes_lambda.capture.page_capture import CaptureSettings
-from hyperframes_lambda.compile import compile_project
+from hyperframes_lambda.compile.project import compile_project
 from hyperframes_lambda.media.encode import QUALITY_PRESETS
 from hyperframes_lambda.net.remote_assets import RemoteFetcher
 from hyperframes_lambda.runner.local_render import RenderOptions, render_local

@@ -23,17 +23,17 @@ from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from urllib.parse import urljoin, urlsplit
 
-from .errors import AssetFetchError
-from .fonts import FontLocalizer, is_google_fonts_css
-from .net.remote_assets import RemoteFetcher
-from .page.deterministic_fonts import inject_deterministic_fonts, normalize_generic_first
-from .page.document_prep import (
+from ..errors import AssetFetchError
+from ..fonts import FontLocalizer, is_google_fonts_css
+from ..net.remote_assets import RemoteFetcher
+from ..page.deterministic_fonts import inject_deterministic_fonts, normalize_generic_first
+from ..page.document_prep import (
     add_text_rendering_rule,
     defer_body_scripts_until_fonts,
     name_inline_scripts,
     uses_shader_transitions,
 )
-from .subcompositions import inline_subcompositions_detailed
+from ..subcompositions import inline_subcompositions_detailed
 
 SKIPPED_DIRS = ("node_modules", ".git", ".cache", "dist", "output")
 REMOTE_DIR = "_remote"
