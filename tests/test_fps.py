@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from hyperframes_lambda.cli import build_parser
-from hyperframes_lambda.composition import read_composition
+from hyperframes_lambda.compile.composition import read_composition
 from hyperframes_lambda.errors import OutputVerificationError
 from hyperframes_lambda.handler.events import PlanResultPayload
 from hyperframes_lambda.media.audio_mix import audio_samples

@@ -26,8 +26,8 @@ from ..browser.resolve import browser_build, resolve_chrome
 from ..capture import font_report
 from ..capture.frame_source import open_frame_source
 from ..capture.page_capture import CaptureSettings
+from ..compile.composition import read_composition
 from ..compile.project import compile_project
-from ..composition import read_composition
 from ..config import RenderConfig, parse_config
 from ..errors import AssetNotFoundError, CompositionError, InvalidConfigError
 from ..media.audio_mix import AudioTrack, mix_audio

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ..composition import CompositionInfo
+from ..compile.composition import CompositionInfo
 from ..errors import InvalidConfigError
 from ..timing import DEFAULT_FPS, parse_fps
 

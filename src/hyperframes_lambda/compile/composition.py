@@ -14,8 +14,8 @@ from fractions import Fraction
 from html.parser import HTMLParser
 from pathlib import Path
 
-from .errors import CompositionError
-from .timing import parse_fps
+from ..errors import CompositionError
+from ..timing import parse_fps
 
 
 @dataclass(frozen=True)
