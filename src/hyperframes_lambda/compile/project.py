@@ -33,7 +33,7 @@ from ..page.document_prep import (
     name_inline_scripts,
     uses_shader_transitions,
 )
-from ..subcompositions import inline_subcompositions_detailed
+from .subcompositions import inline_subcompositions_detailed
 
 SKIPPED_DIRS = ("node_modules", ".git", ".cache", "dist", "output")
 REMOTE_DIR = "_remote"

@@ -36,7 +36,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import CompositionError
+from ..errors import CompositionError
 
 SRC_ATTR = "data-composition-src"
 ID_ATTR = "data-composition-id"
@@ -822,7 +822,7 @@ _SCRIPT_SRC = re.compile(r"""<script\b[^>]*\bsrc\s*=\s*(["'])(.*?)\1""", re.IGNO
 def _emit_scripts(scripts: list[_SubScript], document: str) -> str:
     """The sub-compositions' scripts, in order, after the entry's own: external scripts
     once each (absolute URLs first), inline classic scripts each in a scoped function."""
-    from .page.scoping import scope_helper_source, wrap_scoped_script
+    from ..page.scoping import scope_helper_source, wrap_scoped_script
 
     present = {m.group(2) for m in _SCRIPT_SRC.finditer(document)}
     hoisted: list[str] = []
