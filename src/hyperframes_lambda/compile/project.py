@@ -24,7 +24,6 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urljoin, urlsplit
 
 from ..errors import AssetFetchError
-from ..fonts import FontLocalizer, is_google_fonts_css
 from ..net.remote_assets import RemoteFetcher
 from ..page.deterministic_fonts import inject_deterministic_fonts, normalize_generic_first
 from ..page.document_prep import (
@@ -33,6 +32,7 @@ from ..page.document_prep import (
     name_inline_scripts,
     uses_shader_transitions,
 )
+from .google_fonts import FontLocalizer, is_google_fonts_css
 from .subcompositions import inline_subcompositions_detailed
 
 SKIPPED_DIRS = ("node_modules", ".git", ".cache", "dist", "output")

@@ -37,9 +37,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..cache import write_atomic
+from ..compile.google_fonts import _network_failure
 from ..compile.subcompositions import _Attr, _attrs, _quote, _Token, _tokenize
 from ..errors import AssetFetchError, AssetIntegrityError, FontFetchUnavailableError
-from ..fonts import _network_failure
 from ..net import npm_registry
 
 DETERMINISTIC_PRIMARY = "Inter"

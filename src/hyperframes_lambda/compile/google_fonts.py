@@ -37,9 +37,9 @@ import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import AssetFetchError, FontFetchFailedError, FontFetchUnavailableError
-from .net import npm_registry
-from .net.remote_assets import RemoteFetcher
+from ..errors import AssetFetchError, FontFetchFailedError, FontFetchUnavailableError
+from ..net import npm_registry
+from ..net.remote_assets import RemoteFetcher
 
 FONTS_DIR = "_fonts"
 FONTSOURCE_SCOPE = "@fontsource"
