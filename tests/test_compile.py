@@ -163,7 +163,7 @@ def test_google_web_font_really_loads(tmp_path: Path, chrome: ChromeBinary) -> N
 
 
 def test_shader_transitions_are_detected_in_inline_scripts_only() -> None:
-    from hyperframes_lambda.page.document_prep import uses_shader_transitions
+    from hyperframes_lambda.compile.document_prep import uses_shader_transitions
 
     assert uses_shader_transitions(
         "<script>\n  window.HyperShader.init({ transitions: [] });</script>"

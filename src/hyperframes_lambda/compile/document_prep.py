@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from ..compile.subcompositions import _attr_value, _attrs, _edit_tag, _quote, _tokenize
+from .subcompositions import _attr_value, _attrs, _edit_tag, _quote, _tokenize
 
 TEXT_RENDERING_STYLE = (
     '<style data-hyperframes-text-rendering="true">'
