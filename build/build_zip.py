@@ -147,7 +147,7 @@ def vendor_runtime(package: Path) -> dict[str, str]:
 
 def vendor_fonts(package: Path) -> list[str]:
     """Every deterministic font face, at the path deterministic_fonts looks it up."""
-    from hyperframes_lambda.page import deterministic_fonts as fonts
+    from hyperframes_lambda.compile import deterministic_fonts as fonts
 
     written = []
     root = package / "_vendor" / "fonts"

@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 
 from hyperframes_lambda.cache import file_sha256
+from hyperframes_lambda.compile import deterministic_fonts
 from hyperframes_lambda.local.rie import LocalLambda
-from hyperframes_lambda.page import deterministic_fonts
 
 from .conftest import COMPOSITIONS, ROOT
 from .pipeline_helpers import decoded

@@ -25,7 +25,7 @@ from urllib.parse import urljoin, urlsplit
 
 from ..errors import AssetFetchError
 from ..net.remote_assets import RemoteFetcher
-from ..page.deterministic_fonts import inject_deterministic_fonts, normalize_generic_first
+from .deterministic_fonts import inject_deterministic_fonts, normalize_generic_first
 from .document_prep import (
     add_text_rendering_rule,
     defer_body_scripts_until_fonts,

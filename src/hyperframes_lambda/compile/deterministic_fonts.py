@@ -37,10 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..cache import write_atomic
-from ..compile.google_fonts import _network_failure
-from ..compile.subcompositions import _Attr, _attrs, _quote, _Token, _tokenize
 from ..errors import AssetFetchError, AssetIntegrityError, FontFetchUnavailableError
 from ..net import npm_registry
+from .google_fonts import _network_failure
+from .subcompositions import _Attr, _attrs, _quote, _Token, _tokenize
 
 DETERMINISTIC_PRIMARY = "Inter"
 STYLE_MARKER = "data-hyperframes-deterministic-fonts"
