@@ -39,8 +39,8 @@ from pathlib import Path
 from ..cache import write_atomic
 from ..errors import AssetFetchError, AssetIntegrityError, FontFetchUnavailableError
 from ..net import npm_registry
-from .google_fonts import _network_failure
-from .subcompositions import _Attr, _attrs, _quote, _Token, _tokenize
+from ..net.safe_http import is_network_failure
+from .html_text import HtmlAttr, HtmlToken, parse_attrs, quote_attr, tokenize_html
 
 DETERMINISTIC_PRIMARY = "Inter"
 STYLE_MARKER = "data-hyperframes-deterministic-fonts"
@@ -507,13 +507,13 @@ def _is_generic(family: str) -> bool:
 @dataclass(frozen=True)
 class _StyleBlock:
     content: tuple[int, int]  # the CSS text, in the HTML
-    attrs: list[_Attr]
+    attrs: list[HtmlAttr]
 
 
 @dataclass(frozen=True)
 class _AttrValue:
     tag_start: int  # where the tag starts in the HTML
-    attr: _Attr  # value_span is within the tag text
+    attr: HtmlAttr  # value_span is within the tag text
 
     @property
     def span(self) -> tuple[int, int]:
@@ -531,23 +531,23 @@ class _Document:
     styles: list[_StyleBlock] = field(default_factory=list)
     style_attrs: list[_AttrValue] = field(default_factory=list)
     font_family_attrs: list[_AttrValue] = field(default_factory=list)
-    stylesheet_links: list[list[_Attr]] = field(default_factory=list)
+    stylesheet_links: list[list[HtmlAttr]] = field(default_factory=list)
     has_head: bool = False
     head_close: int | None = None  # where ``</head>`` starts
     body_open: int | None = None  # where ``<body`` starts
     last_stylesheet_end: int | None = None  # just after the last <style>/<link stylesheet>
 
 
-def _rel_has(attrs: list[_Attr], word: str) -> bool:
+def _rel_has(attrs: list[HtmlAttr], word: str) -> bool:
     return any(a.name == "rel" and word in (a.value or "").split() for a in attrs)
 
 
-def _located_tokens(html: str, base: int = 0) -> Iterator[tuple[int, _Token]]:
+def _located_tokens(html: str, base: int = 0) -> Iterator[tuple[int, HtmlToken]]:
     """Tokens with their offsets. ``<noscript>`` content is read as markup, as HyperFrames'
     DOM (linkedom) reads it, so styles there count (a browser running scripts ignores them)."""
     offset = base
     in_noscript = False
-    for token in _tokenize(html):
+    for token in tokenize_html(html):
         if token.kind == "raw" and in_noscript:
             yield from _located_tokens(token.text, offset)
         else:
@@ -583,7 +583,7 @@ def _read_document(html: str) -> _Document:
         in_style = False
         if token.kind != "start":
             continue
-        attrs = _attrs(token)
+        attrs = parse_attrs(token)
         for attr in attrs:
             if attr.value_span is None:
                 continue
@@ -686,11 +686,11 @@ def normalize_generic_first(html: str) -> str:
     for attr in doc.style_attrs:
         fixed = _fix_css(attr.value, custom)
         if fixed != attr.value:
-            edits.append((attr.span, _quote(fixed)))
+            edits.append((attr.span, quote_attr(fixed)))
     for attr in doc.font_family_attrs:
         replaced = _generic_first_fix(attr.value, custom)
         if replaced is not None:
-            edits.append((attr.span, _quote(replaced)))
+            edits.append((attr.span, quote_attr(replaced)))
     return _apply(html, edits)
 
 
@@ -834,7 +834,7 @@ def bundled_face_bytes(font: CanonicalFont, face: BundledFace) -> bytes:
         else:
             data = npm_registry.read_package_file(font.package, font.version, path)
     except AssetFetchError as exc:
-        if _network_failure(exc):
+        if is_network_failure(exc):
             raise FontFetchUnavailableError(
                 f"bundled font {font.package}@{font.version}/{path}: "
                 f"the npm registry is unreachable: {exc}"
@@ -869,7 +869,7 @@ def _google_families(url: str) -> list[str]:
     return [name for name in names if name]
 
 
-def _unconditional(attrs: list[_Attr]) -> bool:
+def _unconditional(attrs: list[HtmlAttr]) -> bool:
     values = {a.name: (a.value or "").strip().lower() for a in attrs}
     return (
         values.get("media", "") in ("", "all")

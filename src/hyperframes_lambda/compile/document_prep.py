@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from .subcompositions import _attr_value, _attrs, _edit_tag, _quote, _tokenize
+from .html_text import attr_value, edit_tag, parse_attrs, quote_attr, tokenize_html
 
 TEXT_RENDERING_STYLE = (
     '<style data-hyperframes-text-rendering="true">'
@@ -58,7 +58,7 @@ def add_text_rendering_rule(html: str) -> str:
 
 def defer_body_scripts_until_fonts(html: str) -> str:
     """Re-type every executable script of ``<body>`` so the runtime runs it after fonts."""
-    tokens = _tokenize(html)
+    tokens = tokenize_html(html)
     out: list[str] = []
     open_elements: list[str] = []
     in_body = False
@@ -79,10 +79,10 @@ def defer_body_scripts_until_fonts(html: str) -> str:
 
 
 def _retype(tag: str) -> str:
-    attrs = _attrs(_tokenize(tag)[0])
-    if _attr_value(attrs, "nomodule") is not None or any(a.name == "nomodule" for a in attrs):
+    attrs = parse_attrs(tokenize_html(tag)[0])
+    if attr_value(attrs, "nomodule") is not None or any(a.name == "nomodule" for a in attrs):
         return tag
-    kind = (_attr_value(attrs, "type") or "").strip().lower()
+    kind = (attr_value(attrs, "type") or "").strip().lower()
     if kind == "module":
         new_type = DEFERRED_TYPE + "+module"
     elif kind in _CLASSIC_TYPES:
@@ -91,10 +91,10 @@ def _retype(tag: str) -> str:
         return tag
     type_attr = next((a for a in attrs if a.name == "type"), None)
     if type_attr is not None and type_attr.value_span is not None:
-        return _edit_tag(tag, [(type_attr.value_span, _quote(new_type))])
+        return edit_tag(tag, [(type_attr.value_span, quote_attr(new_type))])
     if type_attr is not None:  # a bare `type` attribute
-        return _edit_tag(tag, [(type_attr.name_span, f"type={_quote(new_type)}")])
-    return tag[:7] + f" type={_quote(new_type)}" + tag[7:]
+        return edit_tag(tag, [(type_attr.name_span, f"type={quote_attr(new_type)}")])
+    return tag[:7] + f" type={quote_attr(new_type)}" + tag[7:]
 
 
 # An inline script's name in stack traces and error events (``//# sourceURL``): its ordinal

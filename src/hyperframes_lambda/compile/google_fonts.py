@@ -28,10 +28,8 @@ being unreachable (connection errors, timeouts, HTTP 5xx/429) is
 from __future__ import annotations
 
 import hashlib
-import http.client
 import posixpath
 import re
-import socket
 import urllib.error
 import urllib.parse
 from dataclasses import dataclass, field
@@ -40,6 +38,7 @@ from pathlib import Path
 from ..errors import AssetFetchError, FontFetchFailedError, FontFetchUnavailableError
 from ..net import npm_registry
 from ..net.remote_assets import RemoteFetcher
+from ..net.safe_http import is_network_failure
 
 FONTS_DIR = "_fonts"
 FONTSOURCE_SCOPE = "@fontsource"
@@ -199,26 +198,6 @@ def parse_google_fonts_url(url: str) -> list[FamilyRequest]:
     return [request for value in families for request in _parse_legacy(url, value)]
 
 
-def _network_failure(exc: BaseException) -> bool:
-    """Whether ``exc`` (or what caused it) is the network failing, not a definite answer."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        status = current.code if isinstance(current, urllib.error.HTTPError) else None
-        status = getattr(current, "status", status)
-        if isinstance(status, int):
-            return status >= 500 or status == 429
-        if isinstance(
-            current,
-            (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError,
-             socket.timeout),
-        ):  # fmt: skip
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
 @dataclass
 class _Output:
     """Files of one resolution, kept in memory until it fully succeeded."""
@@ -310,7 +289,7 @@ class FontLocalizer:
             version = npm_registry.resolve_version(package, None)
             members = npm_registry.package_members(package, version)
         except AssetFetchError as exc:
-            if _network_failure(exc):
+            if is_network_failure(exc):
                 raise FontFetchUnavailableError(
                     f"font family {request.family!r} (stylesheet {url}): Google Fonts failed "
                     f"({google_error}) and the npm registry is unreachable: {exc}"

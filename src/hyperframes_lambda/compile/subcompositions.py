@@ -30,13 +30,23 @@ Rules, in short:
 
 from __future__ import annotations
 
-import html as html_lib
 import posixpath
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CompositionError
+from .html_text import (
+    HtmlAttr,
+    HtmlToken,
+    attr_value,
+    edit_tag,
+    is_self_closing,
+    matching_end,
+    parse_attrs,
+    quote_attr,
+    tokenize_html,
+)
 
 SRC_ATTR = "data-composition-src"
 ID_ATTR = "data-composition-id"
@@ -45,130 +55,7 @@ INLINED_ATTR = "data-hf-inlined-from"
 # Attributes whose value is one URL, on any element.
 _URL_ATTRS = frozenset({"src", "href", "poster", "data", "xlink:href", "background"})
 _SRCSET_ATTRS = frozenset({"srcset", "imagesrcset"})
-# Elements whose content the HTML tokenizer reads as raw text (no tags inside).
-_RAW_TEXT = frozenset(
-    {"script", "style", "textarea", "title", "xmp", "iframe", "noembed", "noframes", "noscript"}
-)
-
-_START_TAG = re.compile(r"""<([a-zA-Z][^\s/>]*)(?:[^>"']|"[^"]*"|'[^']*')*>""")
-_END_TAG = re.compile(r"</([a-zA-Z][^\s/>]*)[^>]*>")
-_ATTR = re.compile(r"""([^\s"'>/=]+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s"'=<>`]+))?""")
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*:")
-
-
-# --- a minimal HTML tokenizer (lossless: the token texts concatenate to the input) ------
-
-
-@dataclass(frozen=True)
-class _Token:
-    kind: str  # "text" | "comment" | "start" | "end" | "raw"
-    text: str
-    name: str = ""  # lower-case tag name of start/end tags
-
-
-@dataclass(frozen=True)
-class _Attr:
-    name: str  # lower case
-    value: str | None  # entity-decoded; None for a bare attribute
-    name_span: tuple[int, int]  # within the tag text
-    value_span: tuple[int, int] | None  # the raw value incl. quotes, within the tag text
-
-
-def _markup_at(text: str, pos: int) -> tuple[_Token, int] | None:
-    """The comment, start or end tag starting at ``text[pos] == "<"``, with its end."""
-    if text.startswith("<!--", pos):
-        end = text.find("-->", pos + 4)
-        stop = len(text) if end < 0 else end + 3
-        return _Token("comment", text[pos:stop]), stop
-    if text.startswith(("<!", "<?"), pos):
-        end = text.find(">", pos)
-        stop = len(text) if end < 0 else end + 1
-        return _Token("comment", text[pos:stop]), stop
-    if (match := _END_TAG.match(text, pos)) is not None:
-        return _Token("end", match.group(0), match.group(1).lower()), match.end()
-    if (match := _START_TAG.match(text, pos)) is not None:
-        return _Token("start", match.group(0), match.group(1).lower()), match.end()
-    return None
-
-
-def _tokenize(text: str) -> list[_Token]:
-    tokens: list[_Token] = []
-    pos = text_start = 0
-    while (lt := text.find("<", pos)) >= 0:
-        found = _markup_at(text, lt)
-        if found is None:
-            pos = lt + 1
-            continue
-        token, pos = found
-        if lt > text_start:
-            tokens.append(_Token("text", text[text_start:lt]))
-        tokens.append(token)
-        if token.kind == "start" and token.name in _RAW_TEXT:
-            close = re.compile(rf"</{re.escape(token.name)}(?=[\s/>])", re.IGNORECASE)
-            found_close = close.search(text, pos)
-            raw_end = found_close.start() if found_close else len(text)
-            if raw_end > pos:
-                tokens.append(_Token("raw", text[pos:raw_end]))
-            pos = raw_end
-        text_start = pos
-    if text_start < len(text):
-        tokens.append(_Token("text", text[text_start:]))
-    return tokens
-
-
-def _attrs(tag: _Token) -> list[_Attr]:
-    start = 1 + len(tag.name)
-    end = len(tag.text) - 1
-    found: list[_Attr] = []
-    for match in _ATTR.finditer(tag.text, start, end):
-        raw = match.group(2)
-        value: str | None = None
-        value_span: tuple[int, int] | None = None
-        if raw is not None:
-            unquoted = raw[1:-1] if raw[0] in "\"'" else raw
-            value = html_lib.unescape(unquoted)
-            value_span = match.span(2)
-        found.append(_Attr(match.group(1).lower(), value, match.span(1), value_span))
-    return found
-
-
-def _attr_value(attrs: list[_Attr], name: str) -> str | None:
-    for attr in attrs:
-        if attr.name == name:
-            return attr.value if attr.value is not None else ""
-    return None
-
-
-def _quote(value: str) -> str:
-    return '"' + value.replace("&", "&amp;").replace('"', "&quot;") + '"'
-
-
-def _edit_tag(tag: str, edits: list[tuple[tuple[int, int], str]]) -> str:
-    """Apply (span, replacement) edits to ``tag`` (spans must not overlap)."""
-    for (start, end), replacement in sorted(edits, reverse=True):
-        tag = tag[:start] + replacement + tag[end:]
-    return tag
-
-
-def _is_self_closing(tag: _Token) -> bool:
-    return tag.text.endswith("/>")
-
-
-def _matching_end(tokens: list[_Token], index: int) -> int | None:
-    """Index of the end tag closing the start tag ``tokens[index]`` (same-name depth count)."""
-    name = tokens[index].name
-    depth = 0
-    for position in range(index + 1, len(tokens)):
-        token = tokens[position]
-        if token.name != name:
-            continue
-        if token.kind == "start":
-            depth += 1
-        elif token.kind == "end":
-            if depth == 0:
-                return position
-            depth -= 1
-    return None
 
 
 # --- paths ---------------------------------------------------------------------------
@@ -433,7 +320,7 @@ class _Inliner:
         """``text`` (from project file ``file``) with hosts inlined and paths rebased."""
         from_dir = posixpath.dirname(file)
         rebase = from_dir != self.entry_dir
-        tokens = _tokenize(text)
+        tokens = tokenize_html(text)
         out: list[str] = []
         index = 0
         in_style = False
@@ -452,19 +339,19 @@ class _Inliner:
             if token.kind != "start":
                 out.append(token.text)
                 continue
-            attrs = _attrs(token)
+            attrs = parse_attrs(token)
             if token.name == "script" and scope is not None:
                 taken = self._take_script(tokens, index - 1, attrs, scope, from_dir, rebase)
                 if taken is not None:
                     index = taken
                     continue
-            src = _attr_value(attrs, SRC_ATTR)
+            src = attr_value(attrs, SRC_ATTR)
             if src is None:
                 out.append(self._rebase_tag(token, attrs, from_dir) if rebase else token.text)
                 continue
             # A sub-composition host. Without an id of its own, it takes the one of the
             # sub-composition's root element (as HyperFrames does).
-            authored_id = _attr_value(attrs, ID_ATTR)
+            authored_id = attr_value(attrs, ID_ATTR)
             target = self._resolve(src, file, authored_id or src)
             if target in chain:
                 cycle = " -> ".join((*chain, target))
@@ -482,10 +369,10 @@ class _Inliner:
             expanded = self.expand(inner, target, host_id, (*chain, target))
             out.append(self._host_tag(token, attrs, from_dir, rebase, target, sized_from=inner))
             out.append(expanded)
-            if _is_self_closing(token):
+            if is_self_closing(token):
                 out.append(f"</{token.name}>")
                 continue
-            close = _matching_end(tokens, index - 1)
+            close = matching_end(tokens, index - 1)
             if close is None:
                 raise CompositionError(
                     f"sub-composition host {host_id!r} in {file}: <{token.name}> is never closed"
@@ -494,7 +381,7 @@ class _Inliner:
             index = close + 1
         return "".join(out)
 
-    def _rebase_tag(self, token: _Token, attrs: list[_Attr], from_dir: str) -> str:
+    def _rebase_tag(self, token: HtmlToken, attrs: list[HtmlAttr], from_dir: str) -> str:
         edits: list[tuple[tuple[int, int], str]] = []
         for attr in attrs:
             if attr.value is None or attr.value_span is None:
@@ -507,14 +394,14 @@ class _Inliner:
             elif attr.name == "style":
                 new = rebase_css_urls(attr.value, from_dir, self.entry_dir)
             if new is not None and new != attr.value:
-                edits.append((attr.value_span, _quote(new)))
-        return _edit_tag(token.text, edits)
+                edits.append((attr.value_span, quote_attr(new)))
+        return edit_tag(token.text, edits)
 
     def _take_script(
         self,
-        tokens: list[_Token],
+        tokens: list[HtmlToken],
         index: int,
-        attrs: list[_Attr],
+        attrs: list[HtmlAttr],
         composition_id: str,
         from_dir: str,
         rebase: bool,
@@ -522,13 +409,13 @@ class _Inliner:
         """Move a sub-composition's executable ``<script>`` (at ``tokens[index]``) out of
         the markup into :attr:`scripts`; return the index after it, or None to keep it
         in place (data blocks such as ``type="text/template"``)."""
-        kind = _script_kind(_attr_value(attrs, "type"))
+        kind = _script_kind(attr_value(attrs, "type"))
         if kind is None:
             return None
-        close = _matching_end(tokens, index)
+        close = matching_end(tokens, index)
         end = len(tokens) if close is None else close
         body = "".join(t.text for t in tokens[index + 1 : end])
-        src = _attr_value(attrs, "src")
+        src = attr_value(attrs, "src")
         if src is not None and rebase:
             src = rebase_url(src, from_dir, self.entry_dir)
         self.scripts.append(_SubScript(composition_id, kind, src, body))
@@ -536,8 +423,8 @@ class _Inliner:
 
     def _host_tag(
         self,
-        token: _Token,
-        attrs: list[_Attr],
+        token: HtmlToken,
+        attrs: list[HtmlAttr],
         from_dir: str,
         rebase: bool,
         target: str,
@@ -547,16 +434,16 @@ class _Inliner:
         composition's id and size given to it when it has none."""
         text = self._rebase_tag(token, attrs, from_dir) if rebase else token.text
         # Re-parse: rebasing may have moved spans.
-        edited = _Token("start", text, token.name)
+        edited = HtmlToken("start", text, token.name)
         edits: list[tuple[tuple[int, int], str]] = []
-        for attr in _attrs(edited):
+        for attr in parse_attrs(edited):
             if attr.name == SRC_ATTR:
                 edits.append((attr.name_span, INLINED_ATTR))
                 if attr.value_span is not None:
                     relative = posixpath.relpath("/" + target, posixpath.join("/", self.entry_dir))
-                    edits.append((attr.value_span, _quote(relative)))
-        text = _edit_tag(text, edits)
-        if _is_self_closing(edited):
+                    edits.append((attr.value_span, quote_attr(relative)))
+        text = edit_tag(text, edits)
+        if is_self_closing(edited):
             text = text[:-2].rstrip() + ">"
         return _size_host(text, sized_from)
 
@@ -597,13 +484,13 @@ class _Inliner:
             raise CompositionError(
                 f"sub-composition {host_id!r}: cannot read {target}: {exc}"
             ) from exc
-        tokens = _tokenize(text)
+        tokens = tokenize_html(text)
         templates: list[tuple[str | None, int, int]] = []
         for index, token in enumerate(tokens):
             if token.kind == "start" and token.name == "template":
-                close = _matching_end(tokens, index)
+                close = matching_end(tokens, index)
                 end = len(tokens) if close is None else close
-                templates.append((_attr_value(_attrs(token), "id"), index, end))
+                templates.append((attr_value(parse_attrs(token), "id"), index, end))
         if not templates:
             return _document_content(tokens)
         stem = posixpath.splitext(posixpath.basename(target))[0]
@@ -687,11 +574,11 @@ def _script_kind(type_attr: str | None) -> str | None:
 
 
 def _first_composition_id(content: str) -> str | None:
-    for token in _tokenize(content):
+    for token in tokenize_html(content):
         if token.kind == "start":
-            attrs = _attrs(token)
-            value = _attr_value(attrs, ID_ATTR)
-            if value and _attr_value(attrs, SRC_ATTR) is None:
+            attrs = parse_attrs(token)
+            value = attr_value(attrs, ID_ATTR)
+            if value and attr_value(attrs, SRC_ATTR) is None:
                 return value
     return None
 
@@ -702,38 +589,38 @@ def _flatten_inner_root(content: str, host_id: str, *, keep_id: bool) -> str:
     Its timing attributes (and its composition id, unless the host had none and took it)
     go: the host carries them. It is sized to its ``data-width``/``data-height``.
     """
-    tokens = _tokenize(content)
+    tokens = tokenize_html(content)
     candidates = [  # elements with a composition id that are not nested hosts
         i
         for i, t in enumerate(tokens)
         if t.kind == "start"
-        and _attr_value(_attrs(t), ID_ATTR)
-        and _attr_value(_attrs(t), SRC_ATTR) is None
+        and attr_value(parse_attrs(t), ID_ATTR)
+        and attr_value(parse_attrs(t), SRC_ATTR) is None
     ]
     chosen = next(
-        (i for i in candidates if _attr_value(_attrs(tokens[i]), ID_ATTR) == host_id),
+        (i for i in candidates if attr_value(parse_attrs(tokens[i]), ID_ATTR) == host_id),
         candidates[0] if candidates else None,
     )
     if chosen is None:
         return content
     tag = tokens[chosen]
-    attrs = _attrs(tag)
+    attrs = parse_attrs(tag)
     dropped = set(_INNER_ROOT_DROPPED) | (set() if keep_id else {ID_ATTR})
     edits: list[tuple[tuple[int, int], str]] = []
     for attr in attrs:
         if attr.name in dropped:
             end = attr.value_span[1] if attr.value_span else attr.name_span[1]
             edits.append(((attr.name_span[0], end), ""))
-    size = _size_style(_attr_value(attrs, "data-width"), _attr_value(attrs, "data-height"))
-    style = _attr_value(attrs, "style")
+    size = _size_style(attr_value(attrs, "data-width"), attr_value(attrs, "data-height"))
+    style = attr_value(attrs, "style")
     style_attr = next((a for a in attrs if a.name == "style"), None)
     if style_attr is not None and style_attr.value_span is not None:
         joined = (style or "").rstrip().rstrip(";")
-        edits.append((style_attr.value_span, _quote(f"{joined};{size}" if joined else size)))
+        edits.append((style_attr.value_span, quote_attr(f"{joined};{size}" if joined else size)))
         extra = f' {INNER_ROOT_ATTR}="true"'
     else:
         extra = f' {INNER_ROOT_ATTR}="true" style="{size}"'
-    text = _edit_tag(tag.text, edits)
+    text = edit_tag(tag.text, edits)
     closer = "/>" if text.endswith("/>") else ">"
     text = text[: -len(closer)].rstrip() + extra + closer
     return (
@@ -755,20 +642,20 @@ def _size_style(width: str | None, height: str | None) -> str:
 
 def _size_host(tag: str, inner: str) -> str:
     """Give a host without a size of its own its composition's size (style and data-*)."""
-    token = _Token("start", tag, "")
-    attrs = _attrs(token)
+    token = HtmlToken("start", tag, "")
+    attrs = parse_attrs(token)
     root = next(
-        (t for t in _tokenize(inner) if t.kind == "start" and INNER_ROOT_ATTR in t.text), None
+        (t for t in tokenize_html(inner) if t.kind == "start" and INNER_ROOT_ATTR in t.text), None
     )
-    root_attrs = _attrs(root) if root else []
+    root_attrs = parse_attrs(root) if root else []
     additions: list[str] = []
     for name in ("data-width", "data-height"):
-        value = _attr_value(root_attrs, name)
-        if _attr_value(attrs, name) is None and value is not None:
-            additions.append(f"{name}={_quote(value)}")
-    width = _attr_value(attrs, "data-width") or _attr_value(root_attrs, "data-width")
-    height = _attr_value(attrs, "data-height") or _attr_value(root_attrs, "data-height")
-    style = _attr_value(attrs, "style") or ""
+        value = attr_value(root_attrs, name)
+        if attr_value(attrs, name) is None and value is not None:
+            additions.append(f"{name}={quote_attr(value)}")
+    width = attr_value(attrs, "data-width") or attr_value(root_attrs, "data-width")
+    height = attr_value(attrs, "data-height") or attr_value(root_attrs, "data-height")
+    style = attr_value(attrs, "style") or ""
     parts = []
     if width and "width" not in style:
         parts.append(_size_style(width, None).split(";")[0])
@@ -780,36 +667,36 @@ def _size_host(tag: str, inner: str) -> str:
         joined = style.rstrip().rstrip(";")
         value = ";".join([joined, *parts]) if joined else ";".join(parts)
         if style_attr is not None and style_attr.value_span is not None:
-            edits.append((style_attr.value_span, _quote(value)))
+            edits.append((style_attr.value_span, quote_attr(value)))
         else:
-            additions.append(f"style={_quote(value)}")
-    text = _edit_tag(tag, edits)
+            additions.append(f"style={quote_attr(value)}")
+    text = edit_tag(tag, edits)
     if additions:
         closer = "/>" if text.endswith("/>") else ">"
         text = text[: -len(closer)].rstrip() + " " + " ".join(additions) + closer
     return text
 
 
-def _document_content(tokens: list[_Token]) -> str:
+def _document_content(tokens: list[HtmlToken]) -> str:
     """A sub-composition file without ``<template>``: its body's content, after its head's
     styles, stylesheets and scripts; a bare fragment as it is."""
     body = next((i for i, t in enumerate(tokens) if t.kind == "start" and t.name == "body"), None)
     if body is None:
         return "".join(t.text for t in tokens)
-    close = _matching_end(tokens, body)
+    close = matching_end(tokens, body)
     end = len(tokens) if close is None else close
     head_parts: list[str] = []
     index = 0
     while index < body:
         token = tokens[index]
         if token.kind == "start" and token.name in ("style", "script"):
-            close_at = _matching_end(tokens, index)
+            close_at = matching_end(tokens, index)
             stop = body if close_at is None else close_at
             head_parts.append("".join(t.text for t in tokens[index : stop + 1]))
             index = stop + 1
             continue
         if token.kind == "start" and token.name == "link":
-            rel = (_attr_value(_attrs(token), "rel") or "").lower().split()
+            rel = (attr_value(parse_attrs(token), "rel") or "").lower().split()
             if "stylesheet" in rel:
                 head_parts.append(token.text)
         index += 1
@@ -833,7 +720,7 @@ def _emit_scripts(scripts: list[_SubScript], document: str) -> str:
                 continue
             present.add(script.src)
             module = ' type="module"' if script.kind == "module" else ""
-            tag = f"<script{module} src={_quote(script.src)}></script>"
+            tag = f"<script{module} src={quote_attr(script.src)}></script>"
             (
                 hoisted if _SCHEME.match(script.src) or script.src.startswith("//") else ordered
             ).append(tag)
