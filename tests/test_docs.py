@@ -19,6 +19,7 @@ ran, that fetches nothing.
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import shutil
@@ -40,6 +41,8 @@ sys.path.insert(0, str(ROOT / "build"))
 import lambda_sandbox
 
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+# Other pages whose links are checked too (their blocks are not run).
+LINKED_PAGES = [*PAGES, ROOT / "examples" / "README.md", ROOT / "sam" / "events" / "README.md"]
 
 # What the runnable blocks must leave behind: the quick start's render of the flagship
 # example and the README's first composition, checked by decoding every frame.
@@ -137,7 +140,7 @@ def test_pages_exist_and_readme_is_short() -> None:
     assert len((ROOT / "README.md").read_text().splitlines()) <= 260
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+@pytest.mark.parametrize("page", LINKED_PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_relative_links_resolve(page: Path) -> None:
     broken: list[str] = []
     for number, line in parse(page)[1]:
@@ -170,6 +173,26 @@ def test_runnable_blocks_are_well_formed() -> None:
     assert any(QUICK_START_RENDER in text for text in readme_runnable), (
         "the README's quick start render is not a runnable block"
     )
+
+
+def test_shell_blocks_parse_and_continue_their_lines() -> None:
+    """Every ``sh`` block, runnable or not, is valid bash, and an option never starts a line
+    unless the line before ends with a continuation (a pasted command would stop there)."""
+    problems: list[str] = []
+    for page in PAGES:
+        for block in parse(page)[0]:
+            if block.lang != "sh":
+                continue
+            check = subprocess.run(
+                ["bash", "-n"], input=block.text, capture_output=True, text=True, check=False
+            )
+            if check.returncode != 0:
+                problems.append(f"{block.where}: {check.stderr.strip()}")
+            lines = block.text.splitlines()
+            for before, line in itertools.pairwise(lines):
+                if re.match(r"^\s+(--?\w|\[)", line) and not before.rstrip().endswith("\\"):
+                    problems.append(f"{block.where}: no continuation before {line.strip()!r}")
+    assert not problems, "\n".join(problems)
 
 
 def _warm_caches(projects: list[Path], scratch: Path) -> None:
