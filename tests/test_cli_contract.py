@@ -156,7 +156,7 @@ def test_an_unexpected_exception_is_internal_with_a_debug_hint(debug: bool) -> N
     assert status == EXIT_FAILED and usage == []
     last = err.getvalue().splitlines()[-1]
     assert last == (
-        "error [INTERNAL]: KeyError: 'missing' (a bug; rerun with --debug for the traceback)"
+        "error [INTERNAL_ERROR]: KeyError: 'missing' (a bug; rerun with --debug for the traceback)"
     )
     assert ("Traceback" in err.getvalue()) is debug
 

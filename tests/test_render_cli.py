@@ -141,10 +141,10 @@ def test_missing_browser_names_both_install_routes(tmp_path: Path) -> None:
         env={**__import__("os").environ, "HYPERFRAMES_CHROME_PATH": str(fake)},
     )  # fmt: skip
     assert env_result.returncode == 1
-    # SPEC §10 keeps the reference's name as the code; the message is for humans, one line.
+    # UPPER_SNAKE like every CLI code (on Lambda, SPEC §10 keeps the reference's name).
     (line,) = [x for x in env_result.stderr.splitlines() if x.startswith("error")]
     assert "Traceback" not in env_result.stderr
-    assert line.startswith(f"error [ChromeBinaryUnavailableError]: HYPERFRAMES_CHROME_PATH={fake}")
+    assert line.startswith(f"error [CHROME_BINARY_UNAVAILABLE]: HYPERFRAMES_CHROME_PATH={fake}")
     assert "hyperframes-lambda browser install" in line
     assert "apt-get install chromium-headless-shell" in line
     assert not (tmp_path / "x.mp4").exists()

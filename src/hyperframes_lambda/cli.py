@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .cli_errors import (
     EXIT_CODES_HELP,
+    CliParser,
     UsageError,
+    chosen_parser,
     install_interrupt_handlers,
     int_at_least,
     run_guarded,
@@ -74,7 +76,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CliParser(
         prog="hyperframes-lambda",
         description="Render HyperFrames HTML compositions to video, deterministically.",
         epilog=EXIT_CODES_HELP,
@@ -82,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of failures")
-    common = argparse.ArgumentParser(add_help=False)
+    common = CliParser(add_help=False)
     common.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
     )
@@ -397,9 +399,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
-    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    command_parser: argparse.ArgumentParser = subparsers.choices[args.command]
+    args, extras = parser.parse_known_args(argv)
+    command_parser = chosen_parser(parser, args)
+    if extras:
+        command_parser.unrecognized(extras)
     return run_guarded(
         lambda: RUNNERS[args.command](args),
         usage_error=command_parser.error,
