@@ -30,7 +30,7 @@ from .errors import CompositionError, InvalidConfigError, InvalidOutputError
 from .timing import FPS_RULE, fps_json, fps_text, parse_fps
 
 if TYPE_CHECKING:
-    from .local_render import RenderOptions
+    from .local_render import RenderOptions, RenderResult
 
 
 _positive = int_at_least(1)
@@ -208,23 +208,38 @@ def _cmd_render(args: argparse.Namespace) -> int:
     finally:
         if printer is not None:
             printer.close()
-    t = result.timings
-    print(
-        f"{result.output}: {result.frames} frames, {result.duration:.2f}s at "
-        f"{fps_text(result.plan.fps)} fps, "
-        f"{result.plan.width}x{result.plan.height}, {len(result.chunks)} chunk(s) on "
-        f"{result.workers} worker(s) | plan {t['plan']:.1f}s, chunks {t['chunks']:.1f}s "
-        f"(capture {result.capture_fps:.1f} fps per worker, {result.capture_mode}), assemble "
-        f"{t['assemble']:.1f}s | total {t['total']:.1f}s "
-        f"({result.frames / t['total']:.1f} fps end to end)"
-    )
-    print(
-        f"rendered with {result.plan.browser_build}, font set {result.plan.font_set}, "
-        f"{result.plan.ffmpeg_version.split(' Copyright')[0]}"
-    )
-    for warning in result.plan.warnings:
+    for warning in result.plan.warnings:  # before the summary, where they are seen
         print(f"warning: {warning}", file=sys.stderr)
+    for line in summary_lines(result):
+        print(line)
     return 0
+
+
+def summary_lines(result: RenderResult) -> list[str]:
+    """A render's summary in three short lines: what was made, where the time went, and
+    what made it (the browser, fonts and ffmpeg builds that decide the pixels)."""
+    plan, t = result.plan, result.timings
+    chunks = f"{len(result.chunks)} chunk{'s' if len(result.chunks) != 1 else ''}"
+    workers = f"{result.workers} worker{'s' if result.workers != 1 else ''}"
+    return [
+        f"{result.output}: {result.frames} frames, {plan.width}x{plan.height} at "
+        f"{fps_text(plan.fps)} fps ({result.duration:.2f} s), {_size_text(result.output)}",
+        f"took {t['total']:.1f} s: plan {t['plan']:.1f} s, frames {t['chunks']:.1f} s "
+        f"({result.capture_fps:.0f} fps, {chunks} on {workers}), assemble {t['assemble']:.1f} s",
+        f"made with {plan.browser_build}, font set {plan.font_set}, "
+        f"ffmpeg {plan.ffmpeg_version.split(' Copyright')[0].removeprefix('ffmpeg version ')}",
+    ]
+
+
+def _size_text(output: Path) -> str:
+    """The output's size (a png-sequence directory: its files together)."""
+    paths = list(output.iterdir()) if output.is_dir() else [output]
+    size = float(sum(p.stat().st_size for p in paths if p.is_file()))
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("not reached")
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
