@@ -198,10 +198,14 @@ def _render_options(args: argparse.Namespace) -> tuple[Path, Path, RenderOptions
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
+    from .first_run import ensure_pinned_browser
     from .local_render import render_local
-    from .progress import ProgressPrinter
+    from .progress import ProgressPrinter, show_downloads
 
     project, output, options = _render_options(args)
+    if not args.quiet:
+        show_downloads()
+    ensure_pinned_browser(lambda line: None if args.quiet else print(line, file=sys.stderr))
     printer = None if args.quiet else ProgressPrinter(output.name)
     try:
         result = render_local(project, output, options, on_progress=printer)
@@ -360,8 +364,10 @@ def _cmd_assemble(args: argparse.Namespace) -> int:
 def _cmd_browser(args: argparse.Namespace) -> int:
     from .browser import sparticuz
     from .browser.resolve import browser_build, resolve_chrome
+    from .progress import show_downloads
 
     if args.browser_command == "install":
+        show_downloads()
         version = args.chromium_version or sparticuz.SPARTICUZ_VERSION
         binary = sparticuz.install(version, progress=lambda line: print(line, file=sys.stderr))
         print(binary.path)
@@ -373,7 +379,9 @@ def _cmd_browser(args: argparse.Namespace) -> int:
 
 def _cmd_fonts(args: argparse.Namespace) -> int:
     from . import fonts_set
+    from .progress import show_downloads
 
+    show_downloads()
     directory = fonts_set.font_set_dir()  # installs on first use
     if args.fonts_command == "install":
         print(directory)

@@ -5,6 +5,7 @@ shows nothing at all)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 import threading
@@ -12,6 +13,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TextIO
+
+from .net.downloads import DownloadEvent, describe
+from .net.downloads import logger as downloads_logger
 
 Stage = Literal["plan", "frames", "assemble"]
 
@@ -192,3 +196,42 @@ class ProgressPrinter:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+class DownloadDisplay(logging.Handler):
+    """The CLI's view of first-run downloads (:mod:`.net.downloads`): on a terminal one
+    line redrawn in place per download; elsewhere its start and end lines, and a progress
+    line every ``every_s`` seconds while it lasts."""
+
+    def __init__(
+        self, stream: TextIO | None = None, *, tty: bool | None = None, every_s: float = 5.0
+    ) -> None:
+        super().__init__(logging.INFO)
+        self.stream = stream or sys.stderr
+        self.tty = is_terminal(self.stream) if tty is None else tty
+        self.every_s = every_s
+        self._last_line: dict[str, float] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        event = getattr(record, "download", None)
+        if not isinstance(event, DownloadEvent):
+            return
+        text = describe(event)
+        now = time.monotonic()
+        if self.tty:
+            self.stream.write(f"\r{text}\x1b[K" + ("" if event.phase == "progress" else "\n"))
+        elif (
+            event.phase != "progress" or now - self._last_line.get(event.what, now) >= self.every_s
+        ):
+            self.stream.write(text + "\n")
+            self._last_line[event.what] = now
+        self.stream.flush()
+
+
+def show_downloads(stream: TextIO | None = None) -> DownloadDisplay:
+    """Show downloads on ``stream`` (stderr): the CLI calls this once per process."""
+    display = DownloadDisplay(stream)
+    downloads_logger.addHandler(display)
+    downloads_logger.setLevel(logging.INFO)
+    downloads_logger.propagate = False  # shown here; not a second time via the root logger
+    return display
