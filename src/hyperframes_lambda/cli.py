@@ -422,10 +422,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _main(argv: list[str] | None) -> int:
     parser = build_parser()
-    args, extras = parser.parse_known_args(argv)
+    args = parser.parse_args(argv)
     command_parser = chosen_parser(parser, args)
-    if extras:
-        command_parser.unrecognized(extras)
     return run_guarded(
         lambda: RUNNERS[args.command](args),
         usage_error=command_parser.error,
