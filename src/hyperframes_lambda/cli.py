@@ -200,18 +200,17 @@ def _render_options(args: argparse.Namespace) -> tuple[Path, Path, RenderOptions
 def _cmd_render(args: argparse.Namespace) -> int:
     from .first_run import ensure_pinned_browser
     from .local_render import render_local
-    from .progress import ProgressPrinter, show_downloads
+    from .progress import ProgressPrinter, showing_downloads
 
     project, output, options = _render_options(args)
-    if not args.quiet:
-        show_downloads()
-    ensure_pinned_browser(lambda line: None if args.quiet else print(line, file=sys.stderr))
     printer = None if args.quiet else ProgressPrinter(output.name)
-    try:
-        result = render_local(project, output, options, on_progress=printer)
-    finally:
-        if printer is not None:
-            printer.close()
+    with contextlib.nullcontext() if args.quiet else showing_downloads():
+        ensure_pinned_browser(lambda line: None if args.quiet else print(line, file=sys.stderr))
+        try:
+            result = render_local(project, output, options, on_progress=printer)
+        finally:
+            if printer is not None:
+                printer.close()
     for warning in result.plan.warnings:  # before the summary, where they are seen
         print(f"warning: {warning}", file=sys.stderr)
     for line in summary_lines(result):
@@ -364,12 +363,12 @@ def _cmd_assemble(args: argparse.Namespace) -> int:
 def _cmd_browser(args: argparse.Namespace) -> int:
     from .browser import sparticuz
     from .browser.resolve import browser_build, resolve_chrome
-    from .progress import show_downloads
+    from .progress import showing_downloads
 
     if args.browser_command == "install":
-        show_downloads()
         version = args.chromium_version or sparticuz.SPARTICUZ_VERSION
-        binary = sparticuz.install(version, progress=lambda line: print(line, file=sys.stderr))
+        with showing_downloads():
+            binary = sparticuz.install(version, progress=lambda line: print(line, file=sys.stderr))
         print(binary.path)
         return 0
     binary = resolve_chrome()
@@ -379,10 +378,10 @@ def _cmd_browser(args: argparse.Namespace) -> int:
 
 def _cmd_fonts(args: argparse.Namespace) -> int:
     from . import fonts_set
-    from .progress import show_downloads
+    from .progress import showing_downloads
 
-    show_downloads()
-    directory = fonts_set.font_set_dir()  # installs on first use
+    with showing_downloads():
+        directory = fonts_set.font_set_dir()  # installs on first use
     if args.fonts_command == "install":
         print(directory)
         return 0

@@ -5,12 +5,13 @@ shows nothing at all)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, TextIO
 
@@ -228,10 +229,18 @@ class DownloadDisplay(logging.Handler):
         self.stream.flush()
 
 
-def show_downloads(stream: TextIO | None = None) -> DownloadDisplay:
-    """Show downloads on ``stream`` (stderr): the CLI calls this once per process."""
+@contextlib.contextmanager
+def showing_downloads(stream: TextIO | None = None) -> Iterator[DownloadDisplay]:
+    """Show downloads on ``stream`` (stderr) while the block runs: a command's display,
+    taken away after it (``main()`` may be called again, with other streams)."""
     display = DownloadDisplay(stream)
+    previous = (downloads_logger.level, downloads_logger.propagate)
     downloads_logger.addHandler(display)
     downloads_logger.setLevel(logging.INFO)
     downloads_logger.propagate = False  # shown here; not a second time via the root logger
-    return display
+    try:
+        yield display
+    finally:
+        downloads_logger.removeHandler(display)
+        downloads_logger.setLevel(previous[0])
+        downloads_logger.propagate = previous[1]
