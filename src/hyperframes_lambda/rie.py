@@ -310,7 +310,9 @@ class LocalLambda:
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    from .cli_errors import CliParser
+
+    parser = CliParser(
         prog="python -m hyperframes_lambda.rie",
         description="Serve a Lambda handler through the real awslambdaric, RIE-style.",
     )
