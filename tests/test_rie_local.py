@@ -83,6 +83,8 @@ def test_the_documented_sample_events_run_as_written(tmp_path: Path) -> None:
     plan, chunk0, chunk1, assembled = replies
     assert plan["PlanS3Uri"] == "s3://hyperframes-render-bucket/renders/sample/plan.tar.gz"
     assert (plan["ChunkCount"], plan["TotalFrames"]) == (2, 120)
+    # The emulated function renders with the pinned build, as Lambda does (not Debian's).
+    assert plan["BrowserBuild"].startswith("@sparticuz/chromium@"), plan["BrowserBuild"]
     assert (chunk0["ChunkIndex"], chunk1["ChunkIndex"]) == (0, 1)
     assert assembled["FramesEncoded"] == 120
     output = tmp_path / "local-s3" / "hyperframes-render-bucket" / "outputs" / "sample.mp4"
