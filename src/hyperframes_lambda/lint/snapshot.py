@@ -4,8 +4,8 @@ HyperFrames' linter asks Node's ``fs`` whether files exist, lists directories, r
 real paths and reads files. In the page those answers come from this snapshot (taken
 once, metadata only); file contents are read on demand from the page server, which
 serves the project directory. Symbolic links are followed as Node follows them, and
-directory listings keep the order the OS returns (Node's ``readdir`` order), with each
-entry's own type (a link is a link, as in Node's ``Dirent``).
+directory listings are in byte order of the names (Node's ``readdir``: libuv sorts
+them), with each entry's own type (a link is a link, as in Node's ``Dirent``).
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def snapshot(root: Path) -> dict[str, Any]:
         if real in ancestors:  # a link back up the tree: Node would loop; list it empty
             return
         try:
-            entries = list(os.scandir(directory))
+            entries = sorted(os.scandir(directory), key=lambda e: os.fsencode(e.name))
         except OSError:
             return
         for entry in entries:
