@@ -49,10 +49,12 @@ def render(
     ``format`` defaults to the output's extension (``.mp4``, ``.mov``, ``.webm``; a path
     without one is a png-sequence directory). ``fps``, ``width``/``height`` default to the
     composition's. ``chunks``/``chunk_size`` split the frames, rendered by ``workers``
-    processes with ``pages`` browsers each. HyperFrames' linter runs first (``lint``): its
-findings are in ``RenderResult.lint``; ``strict_lint`` makes an error-severity finding
-raise :class:`~hyperframes_lambda.errors.LintFailedError` (``LINT_FAILED``). ``on_progress`` receives
+    processes with ``pages`` browsers each. ``on_progress`` receives
     :class:`~hyperframes_lambda.progress.Progress` events for plan, frames and assemble.
+
+    HyperFrames' linter runs first (``lint``): its findings are ``RenderResult.lint``;
+    ``strict_lint`` makes an error-severity finding raise
+    :class:`~hyperframes_lambda.errors.LintFailedError` (``LINT_FAILED``).
     """
     options = RenderOptions(
         fps=fps, width=width, height=height, quality=quality, format=format, codec=codec,

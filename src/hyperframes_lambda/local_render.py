@@ -111,7 +111,8 @@ class RenderResult:
 
     @property
     def warnings(self) -> list[str]:
-        return list(self.plan.warnings)
+        """The linter's findings (``lint: …``), then the plan's warnings."""
+        return [*self.lint_warnings, *self.plan.warnings]
 
     @property
     def capture_seconds(self) -> float:

@@ -130,7 +130,9 @@ def lint_project(
 ) -> LintReport:
     """Lint ``project_dir`` as ``hyperframes lint`` does (``entry``: an entry file other
     than index.html, linted alone like the reference's explicit entry)."""
-    entry_file = None if entry in (None, "index.html") else Path(os.path.abspath(project_dir / entry))
+    entry_file = (
+        None if entry in (None, "index.html") else Path(os.path.abspath(project_dir / entry))
+    )
     if browser is not None:
         return report_from(project_dir, browser.run(project_dir, entry_file))
     with LintBrowser() as own:

@@ -36,7 +36,9 @@ def _browser_false(pin: FileSetPin) -> list[str]:
     out: list[str] = []
     for key, value in (manifest.get("browser") or {}).items():
         if value is False:
-            out.append(_cjs_id(pin, key.removeprefix("./") + ".js") if key.startswith("./") else key)
+            out.append(
+                _cjs_id(pin, key.removeprefix("./") + ".js") if key.startswith("./") else key
+            )
     return out
 
 
@@ -54,7 +56,11 @@ def cjs_bundle() -> dict[str, object]:
         "picocolors": _cjs_id(PICOCOLORS, "picocolors.browser.js"),
         "path": _cjs_id(PATH_BROWSERIFY, "index.js"),
     }
-    return {"modules": modules, "names": names, "browserFalse": {"postcss": _browser_false(POSTCSS)}}
+    return {
+        "modules": modules,
+        "names": names,
+        "browserFalse": {"postcss": _browser_false(POSTCSS)},
+    }
 
 
 def import_map() -> dict[str, dict[str, str]]:

@@ -71,12 +71,15 @@ class LintBrowser:
                 return reply.get("result", {}).get("value")
 
             with PageServer(project_dir, routes=routes) as server:
-                cdp.call("Page.navigate", {"url": server.url(f"{PREFIX}/index.html")}, session_id=session)
+                cdp.call(
+                    "Page.navigate", {"url": server.url(f"{PREFIX}/index.html")}, session_id=session
+                )
                 deadline = time.monotonic() + LOAD_TIMEOUT_S
                 while (status := evaluate(_STATUS, LOAD_TIMEOUT_S)) != "ready":
                     if status is not None:
+                        first = json.loads(status)[0]
                         raise LintUnavailableError(
-                            f"HyperFrames' linter did not load in the browser: {json.loads(status)[0]}"
+                            f"HyperFrames' linter did not load in the browser: {first}"
                         )
                     if time.monotonic() > deadline:
                         raise LintUnavailableError(
@@ -85,7 +88,9 @@ class LintBrowser:
                     time.sleep(_POLL_S)
                 entry = json.dumps(str(entry_file) if entry_file is not None else None)
                 result = evaluate(
-                    f"window.__hfLint.run({json.dumps(tree['cwd'])}, {entry})", RUN_TIMEOUT_S, wait=True
+                    f"window.__hfLint.run({json.dumps(tree['cwd'])}, {entry})",
+                    RUN_TIMEOUT_S,
+                    wait=True,
                 )
             return dict(json.loads(result))
         finally:

@@ -53,13 +53,22 @@ HYPERFRAMES_LINT = FileSetPin(
     files=tuple(
         f"dist/{name}"
         for name in (
-            "chunk-3RM2ETQT.js", "chunk-5CS4T6C6.js", "chunk-BSQ7XANM.js",
-            "chunk-IWFLMU2N.js", "chunk-IXLUTE6N.js", "chunk-M2WBOQ2Q.js",
-            "chunk-OYLO6TYK.js", "chunk-PLWORQFC.js", "chunk-Q5X2B5WT.js",
-            "chunk-SDYDNHEE.js", "chunk-TYXH3EKP.js", "chunk-VAS6HQX3.js",
-            "gsapParserAcorn-7NCK2LVT.js", "lintProject-PXB5Y6TX.js",
+            "chunk-3RM2ETQT.js",
+            "chunk-5CS4T6C6.js",
+            "chunk-BSQ7XANM.js",
+            "chunk-IWFLMU2N.js",
+            "chunk-IXLUTE6N.js",
+            "chunk-M2WBOQ2Q.js",
+            "chunk-OYLO6TYK.js",
+            "chunk-PLWORQFC.js",
+            "chunk-Q5X2B5WT.js",
+            "chunk-SDYDNHEE.js",
+            "chunk-TYXH3EKP.js",
+            "chunk-VAS6HQX3.js",
+            "gsapParserAcorn-7NCK2LVT.js",
+            "lintProject-PXB5Y6TX.js",
         )
-    ),  # fmt: skip
+    ),
     digest="d0a768d9299e1502564d10be237635356802d480c6b0fe1dd7076134de3c0d8f",
 )
 LINT_ENTRY = "dist/lintProject-PXB5Y6TX.js"
@@ -72,13 +81,37 @@ POSTCSS = FileSetPin(
     files=tuple(
         "package.json" if name == "package" else f"lib/{name}.js"
         for name in (
-            "package", "at-rule", "comment", "container", "css-syntax-error", "declaration",
-            "document", "fromJSON", "input", "lazy-result", "list", "map-generator",
-            "no-work-result", "node", "parse", "parser", "postcss", "previous-map",
-            "processor", "result", "root", "rule", "stringifier", "stringify", "symbols",
-            "terminal-highlight", "tokenize", "warn-once", "warning",
+            "package",
+            "at-rule",
+            "comment",
+            "container",
+            "css-syntax-error",
+            "declaration",
+            "document",
+            "fromJSON",
+            "input",
+            "lazy-result",
+            "list",
+            "map-generator",
+            "no-work-result",
+            "node",
+            "parse",
+            "parser",
+            "postcss",
+            "previous-map",
+            "processor",
+            "result",
+            "root",
+            "rule",
+            "stringifier",
+            "stringify",
+            "symbols",
+            "terminal-highlight",
+            "tokenize",
+            "warn-once",
+            "warning",
         )
-    ),  # fmt: skip
+    ),
     digest="20ad3be5ab66a7b273b3dee0a56d7700c22b18025446dcfb4d8e45cc113c64c6",
 )
 NANOID = FileSetPin(
