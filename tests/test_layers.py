@@ -28,7 +28,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("ways in: the package face, the command lines", ("__init__", "cli", "rie")),
     ("ways in: the Python API, Step Functions on this machine", ("api", "local")),
     ("ways in: the Lambda adapter", ("handler",)),
-    ("a whole render in this process", ("runner", "first_run")),
+    ("a whole render in this process", ("runner",)),
     ("the three stages", ("stages",)),
     ("the compile; frames out of a page; the linter", ("compile", "capture", "lint")),
     ("the browser; what runs in the page; comparing renders", ("browser", "page", "compare")),

@@ -209,7 +209,7 @@ def _render_options(args: argparse.Namespace) -> tuple[Path, Path, RenderOptions
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from .first_run import ensure_pinned_browser
+    from .runner.first_run import ensure_pinned_browser
     from .runner.local_render import render_local
     from .runner.progress import ProgressPrinter, showing_downloads
 

@@ -4,7 +4,7 @@
 a pip user has no ``make``, and used to render with whatever browser the resolver found
 next (Debian's, Playwright's) — other pixels than Lambda's, with no word about it. The CLI
 now installs the pinned build the first time it renders (70 MB, announced with progress by
-:mod:`.net.downloads`), and where that cannot work (another OS or CPU, no network) says in
+:mod:`..net.downloads`), and where that cannot work (another OS or CPU, no network) says in
 one line which browser renders instead and how to get the pinned one.
 
 Not on Lambda (the ZIP carries the build), not when ``HYPERFRAMES_CHROME_PATH`` chooses a
@@ -16,8 +16,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from .browser import resolve, sparticuz
-from .errors import RenderError
+from ..browser import resolve, sparticuz
+from ..errors import RenderError
 
 ENV_AUTO_INSTALL = "HYPERFRAMES_BROWSER_AUTO_INSTALL"
 
