@@ -29,15 +29,17 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-LAMBDA_GB_SECOND_USD = 0.0000166667
-LAMBDA_REQUEST_USD = 0.20 / 1_000_000
-EPHEMERAL_GB_SECOND_USD = 0.0000000309
-FREE_EPHEMERAL_MB = 512
-STATE_TRANSITION_USD = 0.025 / 1000
-S3_PUT_USD = 0.005 / 1000
-S3_GET_USD = 0.0004 / 1000
-DEFAULT_MEMORY_MB = 10240  # sam/template.yaml LambdaMemoryMb
-DEFAULT_EPHEMERAL_MB = 10240  # sam/template.yaml EphemeralStorage.Size
+from ..aws.cost import DEFAULT_EPHEMERAL_MB, DEFAULT_MEMORY_MB, FREE_EPHEMERAL_MB
+from ..aws.prices import prices_for
+
+# One price list for the package: aws.prices (the client's cost and estimate use it too).
+_PRICES = prices_for("us-east-1")
+LAMBDA_GB_SECOND_USD = _PRICES.lambda_gb_second
+LAMBDA_REQUEST_USD = _PRICES.lambda_request
+EPHEMERAL_GB_SECOND_USD = _PRICES.ephemeral_gb_second
+STATE_TRANSITION_USD = _PRICES.sfn_transition
+S3_PUT_USD = _PRICES.s3_put
+S3_GET_USD = _PRICES.s3_get
 
 PRICE_TEXT = f"""\
 cost model (us-east-1 list prices, x86_64):

@@ -29,10 +29,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..aws.cost import DEFAULT_EPHEMERAL_MB, DEFAULT_MEMORY_MB
 from .audio import DEFAULT_THRESHOLD_DBFS, compare_audio
 from .cost import (
-    DEFAULT_EPHEMERAL_MB,
-    DEFAULT_MEMORY_MB,
     PRICE_TEXT,
     execution_seconds,
     run_cost,
