@@ -86,10 +86,14 @@ def test_noised_frame_is_found_at_its_index(clips: dict[str, Path]) -> None:
     assert result.worst_frame == 37
     assert result.identical_frames == 59
     assert result.min_db < 30
-    # One bad frame among identical ones: the mean counts identical frames at 100 dB.
-    assert result.mean_db == pytest.approx((59 * 100 + result.min_db) / 60)
+    # One bad frame among identical ones: the headline figure is that frame's, not lifted
+    # by the 59 identical ones (which are counted apart).
+    assert result.differing_frames == 1
+    assert result.mean_db == pytest.approx(result.min_db)
     code, doc = cli("psnr", str(clips["noisy"]), str(clips["clean"]), "--min-threshold", "40")
     assert code == 1 and doc["worst_frame"] == 37 and doc["passed"] is False
+    code, doc = cli("psnr", str(clips["noisy"]), str(clips["clean"]), "--threshold", "40")
+    assert code == 1 and doc["identical_frames"] == 59 and doc["differing_frames"] == 1
 
 
 def test_shifted_frame_is_found_by_psnr_and_hashes(clips: dict[str, Path]) -> None:
