@@ -90,21 +90,22 @@ SKIP_BUILD=0
 # the teardown, CMD runs in the foreground with INT and TERM ignored (inherited across
 # exec), so a second Ctrl-C cannot cut an AWS call in half.
 run_child() {
+  local rc=0
   if [[ $IN_TEARDOWN -eq 1 ]]; then
     (
       trap '' INT TERM
       exec "$@"
-    )
-    return
+    ) || rc=$?
+    return "$rc" # explicit: a bare 'return' in a trap handler returns the status from before the trap
   fi
-  local rc=0
   "$@" &
   CHILD_PID=$!
   wait "$CHILD_PID" || rc=$?
   CHILD_PID=""
   return "$rc"
 }
-# capture VAR CMD...: VAR=$(CMD...) (trailing newlines dropped), through run_child.
+# capture VAR CMD...: VAR=$(CMD...) (trailing newlines dropped), without a subshell: CMD
+# is aws_, sam_ or 'run_child PROGRAM ...', so a signal reaches the trap at once.
 # capture_all: the same with stderr captured too (an error message to read).
 capture() { capture_into "$1" 1 "${@:2}"; }
 capture_all() { capture_into "$1" 2 "${@:2}"; }
@@ -112,9 +113,9 @@ capture_into() {
   local target=$1 streams=$2 file=$WORK/capture.$$ rc=0
   shift 2
   if [[ $streams -eq 2 ]]; then
-    run_child "$@" >"$file" 2>&1 || rc=$?
+    "$@" >"$file" 2>&1 || rc=$?
   else
-    run_child "$@" >"$file" || rc=$?
+    "$@" >"$file" || rc=$?
   fi
   printf -v "$target" '%s' "$(<"$file")"
   rm -f "$file"
@@ -159,8 +160,8 @@ version_at_least() {
 }
 
 check_cli_versions() {
-  local text version
-  capture_all text aws --version || die "$EXIT_PREFLIGHT" "pre-flight: 'aws --version' failed"
+  local text version aws_version
+  capture_all text run_child aws --version || die "$EXIT_PREFLIGHT" "pre-flight: 'aws --version' failed"
   version=$(sed -n 's|^aws-cli/\([0-9][0-9.]*\).*|\1|p' <<<"$text")
   if [[ -z $version ]]; then
     die "$EXIT_PREFLIGHT" "pre-flight: cannot read the aws cli version from '$text'"
@@ -171,12 +172,13 @@ check_cli_versions() {
     version_at_least "$version" "$MIN_AWS_V2" ||
       die "$EXIT_PREFLIGHT" "pre-flight: aws cli $version is too old: need $MIN_AWS_V2+ (v2) or $MIN_AWS_V1+ (v1)"
   fi
-  capture_all text "$SAM" --version || die "$EXIT_PREFLIGHT" "pre-flight: '$SAM --version' failed"
+  aws_version=$version
+  capture_all text run_child "$SAM" --version || die "$EXIT_PREFLIGHT" "pre-flight: '$SAM --version' failed"
   version=$(sed -n 's|^SAM CLI, version \([0-9][0-9.]*\).*|\1|p' <<<"$text")
   [[ -n $version ]] || die "$EXIT_PREFLIGHT" "pre-flight: cannot read the SAM CLI version from '$text'"
   version_at_least "$version" "$MIN_SAM" ||
     die "$EXIT_PREFLIGHT" "pre-flight: SAM CLI $version is too old: need $MIN_SAM+"
-  log "aws cli ${text%% *}, SAM CLI $version"
+  log "aws cli $aws_version, SAM CLI $version"
 }
 
 # Only reads: tools, versions, credentials, and that the stack and deploy-bucket names

@@ -294,8 +294,11 @@ class _History:
     def add(self, kind: str, seconds: float, **details: Any) -> None:
         event: dict[str, Any] = {"id": len(self.events) + 1, "previousEventId": len(self.events),
                                  "type": kind, "timestamp": _iso(seconds)}  # fmt: skip
-        if details:
-            event[kind[0].lower() + kind[1:] + "EventDetails"] = details
+        if details:  # the API names the details after the event, but one for all states
+            key = kind[0].lower() + kind[1:]
+            if kind.endswith(("StateEntered", "StateExited")):
+                key = "stateEntered" if kind.endswith("Entered") else "stateExited"
+            event[key + "EventDetails"] = details
         self.events.append(event)
 
     def state(self, kind: str, name: str, seconds: float) -> None:
