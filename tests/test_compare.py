@@ -51,7 +51,8 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "short": write_frames(frames[:59], root / "short.mkv"),
         "tone": render_like(root / "tone.mp4", 30),
         "tone-again": render_like(root / "tone-again.mp4", 30),
-        "silence": render_like(root / "silence.mp4", 30, "anullsrc=channel_layout=stereo"),
+        "silence": render_like(root / "silence.mp4", 30, "anullsrc=channel_layout=mono"),
+        "stereo-silence": render_like(root / "stereo.mp4", 30, "anullsrc=channel_layout=stereo"),
         "mute": render_like(root / "mute.mp4", 30, None),
     }
 
@@ -194,6 +195,12 @@ def test_tone_against_silence_is_drift(clips: dict[str, Path]) -> None:
     assert code == 1 and doc["status"] == "DRIFT"
     # A bar above the residual lets it through.
     assert compare_audio(clips["tone"], clips["silence"], threshold_dbfs=0).status == "OK"
+    # Another channel layout is reported as such, whatever the bar.
+    other = compare_audio(clips["silence"], clips["stereo-silence"], threshold_dbfs=0)
+    assert other.status == "layout-mismatch" and other.layout == (
+        "48000 Hz mono",
+        "48000 Hz stereo",
+    )
 
 
 def test_amix_default_normalisation_hides_6_db(clips: dict[str, Path]) -> None:
