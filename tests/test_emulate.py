@@ -115,7 +115,7 @@ def port_open(endpoint: str) -> bool:
 
 def assert_nothing_left(emulator: Running) -> None:
     assert not port_open(emulator.env["AWS_ENDPOINT_URL"])
-    assert not (emulator.data_dir / "tmp").exists(), "the function's /tmp is removed"
+    assert not list(emulator.data_dir.glob("function-tmp-*")), "the function's /tmp is removed"
     assert (emulator.data_dir / "function.log").is_file(), "--data-dir keeps the log"
     assert processes_mentioning(str(emulator.data_dir)) == []
 
@@ -205,7 +205,7 @@ def test_a_taken_port_is_one_error_line(tmp_path: Path) -> None:
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith(f"error [EMULATOR_UNAVAILABLE]: --port {port}: cannot listen")
-    assert not (tmp_path / "d" / "tmp").exists()
+    assert not list((tmp_path / "d").glob("function-tmp-*"))
 
 
 def test_a_missing_package_names_the_pip_command(
@@ -297,6 +297,22 @@ def test_the_readme_commands_render_what_a_local_render_does(
         if record.get("message") == "end":
             ended.append(record["action"])
     assert sorted(ended) == ["assemble", "plan", "renderChunk", "renderChunk", "renderChunk"]
+
+    # cancel and resume too: an execution aborted at once, resumed to the same video.
+    def lambda_cli(*args: str) -> str:
+        done = subprocess.run(
+            [str(work / ".venv" / "bin" / "hyperframes-lambda"), "lambda", *args],
+            check=False, cwd=work, env=env, capture_output=True, text=True, timeout=900,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    config = json.dumps({"width": 320, "height": 180, "chunkSize": 40})
+    started = lambda_cli("render", "examples/title-card", "--config", config).splitlines()[0]
+    assert lambda_cli("cancel", started).strip() == f"{started}: ABORTED"
+    resumed = lambda_cli("resume", started, "--wait", "-o", "out/resumed.mp4")
+    assert "out/resumed.mp4: 120 frames in 3 chunk(s)" in resumed
+    assert (work / "out" / "resumed.mp4").read_bytes() == video.read_bytes()
 
     code, err = running.stop(signal.SIGINT)
     assert code == 130, err

@@ -120,7 +120,10 @@ def _emulate_command(commands: Any) -> None:
         "another shell; stays in the foreground until Ctrl-C.",
     )
     emulate.add_argument(
-        "--port", type=int_at_least(0), default=DEFAULT_PORT, help="0 picks a free port"
+        "--port",
+        type=int_at_least(0),
+        default=DEFAULT_PORT,
+        help=f"on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)",
     )
     emulate.add_argument(
         "--stack",

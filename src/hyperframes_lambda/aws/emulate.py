@@ -34,15 +34,18 @@ import tempfile
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from ..errors import EmulatorUnavailableError
 from . import asl
 from .stack import OUTPUT_BUCKET, OUTPUT_FUNCTION, OUTPUT_STATE_MACHINE
+
+if TYPE_CHECKING:
+    from ..rie import LocalLambda
 
 INSTALL_HINT = "pip install 'hyperframes-lambda[emulate]'"
 HOST = "127.0.0.1"
@@ -77,7 +80,7 @@ class EmulatorOptions:
     port: int = DEFAULT_PORT
     stack: str = "hyperframes"
     region: str = DEFAULT_REGION
-    data_dir: Path | None = None  # None: a temporary directory, removed on stop
+    data_dir: Path | None = None  # logs, the function's /tmp; None: a temporary directory
     concurrency: int = DEFAULT_CONCURRENCY  # runtime processes (Lambda containers)
 
 
@@ -190,16 +193,20 @@ def _routed_invocations(route: Callable[[str, Any], tuple[str, bool, str]]) -> I
 
 
 class Emulator:
-    """The emulated stack; ``with Emulator(options) as emulator: emulator.stack.endpoint``."""
+    """The emulated stack; ``with Emulator(options) as emulator: emulator.stack.endpoint``.
 
-    def __init__(self, options: EmulatorOptions, log: IO[str] | None = None) -> None:
+    One per process: moto keeps its state (buckets, stacks, executions) in the process's
+    memory, and the routing of Lambda invocations is a class-level replacement."""
+
+    def __init__(self, options: EmulatorOptions) -> None:
         self.options = options
-        self._log = log
         self._server: Any = None
         self._thread: threading.Thread | None = None
-        self._runtime: Any = None
-        self._routing: Any = None
+        self._runtime: LocalLambda | None = None
+        self._routing: AbstractContextManager[None] | None = None
         self._data_dir: Path | None = None
+        self._scratch: Path | None = None
+        self._function_log: IO[str] | None = None
         self._temporary = options.data_dir is None
         self._saved_env: dict[str, str | None] = {}
         self._log_handlers: list[tuple[logging.Logger, logging.Handler]] = []
@@ -221,7 +228,7 @@ class Emulator:
             self._capture_logs(data_dir / "server.log")
             endpoint = self._listen()
             stack = self._create_stack(endpoint, data_dir)
-            self._start_runtime(stack, data_dir)
+            self._start_runtime(stack)
         except BaseException:
             self.stop()
             raise
@@ -230,10 +237,13 @@ class Emulator:
 
     def stop(self) -> None:
         """Runtime processes first (in-flight invocations fail), then the server, then the
-        temporary directory (with ``--data-dir``, only its ``tmp/``: the log stays)."""
+        temporary directory (with ``--data-dir``, only the function's /tmp: the logs stay)."""
         if self._runtime is not None:
             self._runtime.stop()
             self._runtime = None
+        if self._function_log is not None:
+            self._function_log.close()
+            self._function_log = None
         if self._routing is not None:
             self._routing.__exit__(None, None, None)
             self._routing = None
@@ -256,9 +266,10 @@ class Emulator:
         self._log_handlers = []
         logging.getLogger("werkzeug").propagate = True
         if self._data_dir is not None:
-            target = self._data_dir if self._temporary else self._data_dir / "tmp"
-            shutil.rmtree(target, ignore_errors=True)
-            self._data_dir = None
+            target = self._data_dir if self._temporary else self._scratch
+            if target is not None:
+                shutil.rmtree(target, ignore_errors=True)
+            self._data_dir = self._scratch = None
 
     def __enter__(self) -> Emulator:
         self.start()
@@ -352,8 +363,9 @@ class Emulator:
                 raise EmulatorUnavailableError(
                     f"--data-dir {self.options.data_dir}: {exc.strerror or exc}"
                 ) from None
-        (root / "tmp").mkdir(exist_ok=True)
         self._data_dir = root
+        # The function's /tmp: a fresh directory of ours, whatever else --data-dir holds.
+        self._scratch = Path(tempfile.mkdtemp(prefix="function-tmp-", dir=root))
         return root
 
     def _client(self, endpoint: str, service: str) -> Any:
@@ -415,7 +427,7 @@ class Emulator:
             "POWERTOOLS_METRICS_NAMESPACE": self.options.stack,
         }
 
-    def _start_runtime(self, stack: EmulatedStack, data_dir: Path) -> None:
+    def _start_runtime(self, stack: EmulatedStack) -> None:
         from ..cache import cache_root
         from ..rie import LocalLambda
 
@@ -433,23 +445,21 @@ class Emulator:
             # This machine's browser, fonts and runtime (the ZIP would bring its own), and
             # the function's /tmp inside the data directory.
             "HYPERFRAMES_CACHE_DIR": str(cache_root()),
-            "TMPDIR": str(data_dir / "tmp"),
+            "TMPDIR": str(self._scratch),
         }
-        log = stack.log_file.open("a", encoding="utf-8")
-        try:
-            runtime = LocalLambda(
-                HANDLER,
-                concurrency=self.options.concurrency,
-                timeout_s=TIMEOUT_S,
-                function_name=stack.function_arn.rsplit(":", 1)[1],
-                memory_mb=MEMORY_MB,
-                env=env,
-                stdout=log,
-                stderr=log,
-            )
-            runtime.start()
-        finally:
-            log.close()  # the processes hold their own descriptors
+        # Open until stop: a runtime process that dies is replaced, writing here too.
+        self._function_log = stack.log_file.open("a", encoding="utf-8")
+        runtime = LocalLambda(
+            HANDLER,
+            concurrency=self.options.concurrency,
+            timeout_s=TIMEOUT_S,
+            function_name=stack.function_arn.rsplit(":", 1)[1],
+            memory_mb=MEMORY_MB,
+            env=env,
+            stdout=self._function_log,
+            stderr=self._function_log,
+        )
+        runtime.start()
         self._runtime = runtime
         function_name = runtime.function_name
 
