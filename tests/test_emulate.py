@@ -227,6 +227,16 @@ def test_a_missing_package_names_the_pip_command(
     )
 
 
+def test_outside_a_clone_it_says_where_the_definition_should_be(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(asl, "ASL_PATH", tmp_path / "sam" / "statemachine" / "render.asl.json")
+    problem = emulate.missing_dependencies()
+    assert problem is not None
+    assert problem.startswith(f"no state machine definition at {tmp_path}/sam/statemachine/")
+    assert "clone of the repository" in problem
+
+
 def test_a_bad_stack_name_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as usage:
         cli.main(["lambda", "emulate", "--stack", "My_Stack"])
