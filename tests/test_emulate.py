@@ -136,7 +136,7 @@ def readme_section_blocks() -> list[str]:
         rest = text[heading.end() :]
         end = re.search(rf"^#{{1,{level}}} ", rest, re.M)
         body = rest[: end.start()] if end else rest
-        return re.findall(r"```sh\n(.*?)```", body, re.S)
+        return re.findall(r"```sh[^\n]*\n(.*?)```", body, re.S)
     raise AssertionError(f"no section {SECTION!r} in README.md or docs/")
 
 

@@ -363,8 +363,8 @@ def _default(name: str) -> str:
     raise AssertionError(f"no default for {name}")
 
 
-def test_readme_help_and_scripts_agree_on_defaults(fake: FakeAws) -> None:
-    readme = " ".join((ROOT / "README.md").read_text().split())
+def test_docs_help_and_scripts_agree_on_defaults(fake: FakeAws) -> None:
+    readme = " ".join((ROOT / "docs" / "scripts.md").read_text().split())
     smoke_help = run("smoke.sh", fake, "--help").stdout
     eval_help = run("eval.sh", fake, "--help").stdout
     psnr, low = _default("PSNR_THRESHOLD"), _default("MIN_PSNR_THRESHOLD")

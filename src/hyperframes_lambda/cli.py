@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 from . import __version__
 from .cli_errors import (
     EXIT_CODES_HELP,
+    CliParser,
     UsageError,
+    chosen_parser,
     install_interrupt_handlers,
     int_at_least,
     run_guarded,
@@ -28,7 +30,7 @@ from .errors import CompositionError, InvalidConfigError, InvalidOutputError
 from .timing import FPS_RULE, fps_json, fps_text, parse_fps
 
 if TYPE_CHECKING:
-    from .local_render import RenderOptions
+    from .local_render import RenderOptions, RenderResult
 
 
 _positive = int_at_least(1)
@@ -74,7 +76,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CliParser(
         prog="hyperframes-lambda",
         description="Render HyperFrames HTML compositions to video, deterministically.",
         epilog=EXIT_CODES_HELP,
@@ -82,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of failures")
-    common = argparse.ArgumentParser(add_help=False)
+    common = CliParser(add_help=False)
     common.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
     )
@@ -196,33 +198,51 @@ def _render_options(args: argparse.Namespace) -> tuple[Path, Path, RenderOptions
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
+    from .first_run import ensure_pinned_browser
     from .local_render import render_local
-    from .progress import ProgressPrinter
+    from .progress import ProgressPrinter, showing_downloads
 
     project, output, options = _render_options(args)
     printer = None if args.quiet else ProgressPrinter(output.name)
-    try:
-        result = render_local(project, output, options, on_progress=printer)
-    finally:
-        if printer is not None:
-            printer.close()
-    t = result.timings
-    print(
-        f"{result.output}: {result.frames} frames, {result.duration:.2f}s at "
-        f"{fps_text(result.plan.fps)} fps, "
-        f"{result.plan.width}x{result.plan.height}, {len(result.chunks)} chunk(s) on "
-        f"{result.workers} worker(s) | plan {t['plan']:.1f}s, chunks {t['chunks']:.1f}s "
-        f"(capture {result.capture_fps:.1f} fps per worker, {result.capture_mode}), assemble "
-        f"{t['assemble']:.1f}s | total {t['total']:.1f}s "
-        f"({result.frames / t['total']:.1f} fps end to end)"
-    )
-    print(
-        f"rendered with {result.plan.browser_build}, font set {result.plan.font_set}, "
-        f"{result.plan.ffmpeg_version.split(' Copyright')[0]}"
-    )
-    for warning in result.plan.warnings:
+    with contextlib.nullcontext() if args.quiet else showing_downloads():
+        ensure_pinned_browser(lambda line: None if args.quiet else print(line, file=sys.stderr))
+        try:
+            result = render_local(project, output, options, on_progress=printer)
+        finally:
+            if printer is not None:
+                printer.close()
+    for warning in result.plan.warnings:  # before the summary, where they are seen
         print(f"warning: {warning}", file=sys.stderr)
+    for line in summary_lines(result):
+        print(line)
     return 0
+
+
+def summary_lines(result: RenderResult) -> list[str]:
+    """A render's summary in three short lines: what was made, where the time went, and
+    what made it (the browser, fonts and ffmpeg builds that decide the pixels)."""
+    plan, t = result.plan, result.timings
+    chunks = f"{len(result.chunks)} chunk{'s' if len(result.chunks) != 1 else ''}"
+    workers = f"{result.workers} worker{'s' if result.workers != 1 else ''}"
+    return [
+        f"{result.output}: {result.frames} frames, {plan.width}x{plan.height} at "
+        f"{fps_text(plan.fps)} fps ({result.duration:.2f} s), {_size_text(result.output)}",
+        f"took {t['total']:.1f} s: plan {t['plan']:.1f} s, frames {t['chunks']:.1f} s "
+        f"({result.capture_fps:.0f} fps, {chunks} on {workers}), assemble {t['assemble']:.1f} s",
+        f"made with {plan.browser_build}, font set {plan.font_set}, "
+        f"ffmpeg {plan.ffmpeg_version.split(' Copyright')[0].removeprefix('ffmpeg version ')}",
+    ]
+
+
+def _size_text(output: Path) -> str:
+    """The output's size (a png-sequence directory: its files together)."""
+    paths = list(output.iterdir()) if output.is_dir() else [output]
+    size = float(sum(p.stat().st_size for p in paths if p.is_file()))
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("not reached")
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -343,10 +363,12 @@ def _cmd_assemble(args: argparse.Namespace) -> int:
 def _cmd_browser(args: argparse.Namespace) -> int:
     from .browser import sparticuz
     from .browser.resolve import browser_build, resolve_chrome
+    from .progress import showing_downloads
 
     if args.browser_command == "install":
         version = args.chromium_version or sparticuz.SPARTICUZ_VERSION
-        binary = sparticuz.install(version, progress=lambda line: print(line, file=sys.stderr))
+        with showing_downloads():
+            binary = sparticuz.install(version, progress=lambda line: print(line, file=sys.stderr))
         print(binary.path)
         return 0
     binary = resolve_chrome()
@@ -356,8 +378,10 @@ def _cmd_browser(args: argparse.Namespace) -> int:
 
 def _cmd_fonts(args: argparse.Namespace) -> int:
     from . import fonts_set
+    from .progress import showing_downloads
 
-    directory = fonts_set.font_set_dir()  # installs on first use
+    with showing_downloads():
+        directory = fonts_set.font_set_dir()  # installs on first use
     if args.fonts_command == "install":
         print(directory)
         return 0
@@ -398,8 +422,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    command_parser: argparse.ArgumentParser = subparsers.choices[args.command]
+    command_parser = chosen_parser(parser, args)
     return run_guarded(
         lambda: RUNNERS[args.command](args),
         usage_error=command_parser.error,

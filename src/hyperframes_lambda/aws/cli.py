@@ -16,8 +16,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import RemoteExecutionFailedError, RenderError
-
 ENV_STACK = "HYPERFRAMES_STACK"
 
 
@@ -293,42 +291,16 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def run_lambda_command(args: argparse.Namespace) -> int:
-    """Run ``hyperframes-lambda lambda …``; errors become one ``error [CODE]: …`` line."""
+    """Run ``hyperframes-lambda lambda …``. botocore's failures become this package's
+    errors (:mod:`.client_errors`), so :func:`~hyperframes_lambda.cli_errors.run_guarded`
+    prints them as one ``error [CODE]: …`` line like every other command."""
     from botocore.exceptions import BotoCoreError, ClientError
+
+    from .client_errors import from_botocore
 
     try:
         return _run(args)
-    except RemoteExecutionFailedError as exc:
-        print(f"error [{exc.error_name or exc.code}]: {exc}", file=sys.stderr)
-        return 1
-    except RenderError as exc:
-        print(f"error [{exc.code}]: {exc}", file=sys.stderr)
-        return 1
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "AWS_ERROR")
-        print(f"error [{code}]: {exc}", file=sys.stderr)
-        return 1
-    except BotoCoreError as exc:
-        print(f"error [{_botocore_code(exc)}]: {exc}", file=sys.stderr)
-        return 1
+    except (ClientError, BotoCoreError) as exc:
+        raise from_botocore(exc) from exc
     # KeyboardInterrupt (and SIGTERM's Terminated) propagate to cli_errors.run_guarded,
     # which prints the line and returns 130 or 143.
-
-
-def _botocore_code(exc: Exception) -> str:
-    """Stable codes for the client-side failures of botocore (its class names are not)."""
-    from botocore.exceptions import (
-        EndpointConnectionError,
-        NoCredentialsError,
-        NoRegionError,
-        PartialCredentialsError,
-        ProfileNotFound,
-    )
-
-    if isinstance(exc, NoRegionError | ProfileNotFound):
-        return "AWS_CONFIG_MISSING"
-    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-        return "AWS_CREDENTIALS_MISSING"
-    if isinstance(exc, EndpointConnectionError):
-        return "AWS_UNREACHABLE"
-    return "AWS_CLIENT_ERROR"
