@@ -93,7 +93,7 @@ def test_usage_errors_exit_2_up_front_naming_the_problem(
     assert result.returncode == EXIT_USAGE, result.stderr
     assert message.format(tmp=tmp_path) in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
-    assert "plan…" not in result.stderr and " frames (" not in result.stderr  # nothing ran
+    assert "planning…" not in result.stderr and " frames (" not in result.stderr  # nothing ran
     assert contents(tmp_path) == before  # nothing written
 
 
@@ -318,7 +318,7 @@ def test_the_output_extension_picks_the_format_and_progress_is_plain_lines(
     assert (info.video_codec, info.frame_count) == ("vp9", 60)
     lines = result.stderr.splitlines()
     assert "\r" not in result.stderr
-    assert lines[0] == "kp.webm: plan…"
+    assert lines[0] == "kp.webm: planning…"
     assert any(line.startswith("kp.webm: plan done in ") for line in lines)
     frames = [line for line in lines if " frames (" in line]
     assert frames[-1].startswith("kp.webm: 60/60 frames (100%), ") and "eta 0s" in frames[-1]

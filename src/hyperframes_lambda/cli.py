@@ -121,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fail when a remote image cannot be fetched (default: render without it, warn)",
     )
+    render.add_argument(
+        "--strict-lint",
+        action="store_true",
+        help="fail when HyperFrames' linter finds an error (default: print findings, render)",
+    )
     split = render.add_mutually_exclusive_group()
     split.add_argument("--chunks", type=_positive, help="split into about N chunks (default 1)")
     split.add_argument("--chunk-size", type=_positive, metavar="F", help="or: F frames per chunk")
@@ -132,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--pages", type=_positive, help="browsers capturing in parallel (default: 2 on 2+ cores)"
     )
     render.add_argument("--quiet", action="store_true", help="no progress output")
+
+    lint = command("lint", help="check a composition with HyperFrames' own linter")
+    lint.add_argument("project", type=Path, help="project directory (or its entry .html file)")
+    lint.add_argument("--entry", help="entry HTML file in the project (default index.html)")
+    lint.add_argument("--json", action="store_true", help="print the findings as JSON")
+    lint.add_argument("--verbose", action="store_true", help="also show info-level findings")
 
     plan = command("plan", help="freeze a project into OUT_DIR/plan.tar.gz (+ plan/)")
     plan.add_argument("project", type=Path)
@@ -187,7 +198,7 @@ def _render_options(args: argparse.Namespace) -> tuple[Path, Path, RenderOptions
         fps=args.fps, width=args.width, height=args.height, quality=args.quality,
         format=output_format, codec=args.codec, crf=args.crf, bitrate=args.bitrate,
         entry_file=entry, variables=variables, dump_frames=args.dump_frames,
-        strict_assets=args.strict_assets,
+        strict_assets=args.strict_assets, strict_lint=args.strict_lint,
         pages=args.pages, chunks=args.chunks, chunk_size=args.chunk_size, workers=args.workers,
     )  # fmt: skip
     try:
@@ -211,11 +222,30 @@ def _cmd_render(args: argparse.Namespace) -> int:
         finally:
             if printer is not None:
                 printer.close()
-    for warning in result.plan.warnings:  # before the summary, where they are seen
+    for warning in result.warnings:  # lint findings, then the plan's: before the summary
         print(f"warning: {warning}", file=sys.stderr)
     for line in summary_lines(result):
         print(line)
     return 0
+
+
+def _cmd_lint(args: argparse.Namespace) -> int:
+    """Exit 0: no errors (warnings allowed); 1: errors; 2: usage."""
+    from .lint import lint_project
+    from .local_render import resolve_project
+
+    try:
+        project, entry = resolve_project(args.project, args.entry, entry_name="--entry")
+    except CompositionError as exc:
+        raise UsageError(str(exc)) from None
+    report = lint_project(project, entry)
+    if args.json:
+        print(json.dumps(report.to_json(verbose=args.verbose), indent=2))
+    else:
+        for finding in report.shown(verbose=args.verbose):
+            print(finding.line_text())
+        print(f"{project / entry}: {report.summary()}")
+    return 0 if report.ok else 1
 
 
 def summary_lines(result: RenderResult) -> list[str]:
@@ -401,6 +431,7 @@ def _cmd_lambda(args: argparse.Namespace) -> int:
 
 RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "render": _cmd_render,
+    "lint": _cmd_lint,
     "plan": _cmd_plan,
     "render-chunk": _cmd_render_chunk,
     "assemble": _cmd_assemble,

@@ -201,6 +201,20 @@ class OutputVerificationError(RenderError):
     code = "OUTPUT_VERIFICATION_FAILED"
 
 
+class LintFailedError(RenderError):
+    """``strict_lint``: HyperFrames' linter found error-severity problems in the
+    composition (the message lists them, with project-relative file names)."""
+
+    code = "LINT_FAILED"
+
+
+class LintUnavailableError(RenderError):
+    """HyperFrames' linter could not be loaded or run in the browser (the message says
+    why: a changed pinned file, a page error, a timeout)."""
+
+    code = "LINT_UNAVAILABLE"
+
+
 class FetchNotAllowedError(RenderError):
     """The fetch policy refused a URL the composition names: not http(s), or its host is
     (or a redirect leads to) a private, loopback, link-local, multicast or reserved
