@@ -54,8 +54,10 @@ def _wait_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress output")
 
 
-def add_lambda_commands(subparsers: Any) -> argparse.ArgumentParser:
-    """Register ``lambda`` and its subcommands on the main CLI's subparsers."""
+def add_lambda_commands(subparsers: Any) -> Any:
+    """Register ``lambda`` and its subcommands on the main CLI's subparsers; returns the
+    group's own subparsers, where the top-level CLI adds ``lambda emulate`` (a way in that
+    sits above this package: :mod:`hyperframes_lambda.local.emulate`)."""
     common = _target_options()
     group: argparse.ArgumentParser = subparsers.add_parser(
         "lambda", help="render on a deployed AWS stack (upload, render, progress, cost, …)"
@@ -101,7 +103,7 @@ def add_lambda_commands(subparsers: Any) -> argparse.ArgumentParser:
     est.add_argument("--chunks", type=int, default=16)
     est.add_argument("--memory-mb", type=int, default=10240)
     est.add_argument("--ephemeral-mb", type=int, default=10240)
-    return group
+    return commands
 
 
 def _client(args: argparse.Namespace) -> Any:
