@@ -11,10 +11,11 @@ command line its ``lambda`` commands.
 
 from __future__ import annotations
 
-from .client import CancelResult, Progress, RenderClient, RenderJob, RenderSummary
+from .client import CancelResult, RenderClient, RenderJob, RenderSummary
 from .cost import CostReport, Estimate, cost_from_records, estimate
 from .history import ExecutionRecord, parse_history
 from .prices import PRICES, Prices, prices_for
+from .progress import Progress
 from .stack import AwsTarget, Stack, find_stack
 from .upload import ProjectArchive, UploadResult, project_archive
 from .webhook import SIGNATURE_HEADER, sign, verify_webhook

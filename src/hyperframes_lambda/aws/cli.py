@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 ENV_STACK = "HYPERFRAMES_STACK"
+DEFAULT_STUCK_AFTER_S = 120.0  # .progress.DEFAULT_STUCK_AFTER_S (not imported: argparse only)
+EXECUTION_HELP = "render id (the execution's name, as render and ls print it) or execution ARN"
 
 
 def _json_object(text: str) -> dict[str, Any]:
@@ -52,6 +54,18 @@ def _wait_options(parser: argparse.ArgumentParser) -> None:
         "--poll", type=float, default=2.0, metavar="S", help="seconds between polls"
     )
     parser.add_argument("--quiet", action="store_true", help="no progress output")
+    _stuck_option(parser)
+
+
+def _stuck_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stuck-after",
+        type=float,
+        default=DEFAULT_STUCK_AFTER_S,
+        metavar="S",
+        help=f"report a chunk whose frame count has not moved for S seconds as stuck "
+        f"(default {DEFAULT_STUCK_AFTER_S:.0f})",
+    )
 
 
 def add_lambda_commands(subparsers: Any) -> Any:
@@ -83,17 +97,26 @@ def add_lambda_commands(subparsers: Any) -> Any:
     _wait_options(render)
 
     for name, text in (
-        ("progress", "status, chunks done/total, errors"),
+        ("progress", "status, frames and chunks done, %, cost so far, ETA, stuck chunks, errors"),
         ("cancel", "stop an execution (the output is never half-written)"),
         ("cost", "the actual cost of an execution, from its history"),
     ):
         command = commands.add_parser(name, parents=[common], help=text)
-        command.add_argument("execution", help="execution ARN")
+        command.add_argument("execution", help=EXECUTION_HELP)
+        if name == "progress":
+            _stuck_option(command)
+
+    listing = commands.add_parser(
+        "ls", parents=[common], help="recent renders: id, status, started, duration, frames, cost"
+    )
+    listing.add_argument(
+        "--limit", type=int, default=10, help="how many, newest first (default 10)"
+    )
 
     resume = commands.add_parser(
         "resume", parents=[common], help="re-run a failed execution, reusing rendered chunks"
     )
-    resume.add_argument("execution", help="execution ARN")
+    resume.add_argument("execution", help=EXECUTION_HELP)
     _wait_options(resume)
 
     est = commands.add_parser("estimate", parents=[common], help="expected cost before rendering")
@@ -115,7 +138,8 @@ def _client(args: argparse.Namespace) -> Any:
 
 
 class _ProgressDisplay:
-    """tqdm on a terminal; otherwise a plain line when something changed (at most every 5 s)."""
+    """tqdm over frames on a terminal; otherwise a plain line when something changed (at
+    most every 5 s). A stuck chunk is printed once per attempt, on either."""
 
     def __init__(self, quiet: bool) -> None:
         self.quiet = quiet
@@ -123,30 +147,43 @@ class _ProgressDisplay:
         self.bar: Any = None
         self.last_line = ""
         self.last_time = 0.0
+        self.reported_stuck: set[tuple[int, int]] = set()
 
     def __call__(self, progress: Any) -> None:
         if self.quiet:
             return
-        total = progress.chunks_total
+        for chunk in progress.stuck:
+            if (chunk.index, chunk.attempt) not in self.reported_stuck:
+                self.reported_stuck.add((chunk.index, chunk.attempt))
+                self._print(f"warning: {chunk}")
+        total = progress.frames_total
         if self.tty:
             from tqdm import tqdm
 
             if self.bar is None and total is not None:
-                self.bar = tqdm(total=total, unit="chunk", desc="render", file=sys.stderr)
+                self.bar = tqdm(total=total, unit="frame", desc="render", file=sys.stderr)
             if self.bar is not None:
-                self.bar.update(progress.chunks_done - self.bar.n)
-                self.bar.set_postfix_str(f"{progress.status} {progress.stage}")
+                self.bar.update(progress.frames_done - self.bar.n)
+                postfix = f"{progress.status} {progress.stage}"
+                if progress.cost_usd is not None:
+                    postfix += f" ${progress.cost_usd:.4f}"
+                self.bar.set_postfix_str(postfix)
             return
-        shown = "?" if total is None else total
-        line = f"{progress.status} {progress.stage}: {progress.chunks_done}/{shown} chunks"
+        line = progress.line()
         now = time.monotonic()
         if line != self.last_line and (
             now - self.last_time >= 5
             or progress.status != "RUNNING"
-            or progress.chunks_done == total
+            or progress.frames_done == total
         ):
-            print(line, file=sys.stderr, flush=True)
+            self._print(line)
             self.last_line, self.last_time = line, now
+
+    def _print(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:
@@ -156,11 +193,15 @@ class _ProgressDisplay:
 def _wait_and_report(job: Any, args: argparse.Namespace) -> int:
     display = _ProgressDisplay(args.quiet or args.json)
     try:
-        summary = job.wait(output=args.output, on_progress=display, poll_s=args.poll)
+        summary = job.wait(
+            output=args.output, on_progress=display, poll_s=args.poll,
+            stuck_after_s=args.stuck_after,
+        )  # fmt: skip
     finally:
         display.close()
     if args.json:
         print(json.dumps({
+            "renderId": summary.execution_arn.rsplit(":", 1)[-1],
             "executionArn": summary.execution_arn, "outputS3Uri": summary.output_uri,
             "output": str(summary.output_path) if summary.output_path else None,
             "frames": summary.frames, "chunks": summary.chunks,
@@ -173,11 +214,17 @@ def _wait_and_report(job: Any, args: argparse.Namespace) -> int:
 
 
 def _started(job: Any, args: argparse.Namespace) -> int:
+    render_id = job.execution_arn.rsplit(":", 1)[-1]
     if args.json and not (args.wait or args.output):
-        print(json.dumps({"executionArn": job.execution_arn, "consoleUrl": job.console_url}))
+        print(json.dumps({
+            "renderId": render_id, "executionArn": job.execution_arn,
+            "consoleUrl": job.console_url,
+        }))  # fmt: skip
         return 0
     print(job.execution_arn)
     print(job.console_url)
+    if not args.json:
+        print(f"render id: {render_id}", file=sys.stderr)
     if args.wait or args.output:
         return _wait_and_report(job, args)
     return 0
@@ -221,15 +268,17 @@ def _run(args: argparse.Namespace) -> int:
     if command == "resume":
         return _started(client.resume(args.execution), args)
     if command == "progress":
-        progress = client.progress(args.execution)
+        progress = client.progress(args.execution, stuck_after_s=args.stuck_after)
+        print(json.dumps(progress.as_dict()) if args.json else progress)
+        return 0
+    if command == "ls":
+        from .listing import render_table
+
+        renders = client.list_renders(limit=args.limit)
         if args.json:
-            print(json.dumps({
-                "status": progress.status, "stage": progress.stage,
-                "chunksDone": progress.chunks_done, "chunksTotal": progress.chunks_total,
-                "errors": [e.__dict__ for e in progress.errors],
-            }))  # fmt: skip
+            print(json.dumps([r.as_dict() for r in renders], indent=2))
         else:
-            print(progress)
+            print(render_table(renders))
         return 0
     if command == "cancel":
         result = client.cancel(args.execution)

@@ -36,33 +36,17 @@ from ..errors import (
     RemoteExecutionFailedError,
 )
 from .cost import DEFAULT_EPHEMERAL_MB, DEFAULT_MEMORY_MB, CostReport, cost_from_records
-from .executions import console_url, load_history, load_records
+from .executions import console_url, execution_arn_for, load_history, load_records
+from .heartbeat import HEARTBEAT_DIR, Heartbeat
 from .history import ExecutionError, ExecutionRecord, parse_history
+from .listing import RenderListing, list_renders
+from .progress import DEFAULT_STUCK_AFTER_S, Progress, build_progress, heartbeat_seconds
 from .stack import AwsTarget, Stack, find_stack
 from .upload import UploadResult, project_archive, upload_archive
 
 FINISHED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 OUTPUT_SUFFIX = {"mp4": ".mp4", "mov": ".mov", "webm": ".webm", "png-sequence": ".tar.gz"}
 CANCEL_ERROR = "CANCELLED"
-
-
-@dataclass(frozen=True)
-class Progress:
-    """Where an execution is: its status, chunks rendered of the total, errors so far."""
-
-    execution_arn: str
-    status: str
-    chunks_done: int
-    chunks_total: int | None
-    errors: list[ExecutionError]
-    stage: str  # the last state entered
-
-    def __str__(self) -> str:
-        total = "?" if self.chunks_total is None else str(self.chunks_total)
-        text = f"{self.status} {self.stage}: {self.chunks_done}/{total} chunks"
-        for error in self.errors:
-            text += f"\n  {error.where}: {error.error}: {error.cause[:300]}"
-        return text
 
 
 @dataclass
@@ -122,12 +106,14 @@ class RenderJob:
         *,
         poll_s: float = 2.0,
         timeout_s: float | None = None,
+        stuck_after_s: float = DEFAULT_STUCK_AFTER_S,
     ) -> RenderSummary:
         """Until the execution ends; then download to ``output`` (if given) and summarise.
         A failed execution raises :class:`RemoteExecutionFailedError` with its error."""
         record = self.client.wait(
-            self.execution_arn, on_progress=on_progress, poll_s=poll_s, timeout_s=timeout_s
-        )
+            self.execution_arn, on_progress=on_progress, poll_s=poll_s, timeout_s=timeout_s,
+            stuck_after_s=stuck_after_s,
+        )  # fmt: skip
         uploaded = self.upload is not None and self.upload.uploaded
         # The client's own S3 requests: HeadObject (+ PutObject) of the upload, the download.
         client_s3 = (int(self.upload is not None) + int(output is not None), int(uploaded))
@@ -150,6 +136,7 @@ class RenderClient:
     ) -> None:
         self.stack_name = stack
         self.target = AwsTarget(region=region, profile=profile, endpoint_url=endpoint_url)
+        self._beats: dict[str, tuple[Any, Heartbeat | None]] = {}
 
     @cached_property
     def stack(self) -> Stack:
@@ -218,39 +205,95 @@ class RenderClient:
     # ---- watch --------------------------------------------------------------------------
 
     def record(self, execution_arn: str) -> ExecutionRecord:
-        return parse_history(load_history(self.sfn, execution_arn))
+        return parse_history(load_history(self.sfn, self.resolve(execution_arn)))
 
-    def progress(self, execution_arn: str) -> Progress:
-        """Status, chunks done/total (chunk objects in S3, or all once the Map finished),
-        and every error so far with its name and cause (failed chunks included)."""
+    def list_renders(self, limit: int = 10) -> list[RenderListing]:
+        """The stack's newest ``limit`` renders (see :mod:`.listing`)."""
+        memory, ephemeral = self.sizes
+        return list_renders(
+            self.sfn, self.stack.state_machine_arn, limit=limit, memory_mb=memory,
+            ephemeral_mb=ephemeral,
+        )  # fmt: skip
+
+    def resolve(self, execution: str) -> str:
+        """An execution ARN from the ARN or the short render id (the execution's name); an
+        ARN is taken as it is (the stack is not looked up)."""
+        if execution.startswith("arn:"):
+            return execution
+        return execution_arn_for(execution, self.stack.state_machine_arn)
+
+    def progress(
+        self, execution_arn: str, *, stuck_after_s: float = DEFAULT_STUCK_AFTER_S
+    ) -> Progress:
+        """Status and stage; chunks and frames done of the totals, %, ETA, the cost so far;
+        the slowest chunks and any stuck one (from the chunks' heartbeats); every error so
+        far with its name and cause (failed chunks included). See :mod:`.progress`."""
+        execution_arn = self.resolve(execution_arn)
         record = self.record(execution_arn)
-        total = record.chunk_total
-        errors = list(record.errors)
-        failed_chunks = [r for r in record.chunk_results if r.get("Failed")]
-        for chunk in failed_chunks:
-            where = f"chunk {chunk.get('ChunkIndex')}"
-            errors.insert(
-                0, ExecutionError(where, str(chunk.get("Error")), str(chunk.get("Cause")))
-            )
-        if record.map_exited and total is not None:
-            done = total - len(failed_chunks)
-        else:
-            done = self._chunk_objects(record.input.get("PlanOutputS3Prefix"))
-            if total is not None:
-                done = min(done, total)
-        stage = record.entered_states[-1] if record.entered_states else ""
-        return Progress(execution_arn, record.status, done, total, _unique(errors), stage)
+        prefix = self._chunk_prefix(record)
+        chunk_objects, beats = self._chunk_listing(prefix) if prefix else (0, [])
+        now = time.time()
+        return build_progress(
+            execution_arn, record, beats, now, chunk_objects=chunk_objects,
+            stuck_after_s=stuck_after_s, accrued_usd=self._accrued_usd(record, beats, now),
+        )  # fmt: skip
 
-    def _chunk_objects(self, prefix_uri: str | None) -> int:
-        if not prefix_uri or not prefix_uri.startswith(f"s3://{self.stack.bucket}/"):
-            return 0
-        prefix = prefix_uri.removeprefix(f"s3://{self.stack.bucket}/").rstrip("/") + "/chunks/"
+    def _chunk_prefix(self, record: ExecutionRecord) -> str | None:
+        """The chunks' key prefix in the stack's bucket (None outside it)."""
+        uri = record.input.get("PlanOutputS3Prefix")
+        bucket_uri = f"s3://{self.stack.bucket}/"
+        if not isinstance(uri, str) or not uri.startswith(bucket_uri):
+            return None
+        return uri.removeprefix(bucket_uri).rstrip("/") + "/chunks/"
+
+    def _chunk_listing(self, prefix: str) -> tuple[int, list[Heartbeat]]:
+        """Chunk objects under ``prefix`` and the heartbeats beside them; a heartbeat is
+        fetched again only when its ETag changed since the last poll."""
         count = 0
+        beats: list[Heartbeat] = []
+        beat_prefix = f"{prefix}{HEARTBEAT_DIR}/"
         for page in self.s3.get_paginator("list_objects_v2").paginate(
             Bucket=self.stack.bucket, Prefix=prefix
         ):
-            count += len(page.get("Contents", []))
-        return count
+            for item in page.get("Contents", []):
+                key = str(item["Key"])
+                if not key.startswith(beat_prefix):
+                    count += 1
+                    continue
+                cached = self._beats.get(key)
+                if cached is None or cached[0] != item.get("ETag"):
+                    body = self.s3.get_object(Bucket=self.stack.bucket, Key=key)["Body"].read()
+                    cached = (item.get("ETag"), Heartbeat.from_bytes(body))
+                    self._beats[key] = cached
+                if cached[1] is not None:
+                    beats.append(cached[1])
+        return count, beats
+
+    def _accrued_usd(self, record: ExecutionRecord, beats: list[Heartbeat], now: float) -> float:
+        """What the execution has cost so far: its history's invocations (a running one to
+        now) and, while a DISTRIBUTED Map runs, the chunks' heartbeat time."""
+        from dataclasses import replace
+
+        now_dt = datetime.fromtimestamp(now, UTC)
+        calls = [
+            replace(c, ended=now_dt) if c.started is not None and c.ended is None else c
+            for c in record.invocations
+        ]
+        memory, ephemeral = self.sizes
+        region = record_region(self.stack.state_machine_arn)
+        report = cost_from_records(
+            replace(record, invocations=calls), region=region, memory_mb=memory,
+            ephemeral_mb=ephemeral,
+        )  # fmt: skip
+        total = report.total_usd
+        if beats and not record.inline_chunks and not record.chunk_results:
+            seconds, attempts = heartbeat_seconds(beats, now)
+            prices = report.prices
+            extra_gb = max(0, ephemeral - 512) / 1024
+            total += seconds * (memory / 1024 * prices.lambda_gb_second)
+            total += seconds * extra_gb * prices.ephemeral_gb_second
+            total += attempts * prices.lambda_request
+        return total
 
     def wait(
         self,
@@ -259,11 +302,13 @@ class RenderClient:
         on_progress: Callable[[Progress], None] | None = None,
         poll_s: float = 2.0,
         timeout_s: float | None = None,
+        stuck_after_s: float = DEFAULT_STUCK_AFTER_S,
     ) -> ExecutionRecord:
         """Poll until the execution ends; a failure raises with the execution's own error."""
+        execution_arn = self.resolve(execution_arn)
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         while True:
-            progress = self.progress(execution_arn)
+            progress = self.progress(execution_arn, stuck_after_s=stuck_after_s)
             if on_progress is not None:
                 on_progress(progress)
             if progress.status in FINISHED:
@@ -298,6 +343,11 @@ class RenderClient:
                 os.unlink(tmp)
         return target
 
+    @cached_property
+    def sizes(self) -> tuple[int, int]:
+        """:meth:`function_sizes`, read once per client."""
+        return self.function_sizes()
+
     def function_sizes(self) -> tuple[int, int]:
         """The function's memory and ephemeral storage (MB), the template's when unreadable."""
         try:
@@ -312,8 +362,9 @@ class RenderClient:
 
     def cost(self, execution_arn: str, client_s3: tuple[int, int] = (0, 0)) -> CostReport:
         """The execution's actual cost, from its history (see :mod:`.cost`)."""
+        execution_arn = self.resolve(execution_arn)
         parent, children = load_records(self.sfn, execution_arn)
-        memory, ephemeral = self.function_sizes()
+        memory, ephemeral = self.sizes
         return cost_from_records(
             parent, children, region=execution_arn.split(":")[3], memory_mb=memory,
             ephemeral_mb=ephemeral, client_s3=client_s3,
@@ -326,7 +377,7 @@ class RenderClient:
         output: str | Path | None = None,
         client_s3: tuple[int, int] = (0, 0),
     ) -> RenderSummary:
-        uri = str(record.output.get("OutputS3Uri", ""))
+        uri = record.output_uri
         if output is not None and not (uri.startswith("s3://") and "/" in uri[5:]):
             raise ExecutionOutputMissingError(
                 f"{execution_arn} {record.status}, but its result names no output object "
@@ -335,8 +386,8 @@ class RenderClient:
         path = self.download(uri, output) if output is not None else None
         return RenderSummary(
             execution_arn=execution_arn, output_uri=uri, output_path=path,
-            frames=int(record.output.get("FramesEncoded", 0)),
-            chunks=int(record.output.get("ChunkCount", 0)),
+            frames=record.frames_encoded,
+            chunks=int(record.output.get("ChunkCount") or record.chunk_total or 0),
             wall_seconds=record.wall_seconds or 0.0, stage_seconds=record.stage_seconds,
             cost=self.cost(execution_arn, client_s3),
         )  # fmt: skip
@@ -357,6 +408,7 @@ class RenderClient:
         """Stop the execution. The output is never half-written (an S3 object appears only
         whole); if Assemble had already started, its invocation may still finish and write
         the whole output — ``assemble_started`` says so."""
+        execution_arn = self.resolve(execution_arn)
         described = self.sfn.describe_execution(executionArn=execution_arn)
         if described["status"] == "RUNNING":
             self.sfn.stop_execution(
@@ -387,6 +439,7 @@ class RenderClient:
         """Start the failed execution's input again, under the same render prefix: the
         plan comes out the same (same hash) and every chunk already in S3 for that hash is
         reused by renderChunk instead of rendered again."""
+        execution_arn = self.resolve(execution_arn)
         described = self.sfn.describe_execution(executionArn=execution_arn)
         if described["status"] not in ("FAILED", "TIMED_OUT", "ABORTED"):
             raise ExecutionNotResumableError(
@@ -398,12 +451,5 @@ class RenderClient:
         return self.start(execution_input, f"{base}-resume-{secrets.token_hex(3)}")
 
 
-def _unique(errors: list[ExecutionError]) -> list[ExecutionError]:
-    seen: set[tuple[str, str, str]] = set()
-    unique = []
-    for error in errors:
-        key = (error.where, error.error, error.cause)
-        if key not in seen:
-            seen.add(key)
-            unique.append(error)
-    return unique
+def record_region(arn: str) -> str:
+    return arn.split(":")[3]

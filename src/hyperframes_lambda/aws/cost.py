@@ -123,8 +123,11 @@ def _s3_requests(
 def chunk_invocations(
     parent: ExecutionRecord, children: Iterable[ExecutionRecord]
 ) -> tuple[list[Invocation], int, list[str]]:
-    """The chunks' invocations and state transitions: from the children's histories when
-    they could be read, else from the Map's results (successful attempts only)."""
+    """The chunks' invocations and state transitions not already counted in the parent:
+    an INLINE Map's are in the parent's own history; a DISTRIBUTED one's in the children's
+    histories when they could be read, else in the Map's results (successful attempts only)."""
+    if parent.inline_chunks:
+        return parent.inline_chunks, 0, []
     kids = list(children)
     if kids:
         calls = [c for kid in kids for c in kid.invocations]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..errors import ExecutionNotFoundError
@@ -58,3 +59,21 @@ def console_url(execution_arn: str) -> str:
         f"https://{region}.console.aws.amazon.com/states/home?region={region}"
         f"#/v2/executions/details/{execution_arn}"
     )
+
+
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,80}")
+
+
+def execution_arn_for(execution: str, state_machine_arn: str) -> str:
+    """``execution`` as an ARN: an ARN as it is; a short render id (the execution's name,
+    as ``lambda render`` and ``lambda ls`` print it) as that name in the stack's state
+    machine."""
+    if execution.startswith("arn:"):
+        return execution
+    if not _NAME.fullmatch(execution):
+        raise ExecutionNotFoundError(
+            f"{execution!r} is neither an execution ARN nor a render id (letters, digits, "
+            "'-', '_', '.'; at most 80)"
+        )
+    head, _, machine = state_machine_arn.partition(":stateMachine:")
+    return f"{head}:execution:{machine}:{execution}"

@@ -9,6 +9,13 @@ payload; its span (TaskStarted → TaskFailed) stands in for its duration.
 
 Works on the events as boto3 returns them (``timestamp`` a datetime) and on canned JSON
 (ISO-8601 strings or epoch seconds), so a saved history can be re-costed offline.
+
+Two shapes of Map are read. Ours is DISTRIBUTED: each chunk is a child execution, and the
+parent sees only the Map's result, ``{"Failed": [...], "Results": [...]}``. A stack whose
+Map is INLINE (HyperFrames' own template; an older one of ours) runs every chunk's task in
+the parent's history, iterations interleaved, and its ``$.Chunks`` is the plain list of
+results. Interleaved tasks are told apart by each event's ``previousEventId`` (TaskStarted
+points at its TaskScheduled, the end at its TaskStarted), not by their order.
 """
 
 from __future__ import annotations
@@ -55,6 +62,7 @@ class Invocation:
     error: str | None = None
     cause: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+    chunk_index: int | None = None  # renderChunk: the index in its request
     # Started, and its execution ended (stopped, timed out) before it did: the function
     # goes on running, and Lambda bills it, until it returns or reaches its timeout.
     unfinished: bool = False
@@ -94,6 +102,7 @@ class ExecutionRecord:
     map_exited: bool = False
     state_transitions: int = 0
     entered_states: list[str] = field(default_factory=list)
+    entered_at: dict[str, datetime] = field(default_factory=dict)  # each state's first entry
 
     @property
     def wall_seconds(self) -> float | None:
@@ -110,6 +119,32 @@ class ExecutionRecord:
     @property
     def failure(self) -> ExecutionError | None:
         return self.errors[-1] if self.errors else None
+
+    @property
+    def inline_chunks(self) -> list[Invocation]:
+        """The chunks' invocations in this history (an INLINE Map); [] for a DISTRIBUTED
+        one, whose chunks run in child executions."""
+        return [c for c in self.invocations if c.action == "renderChunk"]
+
+    def _assembled(self) -> dict[str, Any]:
+        done = [c for c in self.invocations if c.action == "assemble" and c.succeeded]
+        return done[-1].payload if done else {}
+
+    @property
+    def frames_encoded(self) -> int:
+        """Frames in the output: the execution's result, else the assemble task's."""
+        for source in (self.output, self.output.get("Output"), self._assembled()):
+            if isinstance(source, dict) and isinstance(source.get("FramesEncoded"), int):
+                return int(source["FramesEncoded"])
+        return 0
+
+    @property
+    def output_uri(self) -> str:
+        """The output object: the execution's result, else the assemble task's."""
+        for source in (self.output, self.output.get("Output"), self._assembled()):
+            if isinstance(source, dict) and source.get("OutputS3Uri"):
+                return str(source["OutputS3Uri"])
+        return ""
 
 
 def _details(event: Mapping[str, Any]) -> dict[str, Any]:
@@ -131,10 +166,19 @@ _TERMINAL = {
 def parse_history(events: Iterable[Mapping[str, Any]]) -> ExecutionRecord:
     record = ExecutionRecord()
     entered: dict[str, datetime] = {}
+    not_yet_scheduled: dict[str, int] = {}  # TaskStateEntered without its first TaskScheduled
     state = ""
     current: Invocation | None = None
+    by_event: dict[int, Invocation] = {}  # TaskScheduled/TaskStarted id -> its invocation
+
+    def invocation_of(event: Mapping[str, Any]) -> Invocation | None:
+        linked = by_event.get(int(event.get("previousEventId") or 0))
+        return linked if linked is not None else current
+
+    call: Invocation | None
     for event in sorted(events, key=lambda e: int(e.get("id", 0))):
         kind = str(event.get("type", ""))
+        event_id = int(event.get("id", 0))
         when = timestamp(event["timestamp"]) if "timestamp" in event else None
         if kind == "ExecutionStarted":
             details = event.get("executionStartedEventDetails", {})
@@ -162,8 +206,10 @@ def parse_history(events: Iterable[Mapping[str, Any]]) -> ExecutionRecord:
             record.state_transitions += 1
             record.entered_states.append(name)
             entered[name] = when or datetime.now(UTC)
+            record.entered_at.setdefault(name, entered[name])
             if kind == "TaskStateEntered":
                 state = name
+                not_yet_scheduled[name] = not_yet_scheduled.get(name, 0) + 1
         elif kind.endswith("StateExited"):
             details = event.get("stateExitedEventDetails", {})
             name = details.get("name", "")
@@ -172,7 +218,9 @@ def parse_history(events: Iterable[Mapping[str, Any]]) -> ExecutionRecord:
             if kind == "MapStateExited":
                 record.map_exited = True
                 output = _json(details.get("output")) or {}
-                results = (output.get("Chunks") or {}).get("Results")
+                chunks = output.get("Chunks") if isinstance(output, dict) else None
+                # DISTRIBUTED (ours): {"Failed": [...], "Results": [...]}; INLINE: the list.
+                results = chunks.get("Results") if isinstance(chunks, dict) else chunks
                 if isinstance(results, list):
                     record.chunk_results = [r for r in results if isinstance(r, dict)]
         elif kind == "MapStateStarted":
@@ -188,34 +236,44 @@ def parse_history(events: Iterable[Mapping[str, Any]]) -> ExecutionRecord:
             if details.get("resourceType") != "lambda":
                 continue
             parameters = _json(details.get("parameters")) or {}
-            payload = parameters.get("Payload") or {}
-            action = payload.get("Action", "") if isinstance(payload, dict) else ""
-            current = Invocation(state=state, action=str(action))
+            payload = parameters.get("Payload") if isinstance(parameters, dict) else None
+            payload = payload if isinstance(payload, dict) else {}
+            current = Invocation(state=state, action=str(payload.get("Action", "")))
+            if isinstance(payload.get("ChunkIndex"), int):
+                current.chunk_index = int(payload["ChunkIndex"])
             record.invocations.append(current)
-            if len(record.invocations) > 1 and record.invocations[-2].state == state:
+            by_event[event_id] = current
+            if not_yet_scheduled.get(state, 0) > 0:
+                not_yet_scheduled[state] -= 1
+            else:
                 record.state_transitions += 1  # a retry counts as a transition
-        elif kind == "TaskStarted" and current is not None:
-            current.started = when
-        elif kind == "TaskSucceeded" and current is not None:
+        elif kind == "TaskStarted" and (call := invocation_of(event)) is not None:
+            call.started = when
+            by_event[event_id] = call
+        elif kind == "TaskSucceeded" and (call := invocation_of(event)) is not None:
             details = event.get("taskSucceededEventDetails", {})
             output = _json(details.get("output")) or {}
             payload = output.get("Payload") if isinstance(output, dict) else None
             payload = payload if isinstance(payload, dict) else {}
-            current.ended, current.succeeded, current.payload = when, True, payload
+            call.ended, call.succeeded, call.payload = when, True, payload
             if isinstance(payload.get("DurationMs"), int | float):
-                current.duration_ms = int(payload["DurationMs"])
+                call.duration_ms = int(payload["DurationMs"])
             if isinstance(payload.get("MemoryMb"), int | float):
-                current.memory_mb = int(payload["MemoryMb"])
-            current.reused = bool(payload.get("Reused", False))
-            if current.action == "plan":
+                call.memory_mb = int(payload["MemoryMb"])
+            call.reused = bool(payload.get("Reused", False))
+            if call.action == "plan":
                 record.plan = payload
             current = None
         elif kind in {"TaskFailed", "TaskTimedOut", "TaskSubmitFailed", "TaskStartFailed"}:
             details = _details(event)
             error = str(details.get("error") or kind)
             cause = str(details.get("cause") or "")
-            if current is not None:
-                current.ended, current.error, current.cause = when, error, cause
+            call = invocation_of(event)
+            if call is not None:
+                call.ended, call.error, call.cause = when, error, cause
                 current = None
-            record.errors.append(ExecutionError(state or "task", error, cause))
+            where = state or "task"
+            if call is not None and call.chunk_index is not None:
+                where = f"chunk {call.chunk_index}"
+            record.errors.append(ExecutionError(where, error, cause))
     return record

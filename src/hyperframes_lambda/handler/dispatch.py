@@ -57,6 +57,7 @@ from .events import (
     RenderChunkResultPayload,
     parse_event,
 )
+from .heartbeat import HeartbeatWriter
 from .storage import SHA256_METADATA, Storage, check_allowed, join_uri
 from .work_dirs import new_work_dir, release_work_dir, sweep_stale
 
@@ -232,7 +233,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.append_keys(**keys)
     logger.info("start")
     try:
-        result = _ACTIONS[parsed.Action](parsed, work)
+        result = _ACTIONS[parsed.Action](parsed, work, context)
         duration_ms = int((time.perf_counter() - started) * 1000)
         result["DurationMs"] = duration_ms
         result["MemoryMb"] = int(getattr(context, "memory_limit_in_mb", 0) or 0)  # for cost
@@ -310,7 +311,7 @@ def _plan_project(event: PlanEvent, project: Path, work: Path) -> PlanResult:
         ) from exc
 
 
-def _plan(event: PlanEvent, work: Path) -> dict[str, Any]:
+def _plan(event: PlanEvent, work: Path, _context: Any = None) -> dict[str, Any]:
     archive = storage().download(event.ProjectS3Uri, work / "project.tar.gz")
     project = _project_root(extract_archive(archive, work / "project"), event.config.entry_file)
     result = _plan_project(event, project, work)
@@ -371,22 +372,36 @@ def _reusable_chunk(event: RenderChunkEvent, uri: str, work: Path) -> dict[str, 
     ).model_dump()  # fmt: skip
 
 
-def _render_chunk(event: RenderChunkEvent, work: Path) -> dict[str, Any]:
+def _render_chunk(event: RenderChunkEvent, work: Path, context: Any = None) -> dict[str, Any]:
     uri = chunk_uri(event.ChunkOutputS3Prefix, event.ChunkIndex, event.Format)
-    reused = _reusable_chunk(event, uri, work)
-    if reused is not None:  # a retry of an invocation that already uploaded its chunk
-        return reused
-    plan_dir = _fetch_plan(event.PlanS3Uri, work)
-    out = work / f"chunk{CHUNK_EXTENSIONS[event.Format]}"
-    result = render_chunk(
-        plan_dir, event.ChunkIndex, out, expected_hash=event.PlanHash, pages=default_page_count(),
-        expected_format=event.Format, browser_pool=_browser_pool(),
-    )  # fmt: skip
-    storage().upload(
-        out, uri,
-        {META_PLAN_HASH: event.PlanHash, META_FRAMES: str(result.frames),
-         META_CAPTURE_MODE: result.capture_mode},
-    )  # fmt: skip
+    beat = HeartbeatWriter(
+        storage(), event.ChunkOutputS3Prefix, event.ChunkIndex, work, context, logger
+    )
+    beat.start()
+    done = False
+    try:
+        reused = _reusable_chunk(event, uri, work)
+        if reused is not None:  # a retry of an invocation that already uploaded its chunk
+            beat.finish(done=True, reused=True, frames=int(reused["FramesEncoded"]))
+            done = True
+            return reused
+        plan_dir = _fetch_plan(event.PlanS3Uri, work)
+        out = work / f"chunk{CHUNK_EXTENSIONS[event.Format]}"
+        result = render_chunk(
+            plan_dir, event.ChunkIndex, out, expected_hash=event.PlanHash,
+            pages=default_page_count(), expected_format=event.Format,
+            browser_pool=_browser_pool(), on_start=beat.set_total, on_frame=beat.frame,
+        )  # fmt: skip
+        storage().upload(
+            out, uri,
+            {META_PLAN_HASH: event.PlanHash, META_FRAMES: str(result.frames),
+             META_CAPTURE_MODE: result.capture_mode},
+        )  # fmt: skip
+        beat.finish(done=True, frames=result.frames)
+        done = True
+    finally:
+        if not done:
+            beat.finish(done=False)
     capture_s = result.timings.get("capture", 0.0)
     metrics.add_metric(name="FramesRendered", unit=MetricUnit.Count, value=result.frames)
     metrics.add_metric(name="CaptureSeconds", unit=MetricUnit.Seconds, value=capture_s)
@@ -407,7 +422,7 @@ def _parallel(items: list[str], fn: Callable[[int, str], Path]) -> list[Path]:
         return list(pool.map(fn, range(len(items)), items))
 
 
-def _assemble(event: AssembleEvent, work: Path) -> dict[str, Any]:
+def _assemble(event: AssembleEvent, work: Path, _context: Any = None) -> dict[str, Any]:
     if event.ChunkSha256s is not None and len(event.ChunkSha256s) != len(event.ChunkS3Uris):
         raise InvalidEventError(
             f"event.ChunkSha256s has {len(event.ChunkSha256s)} entries for "
@@ -439,7 +454,7 @@ def _assemble(event: AssembleEvent, work: Path) -> dict[str, Any]:
     ).model_dump()  # fmt: skip
 
 
-_ACTIONS: dict[str, Callable[[Any, Path], dict[str, Any]]] = {
+_ACTIONS: dict[str, Callable[[Any, Path, Any], dict[str, Any]]] = {
     "plan": _plan,
     "renderChunk": _render_chunk,
     "assemble": _assemble,

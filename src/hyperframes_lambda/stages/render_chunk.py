@@ -237,13 +237,15 @@ def render_chunk(
     pages: int = 1,
     dump_frames: Path | None = None,
     on_frame: Any = None,
+    on_start: Any = None,
     expected_format: str | None = None,
     browser_pool: BrowserPool | None = None,
 ) -> ChunkResult:
     """Capture and encode chunk ``chunk_index`` of the plan in ``plan_dir`` to ``out_path``.
 
     With ``browser_pool`` (a warm Lambda container's), browsers outlive the chunk and the
-    chunk's pages open in them."""
+    chunk's pages open in them. ``on_start(frames)`` is told the chunk's frame count once
+    the plan is verified; ``on_frame(index)`` is called per captured frame."""
     started = time.perf_counter()
     loaded = load_plan(plan_dir, expected_hash)
     if not 0 <= chunk_index < len(loaded.chunks):
@@ -254,6 +256,8 @@ def render_chunk(
     check_format(loaded, expected_format)
     check_browser_build(loaded.document)
     chunk = loaded.chunks[chunk_index]
+    if on_start is not None:
+        on_start(chunk.frames)
     timings = {"verify": time.perf_counter() - started}
     encoder = loaded.encoder
     capture = loaded.capture
