@@ -438,6 +438,27 @@ def test_cli_render_wait_then_a_second_render_uploads_nothing_and_cancels_clean(
     assert report["billedMs"] > 0 and report["totalUsd"] > 0
     assert cli.main(["lambda", "progress", arn, *target]) == 0
     assert "SUCCEEDED" in capsys.readouterr().out
+    # Frames, not only chunks, in the progress lines; the chunks' heartbeats say done.
+    frames = re.findall(r"(\d+)/(\d+) frames", captured.err)
+    assert frames and frames[-1] == ("120", "120"), captured.err
+    render_id = arn.rsplit(":", 1)[-1]
+    s3 = boto3.client("s3", endpoint_url=sm.endpoint)
+    beats = s3.list_objects_v2(Bucket=sm.bucket, Prefix=f"renders/{render_id}/chunks/progress/")
+    bodies = [json.loads(s3.get_object(Bucket=sm.bucket, Key=o["Key"])["Body"].read())
+              for o in beats["Contents"]]  # fmt: skip
+    assert sorted((b["ChunkIndex"], b["FramesDone"], b["Done"]) for b in bodies) == [
+        (0, 40, True), (1, 40, True), (2, 40, True),
+    ]  # fmt: skip
+    # The short render id works wherever an ARN does; ls lists the render.
+    assert cli.main(["lambda", "progress", render_id, "--json", *target]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["renderId"], shown["framesDone"], shown["percent"]) == (render_id, 120, 100)
+    assert cli.main(["lambda", "ls", "--json", *target]) == 0
+    [listed] = [r for r in json.loads(capsys.readouterr().out) if r["renderId"] == render_id]
+    assert listed["status"] == "SUCCEEDED" and listed["frames"] == 120
+    assert listed["costUsd"] > 0 and listed["output"].endswith(".mp4")
+    assert cli.main(["lambda", "ls", *target]) == 0
+    assert render_id in capsys.readouterr().out
 
     # Same project, new variables: nothing uploaded; cancel it while chunks render.
     client = RenderClient(stack, region=REGION, endpoint_url=sm.endpoint)
@@ -453,7 +474,6 @@ def test_cli_render_wait_then_a_second_render_uploads_nothing_and_cancels_clean(
     while sm.route.in_flight:  # invocations still running finish; nothing may assemble
         assert time.monotonic() < deadline
         time.sleep(0.2)
-    s3 = boto3.client("s3", endpoint_url=sm.endpoint)
     key = job.execution_input["OutputS3Uri"].removeprefix(f"s3://{sm.bucket}/")
     assert "Contents" not in s3.list_objects_v2(Bucket=sm.bucket, Prefix=key)
     assert "assemble" not in sm.route.actions()[5:]
