@@ -150,17 +150,19 @@ def test_cost_of_a_canned_history_is_the_hand_computed_sum() -> None:
     assert lines["ephemeral storage > 512 MB"].quantity == pytest.approx(8.2 * 9.5)
     # Plan, RenderChunks, Assemble, Assemble's retry; one per chunk child (from results).
     assert lines["Step Functions transitions"].quantity == 6
-    # GET: plan 1, chunks 2 + 2, assemble 1 + 2 chunks; PUT: plan, 2 chunks, output.
+    # GET: plan 1, chunks 3 + 3 (heartbeat HEAD, chunk HEAD, plan), assemble 1 + 2 chunks;
+    # PUT: plan, chunks 3 + 3 (heartbeat at start and end, chunk; none in between: each
+    # rendered for less than the 5 s heartbeat interval), output.
     assert (lines["S3 GET-class requests"].quantity, lines["S3 PUT-class requests"].quantity) == (
+        10,
         8,
-        4,
     )
     expected = (
         82.0 * 0.0000166667 + 5 * 0.2e-6 + 77.9 * 0.0000000309
-        + 6 * 0.025 / 1000 + 4 * 0.005 / 1000 + 8 * 0.0004 / 1000
+        + 6 * 0.025 / 1000 + 8 * 0.005 / 1000 + 10 * 0.0004 / 1000
     )  # fmt: skip
     assert report.total_usd == pytest.approx(expected, rel=1e-9)
-    assert report.total_usd == pytest.approx(0.00154327611, rel=1e-6)
+    assert report.total_usd == pytest.approx(0.00156407611, rel=1e-6)
     assert report.high_usd >= report.total_usd
     assert report.prices.read_on in report.table()
     assert record.stage_seconds["RenderChunks"] == pytest.approx(3.5)

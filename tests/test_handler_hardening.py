@@ -249,7 +249,7 @@ def test_unanticipated_exception_is_internal_error(
     """The last line of defence: a bug (here a stage that raises ZeroDivisionError) leaves
     as INTERNAL_ERROR — terminal, its original type and message in the cause."""
 
-    def broken(event: Any, work: Path) -> dict[str, Any]:
+    def broken(event: Any, work: Path, context: Any) -> dict[str, Any]:
         return {"x": 1 / 0}
 
     monkeypatch.setitem(handler_module._ACTIONS, "plan", broken)

@@ -103,7 +103,10 @@ def test_render_chunk_is_idempotent(
     )
     first = invoke(chunk_event(small_plan, bucket))
     second = invoke(chunk_event(small_plan, bucket))
-    assert puts == ["r/1/chunks/0000.mp4"], "the retry must not upload again"
+    chunks = [key for key in puts if "/progress/" not in key]
+    assert chunks == ["r/1/chunks/0000.mp4"], "the retry must not upload again"
+    # Each attempt's heartbeat: written at its start and its end.
+    assert puts.count("r/1/chunks/progress/0000.json") >= 4
     assert (first["Reused"], second["Reused"]) == (False, True)
     assert (
         second["Sha256"] == first["Sha256"]

@@ -15,7 +15,8 @@ Actual cost (:func:`cost_from_records`):
 - **Step Functions** state transitions: every state entered (and every retry), in the
   parent execution (about 13) and in each chunk's child execution (one: its task).
 - **S3 requests**: counted from what each invocation did (project GET, plan PUT, chunk
-  HEAD/GET/PUT, assemble GETs and PUT; single-part transfers) plus the client's own.
+  HEAD/GET/PUT and its heartbeat's HEAD and PUTs, assemble GETs and PUT; single-part
+  transfers) plus the client's own.
 
 Prices are data (:mod:`.prices`), per region, with the date they were read.
 """
@@ -25,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .heartbeat import DEFAULT_INTERVAL_S
 from .history import ExecutionRecord, Invocation
 from .prices import Prices, prices_for
 
@@ -96,8 +98,10 @@ class CostReport:
 # S3 requests one invocation makes, by action (GET-class, PUT-class), single-part transfers.
 _S3_REQUESTS = {
     "plan": (1, 1),  # GET project; PUT plan (+ PUT audio, added below)
-    "renderChunk": (2, 1),  # HEAD chunk, GET plan; PUT chunk
-    "renderChunkReused": (1, 0),  # HEAD chunk
+    # HEAD heartbeat, HEAD chunk, GET plan; PUT heartbeat (start, end), PUT chunk; plus a
+    # heartbeat PUT per interval of rendering (.heartbeat), added below.
+    "renderChunk": (3, 3),
+    "renderChunkReused": (2, 2),  # HEAD heartbeat, HEAD chunk; PUT heartbeat (start, end)
     "assemble": (1, 1),  # GET plan (+ one GET per chunk, + audio); PUT output
     "notify": (0, 0),
 }
@@ -115,6 +119,8 @@ def _s3_requests(
         gets, puts = gets + get, puts + put
         if call.action == "plan" and has_audio:
             puts += 1
+        if key == "renderChunk" and call.duration_ms:
+            puts += int(call.duration_ms / 1000 // DEFAULT_INTERVAL_S)
         if call.action == "assemble":
             gets += chunk_count + int(has_audio)
     return gets, puts
