@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import typing
 import urllib.request
 import uuid
 import zipfile
@@ -42,8 +43,9 @@ import boto3
 import numpy as np
 import pytest
 
-from hyperframes_lambda.aws import asl
+from hyperframes_lambda.aws import asl, lifecycle
 from hyperframes_lambda.cache import cache_root
+from hyperframes_lambda.config import RenderConfig
 from hyperframes_lambda.errors import terminal_codes
 from hyperframes_lambda.local.rie import LocalLambda
 from hyperframes_lambda.local.step_functions import pack_project
@@ -303,11 +305,28 @@ def test_placeholders_are_the_templates_substitutions() -> None:
     props = template["Resources"]["RenderStateMachine"]["Properties"]
     assert props["DefinitionUri"] == "statemachine/render.asl.json"
     assert set(props["DefinitionSubstitutions"]) == asl.placeholders(asl.ASL_PATH.read_text())
-    # The expiring prefix the state machine enforces is the bucket's lifecycle rule.
+    # Objects expire by the tag the function writes (aws.lifecycle), never by prefix: one
+    # rule per tag value, intermediates after IntermediateExpirationDays, outputs only
+    # when asked (OutputExpirationDays, or one of the per-render choices).
     rules = template["Resources"]["RenderBucket"]["Properties"]["LifecycleConfiguration"]["Rules"]
     expiring = [r for r in rules if "ExpirationInDays" in r]
-    assert [(r["Prefix"], r["ExpirationInDays"]) for r in expiring] == [("renders/", 7)]
-    assert "s3://${RenderBucketName}/renders/*" in asl.ASL_PATH.read_text()
+    assert all("Prefix" not in r for r in rules)
+    by_tag = {r["TagFilters"][0]["Value"]: r for r in expiring}
+    assert all(r["TagFilters"][0]["Key"] == lifecycle.LIFECYCLE_TAG for r in expiring)
+    intermediate = by_tag[lifecycle.INTERMEDIATE]
+    assert intermediate["ExpirationInDays"] == {"Ref": "IntermediateExpirationDays"}
+    assert "If" in by_tag[lifecycle.OUTPUT]["Status"]  # off unless OutputExpirationDays > 0
+    for days in lifecycle.OUTPUT_EXPIRY_DAYS:
+        rule = by_tag[lifecycle.output_tag(days)[lifecycle.LIFECYCLE_TAG]]
+        assert (rule["ExpirationInDays"], rule["Status"]) == (days, "Enabled")
+    assert set(lifecycle.OUTPUT_EXPIRY_DAYS) == set(
+        typing.get_args(
+            typing.get_args(RenderConfig.model_fields["output_expires_in_days"].annotation)[0]
+        )
+    )
+    assert "/renders/" not in json.dumps(
+        json.loads(asl.ASL_PATH.read_text())["States"]["CheckInput"]
+    )
 
 
 # ---- executions without Lambda --------------------------------------------------------
@@ -317,8 +336,8 @@ def test_placeholders_are_the_templates_substitutions() -> None:
     ("change", "cause"),
     [
         ({"OutputS3Uri": None}, "needs ProjectS3Uri, PlanOutputS3Prefix and OutputS3Uri"),
-        ({"PlanOutputS3Prefix": "s3://{bucket}/plans/x/"}, "must be under s3://{bucket}/renders/"),
-        ({"OutputS3Uri": "s3://{bucket}/renders/x/out.mp4"}, "must not be under s3://{bucket}/renders/"),
+        ({"PlanOutputS3Prefix": "s3://other-bucket/renders/x/"}, "PlanOutputS3Prefix must be in the render bucket"),
+        ({"OutputS3Uri": "s3://other-bucket/outputs/out.mp4"}, "OutputS3Uri must name an object in the render bucket"),
     ],
 )  # fmt: skip
 def test_bad_input_fails_before_any_invocation(

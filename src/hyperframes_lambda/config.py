@@ -11,7 +11,16 @@ import re
 from fractions import Fraction
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 from .errors import InvalidConfigError
 from .timing import parse_fps
@@ -19,6 +28,40 @@ from .timing import parse_fps
 _BITRATE = re.compile(r"^[1-9][0-9]*(\.[0-9]+)?[kKmM]?$")
 
 RuntimeCap = Literal["lambda", "temporal", "cloud-run-job", "k8s-job", "none"]
+
+# Keys of HyperFrames' own distributed Config (``SerializableDistributedRenderConfig``,
+# which its CLI and SDK send) that this renderer does not implement. They are accepted
+# and reported as a plan warning, so HyperFrames' client works on our stack; any other
+# unknown key is still refused (a typo must not pass silently).
+HYPERFRAMES_ONLY_KEYS: dict[str, str] = {
+    "workerConcurrency": "the chunk fan-out is the stack's MapMaxConcurrency",
+    "videoFrameFormat": "the capture format follows the output format",
+    "rejectOnSystemFonts": "fonts come from the pinned font set",
+    "failClosedFontFetch": "use strictAssets for a hard failure on a missing asset",
+    "hdrMode": "renders are SDR",
+    "cfr": "outputs are always constant frame rate",
+    "engineConfig": "HyperFrames' engine settings",
+    "strictness": "use strictAssets",
+    "planDirSizeLimitBytes": "the plan's limits are fixed",
+}
+
+# HyperFrames' output resolution presets (``CANVAS_DIMENSIONS``) and the flag aliases its
+# CLI accepts; an aspect-agnostic alias follows the composition's orientation.
+OUTPUT_RESOLUTIONS: dict[str, tuple[int, int]] = {
+    "landscape": (1920, 1080),
+    "portrait": (1080, 1920),
+    "square": (1080, 1080),
+    "landscape-4k": (3840, 2160),
+    "portrait-4k": (2160, 3840),
+    "square-4k": (2160, 2160),
+}
+OUTPUT_RESOLUTION_ALIASES: dict[str, str] = {
+    "1080p": "landscape", "hd": "landscape", "1080p-portrait": "portrait",
+    "portrait-1080p": "portrait", "4k": "landscape-4k", "uhd": "landscape-4k",
+    "4k-portrait": "portrait-4k", "portrait-4k": "portrait-4k", "1080p-square": "square",
+    "square-1080p": "square", "4k-square": "square-4k", "square-4k": "square-4k",
+}  # fmt: skip
+ASPECT_AGNOSTIC_ALIASES = frozenset({"1080p", "hd", "4k", "uhd"})
 
 
 class RenderConfig(BaseModel):
@@ -43,6 +86,55 @@ class RenderConfig(BaseModel):
     entry_file: str = Field(default="index.html", alias="entryFile", min_length=1)
     # An unreachable remote image fails the plan instead of rendering without it.
     strict_assets: bool = Field(default=False, alias="strictAssets")
+    # HyperFrames' preset (or alias): the output size, the page scaled to it.
+    output_resolution: str | None = Field(default=None, alias="outputResolution")
+    output_resolution_aspect_agnostic: bool = Field(
+        default=False, alias="outputResolutionAspectAgnostic"
+    )
+    # Expire the output this many days after it is written (one of the bucket's rules:
+    # hyperframes_lambda.aws.lifecycle.OUTPUT_EXPIRY_DAYS); None: kept.
+    output_expires_in_days: Literal[1, 3, 7, 30, 90] | None = Field(
+        default=None, alias="outputExpiresInDays"
+    )
+    _hyperframes_only: tuple[str, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _set_aside_hyperframes_keys(
+        cls, data: Any, handler: ValidatorFunctionWrapHandler
+    ) -> RenderConfig:
+        """Validate without HyperFrames' unimplemented keys; remember which were given."""
+        given: tuple[str, ...] = ()
+        if isinstance(data, dict):
+            given = tuple(sorted(k for k in data if k in HYPERFRAMES_ONLY_KEYS))
+            data = {k: v for k, v in data.items() if k not in HYPERFRAMES_ONLY_KEYS}
+        config = handler(data)
+        assert isinstance(config, RenderConfig)
+        config._hyperframes_only = given or config._hyperframes_only
+        return config
+
+    @property
+    def hyperframes_only_keys(self) -> tuple[str, ...]:
+        """HyperFrames' Config keys that were given and have no effect here."""
+        return self._hyperframes_only
+
+    def ignored_key_warnings(self) -> list[str]:
+        return [
+            f"Config.{key} is a HyperFrames setting this renderer does not implement; ignored "
+            f"({HYPERFRAMES_ONLY_KEYS[key]})"
+            for key in self.hyperframes_only_keys
+        ]
+
+    @field_validator("output_resolution")
+    @classmethod
+    def _known_resolution(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        lowered = value.lower()
+        if lowered in OUTPUT_RESOLUTIONS or lowered in OUTPUT_RESOLUTION_ALIASES:
+            return lowered
+        known = ", ".join([*OUTPUT_RESOLUTIONS, *sorted(ASPECT_AGNOSTIC_ALIASES)])
+        raise ValueError(f"must be one of {known}")
 
     @field_validator("fps", mode="before")
     @classmethod
@@ -83,6 +175,24 @@ class RenderConfig(BaseModel):
     @property
     def video_codec(self) -> Literal["h264", "h265"]:
         return self.codec or "h264"
+
+    def output_resolution_size(self, layout_width: int, layout_height: int) -> tuple[int, int]:
+        """The ``outputResolution`` preset's size for a composition laid out at
+        ``layout_width`` x ``layout_height``: an aspect-agnostic one (``1080p``, ``4k``;
+        or ``outputResolutionAspectAgnostic``) takes the composition's orientation."""
+        assert self.output_resolution is not None
+        name = OUTPUT_RESOLUTION_ALIASES.get(self.output_resolution, self.output_resolution)
+        agnostic = (
+            self.output_resolution_aspect_agnostic
+            or self.output_resolution in ASPECT_AGNOSTIC_ALIASES
+        )
+        if agnostic:
+            tier = "-4k" if name.endswith("-4k") else ""
+            if layout_height > layout_width:
+                name = f"portrait{tier}"
+            elif layout_height == layout_width:
+                name = f"square{tier}"
+        return OUTPUT_RESOLUTIONS[name]
 
 
 def parse_config(data: Any) -> RenderConfig:

@@ -148,10 +148,15 @@ class _ProgressDisplay:
         self.last_line = ""
         self.last_time = 0.0
         self.reported_stuck: set[tuple[int, int]] = set()
+        self.reported_warnings: set[str] = set()
 
     def __call__(self, progress: Any) -> None:
         if self.quiet:
             return
+        for warning in progress.warnings:
+            if warning not in self.reported_warnings:
+                self.reported_warnings.add(warning)
+                self._print(f"plan warning: {warning}")
         for chunk in progress.stuck:
             if (chunk.index, chunk.attempt) not in self.reported_stuck:
                 self.reported_stuck.add((chunk.index, chunk.attempt))

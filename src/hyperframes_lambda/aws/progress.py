@@ -98,6 +98,7 @@ class Progress:
     errors: list[ExecutionError]
     slowest: list[ChunkStatus] = field(default_factory=list)
     stuck: list[StuckChunk] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the plan's
 
     @property
     def render_id(self) -> str:
@@ -128,6 +129,8 @@ class Progress:
             text += f"\n  slowest chunks: {slow}"
         for chunk in self.stuck:
             text += f"\n  {chunk}"
+        for warning in self.warnings:
+            text += f"\n  plan warning: {warning}"
         for error in self.errors:
             text += f"\n  {error.where}: {error.error}: {error.cause[:300]}"
         return text
@@ -142,6 +145,7 @@ class Progress:
             "costUsd": None if self.cost_usd is None else round(self.cost_usd, 6),
             "slowest": [c.as_dict() for c in self.slowest],
             "stuck": [c.as_dict() for c in self.stuck],
+            "warnings": self.warnings,
             "errors": [e.__dict__ for e in self.errors],
         }  # fmt: skip
 
@@ -261,6 +265,7 @@ def build_progress(
         errors=_unique(errors),
         slowest=slowest_chunks(s for s in statuses if not s.done) if running else [],
         stuck=stuck_chunks(beats, now, stuck_after_s) if running else [],
+        warnings=[str(w) for w in record.plan.get("Warnings") or []],
     )  # fmt: skip
 
 

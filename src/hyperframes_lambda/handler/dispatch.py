@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -29,6 +30,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from ..aws.lifecycle import INTERMEDIATE_TAG, output_tag
 from ..browser.pool import BrowserPool
 from ..errors import (
     CdpProtocolError,
@@ -46,6 +48,7 @@ from ..stages.assemble import assemble
 from ..stages.chunk_tag import read_tag
 from ..stages.plan import AUDIO_FILE, PlanResult, plan
 from ..stages.plan_archive import extract_archive, extract_plan_archive
+from ..stages.plan_hash import PLAN_JSON
 from ..stages.render_chunk import CHUNK_EXTENSIONS, render_chunk
 from ..timing import fps_json
 from .events import (
@@ -316,11 +319,15 @@ def _plan(event: PlanEvent, work: Path, _context: Any = None) -> dict[str, Any]:
     project = _project_root(extract_archive(archive, work / "project"), event.config.entry_file)
     result = _plan_project(event, project, work)
     plan_uri = join_uri(event.PlanOutputS3Prefix, PLAN_ARCHIVE)
-    storage().upload(work / PLAN_ARCHIVE, plan_uri, {META_PLAN_HASH: result.plan_hash})
+    storage().upload(
+        work / PLAN_ARCHIVE, plan_uri, {META_PLAN_HASH: result.plan_hash}, INTERMEDIATE_TAG
+    )
     audio_uri = None
     if result.audio_path is not None:
         audio_uri = join_uri(event.PlanOutputS3Prefix, AUDIO_FILE)
-        storage().upload(result.audio_path, audio_uri, {META_PLAN_HASH: result.plan_hash})
+        storage().upload(
+            result.audio_path, audio_uri, {META_PLAN_HASH: result.plan_hash}, INTERMEDIATE_TAG
+        )
     metrics.add_metric(name="PlannedFrames", unit=MetricUnit.Count, value=result.total_frames)
     return PlanResultPayload(
         PlanS3Uri=plan_uri, PlanHash=result.plan_hash, ChunkCount=result.chunk_count,
@@ -329,6 +336,7 @@ def _plan(event: PlanEvent, work: Path, _context: Any = None) -> dict[str, Any]:
         AudioS3Uri=audio_uri, FfmpegVersion=result.ffmpeg_version,
         RendererVersion=result.renderer_version, DurationMs=0,
         BrowserBuild=result.browser_build, FontSet=result.font_set,
+        Warnings=result.warnings[:20],
     ).model_dump()  # fmt: skip
 
 
@@ -396,6 +404,7 @@ def _render_chunk(event: RenderChunkEvent, work: Path, context: Any = None) -> d
             out, uri,
             {META_PLAN_HASH: event.PlanHash, META_FRAMES: str(result.frames),
              META_CAPTURE_MODE: result.capture_mode},
+            INTERMEDIATE_TAG,
         )  # fmt: skip
         beat.finish(done=True, frames=result.frames)
         done = True
@@ -415,6 +424,12 @@ def _render_chunk(event: RenderChunkEvent, work: Path, context: Any = None) -> d
         BrowserBuild=result.browser_build, FontSet=result.font_set,
         FfmpegVersion=result.ffmpeg_version,
     ).model_dump()  # fmt: skip
+
+
+def _output_expiry(plan_dir: Path) -> int | None:
+    """The render's ``Config.outputExpiresInDays``, as the plan recorded it."""
+    value = json.loads((plan_dir / PLAN_JSON).read_text()).get("outputExpiresInDays")
+    return int(value) if isinstance(value, int) else None
 
 
 def _parallel(items: list[str], fn: Callable[[int, str], Path]) -> list[Path]:
@@ -446,7 +461,7 @@ def _assemble(event: AssembleEvent, work: Path, _context: Any = None) -> dict[st
     upload = out
     if event.Format == "png-sequence":  # one object: the frames (and audio) as a tar.gz
         upload = Path(shutil.make_archive(str(work / "output-sequence"), "gztar", out))
-    digest = storage().upload(upload, event.OutputS3Uri)
+    digest = storage().upload(upload, event.OutputS3Uri, tags=output_tag(_output_expiry(plan_dir)))
     metrics.add_metric(name="AssembledFrames", unit=MetricUnit.Count, value=result.frames)
     return AssembleResultPayload(
         OutputS3Uri=event.OutputS3Uri, FramesEncoded=result.frames,

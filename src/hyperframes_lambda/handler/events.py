@@ -99,6 +99,8 @@ class PlanResultPayload(BaseModel):
     DurationMs: int
     BrowserBuild: str = ""  # e.g. "@sparticuz/chromium@153.0.0"; in the plan hash
     FontSet: str = ""  # e.g. "hf-fontset-1+78b8d67799a7"; in the plan hash
+    # The plan's warnings (ignored HyperFrames keys, scaling, …): the client shows them.
+    Warnings: list[str] = []
 
 
 class RenderChunkResultPayload(BaseModel):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..aws.heartbeat import DEFAULT_INTERVAL_S, ENV_INTERVAL, Heartbeat, heartbeat_key
+from ..aws.lifecycle import INTERMEDIATE_TAG
 from .storage import Storage
 
 
@@ -81,7 +82,7 @@ class HeartbeatWriter:
         path = self.work / f"heartbeat-{threading.get_ident()}.json"
         try:
             path.write_bytes(beat.to_bytes())
-            self.storage.upload(path, self.uri)
+            self.storage.upload(path, self.uri, tags=INTERMEDIATE_TAG)
         except Exception as exc:  # noqa: BLE001 - best effort, see the module docstring
             self.logger.warning("heartbeat not written", extra={"error": str(exc)[:300]})
         finally:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlsplit
 
+from ..aws.lifecycle import tagging
 from ..cache import file_sha256
 from ..errors import (
     FileUriNotAllowedError,
@@ -137,8 +138,16 @@ class ObjectStore(Protocol):
         """Copy the object to ``dest``; return the SHA-256 stored with it, if any."""
         ...
 
-    def store(self, src: Path, location: Location, uri: str, metadata: dict[str, str]) -> None:
-        """Put ``src`` at the location atomically, with ``metadata`` (the digest included)."""
+    def store(
+        self,
+        src: Path,
+        location: Location,
+        uri: str,
+        metadata: dict[str, str],
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        """Put ``src`` at the location atomically, with ``metadata`` (the digest included)
+        and object ``tags`` (where the store has tags: S3's drive its lifecycle rules)."""
         ...
 
 
@@ -158,8 +167,15 @@ class FileStorage:
             shutil.copyfile(location.path, dest)
             return _read_sidecar(location.path).get(SHA256_METADATA)
 
-    def store(self, src: Path, location: Location, uri: str, metadata: dict[str, str]) -> None:
-        target = location.path
+    def store(
+        self,
+        src: Path,
+        location: Location,
+        uri: str,
+        metadata: dict[str, str],
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        target = location.path  # a file has no tags (and no lifecycle)
         partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
         with _file_errors("upload", uri):
             try:
@@ -265,8 +281,17 @@ class S3Storage:
             )
         return info.get("Metadata", {}).get(SHA256_METADATA)
 
-    def store(self, src: Path, location: Location, uri: str, metadata: dict[str, str]) -> None:
-        extra = {"Metadata": metadata, "ChecksumAlgorithm": "SHA256"}
+    def store(
+        self,
+        src: Path,
+        location: Location,
+        uri: str,
+        metadata: dict[str, str],
+        tags: dict[str, str] | None = None,
+    ) -> None:
+        extra: dict[str, Any] = {"Metadata": metadata, "ChecksumAlgorithm": "SHA256"}
+        if tags:
+            extra["Tagging"] = tagging(tags)
         with self._errors("upload", uri):
             self.client.upload_file(
                 str(src), location.bucket, location.key,
@@ -322,11 +347,18 @@ class Storage:
                     )
         return dest
 
-    def upload(self, src: Path, uri: str, metadata: dict[str, str] | None = None) -> str:
-        """Store ``src`` at ``uri`` (replacing it atomically); returns its SHA-256."""
+    def upload(
+        self,
+        src: Path,
+        uri: str,
+        metadata: dict[str, str] | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        """Store ``src`` at ``uri`` (replacing it atomically), with ``tags`` on S3 (see
+        :mod:`hyperframes_lambda.aws.lifecycle`); returns its SHA-256."""
         digest = file_sha256(src)
         store, location = self._where(uri)
-        store.store(src, location, uri, {**(metadata or {}), SHA256_METADATA: digest})
+        store.store(src, location, uri, {**(metadata or {}), SHA256_METADATA: digest}, tags)
         return digest
 
 

@@ -127,9 +127,19 @@ def _plan(
     timings: dict[str, float] = {}
     warnings: list[str] = []
     cfg = parse_config(config)
+    warnings.extend(cfg.ignored_key_warnings())
     info = read_composition(project_dir, cfg.entry_file)
-    width, height = resolve_output_size(info, cfg.width, cfg.height)
-    if (cfg.width, cfg.height) != (None, None) and (width, height) != (info.width, info.height):
+    wanted = (cfg.width, cfg.height)
+    if cfg.output_resolution is not None:  # HyperFrames' preset: the output size
+        wanted = cfg.output_resolution_size(info.width, info.height)
+        if (cfg.width, cfg.height) not in ((None, None), (info.width, info.height)):
+            warnings.append(
+                f"Config.outputResolution {cfg.output_resolution} sets the output size "
+                f"{wanted[0]}x{wanted[1]}; Config width x height {cfg.width}x{cfg.height} "
+                "is ignored"
+            )
+    width, height = resolve_output_size(info, *wanted)
+    if wanted != (None, None) and (width, height) != (info.width, info.height):
         warnings.append(
             f"Config {width}x{height} differs from the composition's {info.width}x{info.height}: "
             "the page is scaled to the configured size"
@@ -226,6 +236,7 @@ def _plan(
         "chunkCount": len(chunks),
         "hasAudio": has_audio,
         "runtimeCap": cfg.runtime_cap,
+        "outputExpiresInDays": cfg.output_expires_in_days,
         "warnings": warnings,
     }
     (plan_dir / PLAN_JSON).write_text(json.dumps(document, indent=2, sort_keys=True) + "\n")
