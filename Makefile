@@ -71,6 +71,17 @@ eval-local: setup
 emulate: setup
 	$(BIN)/hyperframes-lambda lambda emulate $(EMULATE_ARGS)
 
+# HyperFrames' own CLI and SDK (npm, pinned in build/hyperframes-js-client/package.json) for
+# tests/test_hyperframes_client.py: its client against our stack. Needs npm; installs Node 22
+# as a package. --ignore-scripts: ffmpeg-static's download is for HyperFrames' handler, not
+# its client; --legacy-peer-deps: aws-cdk-lib is a peer for its CDK construct only.
+JS_CLIENT ?= $(HOME)/.cache/hyperframes-lambda/hyperframes-js-client
+.PHONY: hyperframes-js-client
+hyperframes-js-client:
+	mkdir -p $(JS_CLIENT)
+	cp build/hyperframes-js-client/package.json $(JS_CLIENT)/package.json
+	cd $(JS_CLIENT) && npm install --no-audit --no-fund --legacy-peer-deps --ignore-scripts
+
 # The state machine's terminal-error retriers, regenerated from hyperframes_lambda.errors.
 .PHONY: asl sam-cli
 asl: setup
