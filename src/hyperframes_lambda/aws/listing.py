@@ -79,8 +79,9 @@ def list_renders(
 def render_table(rows: list[RenderListing]) -> str:
     if not rows:
         return "no renders on this stack yet"
+    width = max(len("render id"), *(len(row.render_id) for row in rows))
     lines = [
-        f"{'render id':<34} {'status':<10} {'started (UTC)':<19} {'duration':>9} "
+        f"{'render id':<{width}} {'status':<10} {'started (UTC)':<19} {'duration':>9} "
         f"{'frames':>7} {'cost':>10}  output"
     ]
     for row in rows:
@@ -88,7 +89,7 @@ def render_table(rows: list[RenderListing]) -> str:
         frames = "-" if row.frames is None else str(row.frames)
         cost = "-" if row.cost_usd is None else f"${row.cost_usd:.4f}"
         lines.append(
-            f"{row.render_id:<34} {row.status:<10} {row.started:%Y-%m-%d %H:%M:%S} "
+            f"{row.render_id:<{width}} {row.status:<10} {row.started:%Y-%m-%d %H:%M:%S} "
             f"{duration:>9} {frames:>7} {cost:>10}  {row.output_uri}"
         )
     return "\n".join(lines)
