@@ -94,6 +94,11 @@ def add_lambda_commands(subparsers: Any) -> Any:
     render.add_argument(
         "--webhook-secret", help="signing key in the input (visible in the history; prefer -arn)"
     )
+    render.add_argument(
+        "--no-preflight",
+        action="store_true",
+        help="skip the concurrency check (lambda quotas) before starting",
+    )
     _wait_options(render)
 
     for name, text in (
@@ -105,6 +110,13 @@ def add_lambda_commands(subparsers: Any) -> Any:
         command.add_argument("execution", help=EXECUTION_HELP)
         if name == "progress":
             _stuck_option(command)
+
+    quotas = commands.add_parser(
+        "quotas",
+        parents=[common],
+        help="Lambda concurrency: the account's, the stack's, and what N chunks will do",
+    )
+    quotas.add_argument("--chunks", type=int, help="say what a render of N chunks does")
 
     listing = commands.add_parser(
         "ls", parents=[common], help="recent renders: id, status, started, duration, frames, cost"
@@ -218,6 +230,10 @@ def _wait_and_report(job: Any, args: argparse.Namespace) -> int:
     return 0
 
 
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr, flush=True)
+
+
 def _started(job: Any, args: argparse.Namespace) -> int:
     render_id = job.execution_arn.rsplit(":", 1)[-1]
     if args.json and not (args.wait or args.output):
@@ -268,6 +284,7 @@ def _run(args: argparse.Namespace) -> int:
             args.project, config=args.config, variables=args.variables, name=args.name,
             webhook_url=args.webhook_url, webhook_secret_arn=args.webhook_secret_arn,
             webhook_secret=args.webhook_secret,
+            on_warning=None if args.no_preflight else _warn,
         )  # fmt: skip
         return _started(job, args)
     if command == "resume":
@@ -275,6 +292,16 @@ def _run(args: argparse.Namespace) -> int:
     if command == "progress":
         progress = client.progress(args.execution, stuck_after_s=args.stuck_after)
         print(json.dumps(progress.as_dict()) if args.json else progress)
+        return 0
+    if command == "quotas":
+        found = client.quotas()
+        if args.json:
+            data = found.as_dict()
+            if args.chunks:
+                data["render"] = found.plan_for(args.chunks).as_dict()
+            print(json.dumps(data, indent=2))
+        else:
+            print(found.table(args.chunks))
         return 0
     if command == "ls":
         from .listing import render_table

@@ -41,6 +41,7 @@ from .heartbeat import HEARTBEAT_DIR, Heartbeat
 from .history import ExecutionError, ExecutionRecord, parse_history
 from .listing import RenderListing, list_renders
 from .progress import DEFAULT_STUCK_AFTER_S, Progress, build_progress, heartbeat_seconds
+from .quotas import Quotas, read_quotas
 from .stack import AwsTarget, Stack, find_stack
 from .upload import UploadResult, project_archive, upload_archive
 
@@ -169,8 +170,15 @@ class RenderClient:
         webhook_secret_arn: str | None = None,
         webhook_secret: str | None = None,
         name: str | None = None,
+        on_warning: Callable[[str], None] | None = None,
     ) -> RenderJob:
-        """Upload (if needed) and start an execution; returns at once."""
+        """Upload (if needed) and start an execution; returns at once. With
+        ``on_warning``, the concurrency preflight runs first and tells it when the Map may
+        start more chunks than Lambda can run (:meth:`Quotas.warning`)."""
+        if on_warning is not None:
+            warning = self.quotas().warning()
+            if warning:
+                on_warning(warning)
         config = dict(config or {})
         if variables is not None:
             config["variables"] = variables
@@ -213,6 +221,13 @@ class RenderClient:
         return list_renders(
             self.sfn, self.stack.state_machine_arn, limit=limit, memory_mb=memory,
             ephemeral_mb=ephemeral,
+        )  # fmt: skip
+
+    def quotas(self) -> Quotas:
+        """The account's and the stack's concurrency (see :mod:`.quotas`)."""
+        return read_quotas(
+            self.target.client("lambda"), self.sfn, self.stack.function_arn,
+            self.stack.state_machine_arn,
         )  # fmt: skip
 
     def resolve(self, execution: str) -> str:
