@@ -257,6 +257,18 @@ class StackOutputMissingError(RenderError):
     code = "STACK_OUTPUT_MISSING"
 
 
+class InvalidPolicyError(RenderError):
+    """``lambda policies validate``: the file is not a readable IAM policy document."""
+
+    code = "INVALID_POLICY"
+
+
+class PolicyMissingActionsError(RenderError):
+    """``lambda policies validate``: the policy lacks actions the stack needs."""
+
+    code = "POLICY_MISSING_ACTIONS"
+
+
 class ExecutionNotFoundError(RenderError):
     code = "EXECUTION_NOT_FOUND"
 

@@ -111,6 +111,23 @@ def add_lambda_commands(subparsers: Any) -> Any:
         if name == "progress":
             _stuck_option(command)
 
+    policies = commands.add_parser(
+        "policies", help="least-privilege IAM policies: to deploy and render, the function's"
+    )
+    kinds = policies.add_subparsers(dest="policies_command", required=True)
+    for kind, text in (
+        ("user", "what a person or CI identity needs to deploy the stack and render on it"),
+        ("role", "the function's execution role, as sam/template.yaml grants it"),
+        ("validate", "which needed actions a policy file does not allow"),
+    ):
+        sub = kinds.add_parser(kind, parents=[common], help=text)
+        if kind == "validate":
+            sub.add_argument("file", type=Path, help="an IAM policy document (JSON)")
+        if kind != "role":
+            sub.add_argument("--render-only", action="store_true", help="only what rendering needs")
+        sub.add_argument("--project-name", help="the template's ProjectName (default: --stack)")
+        sub.add_argument("--account", default="*", help="account id to scope to (default *)")
+
     quotas = commands.add_parser(
         "quotas",
         parents=[common],
@@ -270,6 +287,8 @@ def _run(args: argparse.Namespace) -> int:
                 f"prices {result.region}, read {result.read_on})"
             )
         return 0
+    if command == "policies":
+        return _policies(args)
     client = _client(args)
     if command == "upload":
         uploaded = client.upload_project(args.project, args.entry)
@@ -327,6 +346,38 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(report.as_dict(), indent=2) if args.json else report.table())
         return 0
     raise AssertionError(command)
+
+
+def _policies(args: argparse.Namespace) -> int:
+    from ..errors import PolicyMissingActionsError
+    from .policies import Names, load_policy, role_policy, user_policy, validate
+
+    names = Names(
+        stack=args.stack, project=args.project_name or args.stack,
+        region=args.region or "*", account=args.account,
+    )  # fmt: skip
+    kind = args.policies_command
+    if kind in ("user", "role"):
+        document = (
+            role_policy(names)
+            if kind == "role"
+            else user_policy(names, render_only=args.render_only)
+        )
+        print(json.dumps(document, indent=2))
+        if kind == "role" and not args.json:
+            print(
+                "also attached (AWS managed): AWSLambdaBasicExecutionRole, AWSXrayWriteOnlyAccess",
+                file=sys.stderr,
+            )
+        return 0
+    result = validate(load_policy(args.file), user_policy(names, render_only=args.render_only))
+    print(json.dumps(result.as_dict(), indent=2) if args.json else result.text())
+    if result.missing:
+        actions = sorted({action for action, _ in result.missing})
+        raise PolicyMissingActionsError(
+            f"{args.file} does not allow {len(actions)} needed action(s): {', '.join(actions)}"
+        )
+    return 0
 
 
 def run_lambda_command(args: argparse.Namespace) -> int:
