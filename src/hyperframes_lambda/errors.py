@@ -269,6 +269,24 @@ class PolicyMissingActionsError(RenderError):
     code = "POLICY_MISSING_ACTIONS"
 
 
+class ExecutionRunningError(RenderError):
+    """``lambda rm`` on a running execution: cancel it first."""
+
+    code = "EXECUTION_RUNNING"
+
+
+class StorageLeftError(RenderError):
+    """``lambda rm``/``destroy``: objects meant to be deleted are still there afterwards."""
+
+    code = "STORAGE_LEFT"
+
+
+class ProjectNotFoundError(RenderError):
+    """``lambda projects rm`` names a project that is not uploaded."""
+
+    code = "PROJECT_NOT_FOUND"
+
+
 class ExecutionNotFoundError(RenderError):
     code = "EXECUTION_NOT_FOUND"
 

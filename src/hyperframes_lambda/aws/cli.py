@@ -95,6 +95,12 @@ def add_lambda_commands(subparsers: Any) -> Any:
         "--webhook-secret", help="signing key in the input (visible in the history; prefer -arn)"
     )
     render.add_argument(
+        "--expire-output-days",
+        type=int,
+        choices=(1, 3, 7, 30, 90),
+        help="expire the output this many days after it is written (Config.outputExpiresInDays)",
+    )
+    render.add_argument(
         "--no-preflight",
         action="store_true",
         help="skip the concurrency check (lambda quotas) before starting",
@@ -134,6 +140,22 @@ def add_lambda_commands(subparsers: Any) -> Any:
         help="Lambda concurrency: the account's, the stack's, and what N chunks will do",
     )
     quotas.add_argument("--chunks", type=int, help="say what a render of N chunks does")
+
+    remove = commands.add_parser(
+        "rm",
+        parents=[common],
+        help="delete a finished render's intermediates (--output: its output too)",
+    )
+    remove.add_argument("execution", help=EXECUTION_HELP)
+    remove.add_argument("--output", action="store_true", help="delete the output as well")
+
+    projects = commands.add_parser("projects", help="uploaded projects: ls, rm")
+    project_commands = projects.add_subparsers(dest="projects_command", required=True)
+    project_commands.add_parser("ls", parents=[common], help="list uploaded projects")
+    project_rm = project_commands.add_parser("rm", parents=[common], help="delete projects")
+    project_rm.add_argument(
+        "names", nargs="+", help="sha256, projects/KEY or s3:// URI (as ls prints them)"
+    )
 
     listing = commands.add_parser(
         "ls", parents=[common], help="recent renders: id, status, started, duration, frames, cost"
@@ -304,6 +326,7 @@ def _run(args: argparse.Namespace) -> int:
             webhook_url=args.webhook_url, webhook_secret_arn=args.webhook_secret_arn,
             webhook_secret=args.webhook_secret,
             on_warning=None if args.no_preflight else _warn,
+            expire_output_days=args.expire_output_days,
         )  # fmt: skip
         return _started(job, args)
     if command == "resume":
@@ -311,6 +334,33 @@ def _run(args: argparse.Namespace) -> int:
     if command == "progress":
         progress = client.progress(args.execution, stuck_after_s=args.stuck_after)
         print(json.dumps(progress.as_dict()) if args.json else progress)
+        return 0
+    if command == "rm":
+        from ..errors import StorageLeftError
+
+        removal = client.remove(args.execution, output=args.output)
+        print(json.dumps(removal.as_dict(), indent=2) if args.json else removal.text())
+        if removal.left:
+            raise StorageLeftError(
+                f"{len(removal.left)} object(s) of {removal.render_id} are still there: "
+                f"{', '.join(removal.left[:5])}"
+            )
+        return 0
+    if command == "projects":
+        if args.projects_command == "ls":
+            found = client.projects()
+            if args.json:
+                print(json.dumps([p.as_dict() for p in found], indent=2))
+            else:
+                for project in found:
+                    print(f"{project.modified:%Y-%m-%d %H:%M:%S}  {project.size:>12,}  "
+                          f"{project.key}")  # fmt: skip
+                if not found:
+                    print("no uploaded projects")
+            return 0
+        deleted = client.remove_projects(args.names)
+        print(json.dumps({"deleted": deleted}) if args.json else "\n".join(
+            f"deleted {key}" for key in deleted))  # fmt: skip
         return 0
     if command == "quotas":
         found = client.quotas()

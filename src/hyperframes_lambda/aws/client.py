@@ -33,12 +33,14 @@ from typing import Any
 from ..errors import (
     ExecutionNotResumableError,
     ExecutionOutputMissingError,
+    ExecutionRunningError,
     RemoteExecutionFailedError,
 )
 from .cost import DEFAULT_EPHEMERAL_MB, DEFAULT_MEMORY_MB, CostReport, cost_from_records
 from .executions import console_url, execution_arn_for, load_history, load_records
 from .heartbeat import HEARTBEAT_DIR, Heartbeat
 from .history import ExecutionError, ExecutionRecord, parse_history
+from .hygiene import Project, Removal, list_projects, remove_projects, remove_render
 from .listing import RenderListing, list_renders
 from .progress import DEFAULT_STUCK_AFTER_S, Progress, build_progress, heartbeat_seconds
 from .quotas import Quotas, read_quotas
@@ -171,6 +173,7 @@ class RenderClient:
         webhook_secret: str | None = None,
         name: str | None = None,
         on_warning: Callable[[str], None] | None = None,
+        expire_output_days: int | None = None,
     ) -> RenderJob:
         """Upload (if needed) and start an execution; returns at once. With
         ``on_warning``, the concurrency preflight runs first and tells it when the Map may
@@ -180,6 +183,8 @@ class RenderClient:
             if warning:
                 on_warning(warning)
         config = dict(config or {})
+        if expire_output_days is not None:
+            config["outputExpiresInDays"] = expire_output_days
         if variables is not None:
             config["variables"] = variables
         upload = self.upload_project(project, str(config.get("entryFile", "index.html")))
@@ -229,6 +234,26 @@ class RenderClient:
             self.target.client("lambda"), self.sfn, self.stack.function_arn,
             self.stack.state_machine_arn,
         )  # fmt: skip
+
+    def remove(self, execution: str, *, output: bool = False) -> Removal:
+        """Delete a finished render's intermediates (and its output with ``output``); see
+        :mod:`.hygiene`. A running execution is refused: cancel it first."""
+        execution_arn = self.resolve(execution)
+        described = self.sfn.describe_execution(executionArn=execution_arn)
+        if described["status"] == "RUNNING":
+            raise ExecutionRunningError(
+                f"{execution_arn} is RUNNING: cancel it first (lambda cancel), then rm"
+            )
+        execution_input = json.loads(described.get("input") or "{}")
+        return remove_render(
+            self.s3, execution_arn.rsplit(":", 1)[-1], execution_input, output=output
+        )
+
+    def projects(self) -> list[Project]:
+        return list_projects(self.s3, self.stack.bucket)
+
+    def remove_projects(self, names: list[str]) -> list[str]:
+        return remove_projects(self.s3, self.stack.bucket, names)
 
     def resolve(self, execution: str) -> str:
         """An execution ARN from the ARN or the short render id (the execution's name); an

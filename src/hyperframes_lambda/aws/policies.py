@@ -75,7 +75,8 @@ RENDER = (
     Statement("FindTheStack", ("cloudformation:DescribeStacks",), (_STACK,)),
     Statement(
         "RenderBucketObjects",
-        ("s3:GetObject", "s3:PutObject", "s3:PutObjectTagging", "s3:DeleteObject"),
+        ("s3:GetObject", "s3:PutObject", "s3:PutObjectTagging", "s3:GetObjectTagging",
+         "s3:DeleteObject"),
         (_BUCKET + "/*",),
     ),
     Statement("RenderBucketList", ("s3:ListBucket",), (_BUCKET,)),
