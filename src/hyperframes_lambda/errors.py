@@ -275,6 +275,13 @@ class ExecutionRunningError(RenderError):
     code = "EXECUTION_RUNNING"
 
 
+class DeployFailedError(RenderError):
+    """``lambda deploy``/``destroy``: CloudFormation refused or rolled back; the message
+    names the first failed resource and its reason."""
+
+    code = "DEPLOY_FAILED"
+
+
 class StorageLeftError(RenderError):
     """``lambda rm``/``destroy``: objects meant to be deleted are still there afterwards."""
 

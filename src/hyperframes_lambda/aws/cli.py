@@ -31,6 +31,13 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
+def _key_value(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected KEY=VALUE")
+    return key, value
+
+
 def _target_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -116,6 +123,40 @@ def add_lambda_commands(subparsers: Any) -> Any:
         command.add_argument("execution", help=EXECUTION_HELP)
         if name == "progress":
             _stuck_option(command)
+
+    deploy = commands.add_parser(
+        "deploy", parents=[common],
+        help="deploy (or update) the stack with boto3 CloudFormation: no SAM CLI, no Docker",
+    )  # fmt: skip
+    deploy.add_argument("--zip", type=Path, help="the function's ZIP (default: build it)")
+    deploy.add_argument("--project-name", help="the template's ProjectName (default: --stack)")
+    for flag, parameter, text in (
+        ("--memory", "LambdaMemoryMb", "function memory, MB (2048-10240)"),
+        ("--timeout", "LambdaTimeoutSec", "per-invocation timeout, s (60-900)"),
+        ("--map-concurrency", "MapMaxConcurrency", "chunks at once (0 = no limit)"),
+        ("--reserved-concurrency", "ReservedConcurrency", "reserved executions (-1 = none)"),
+        ("--output-expiration-days", "OutputExpirationDays", "expire outputs (0 = keep)"),
+        ("--intermediate-expiration-days", "IntermediateExpirationDays", "expire intermediates"),
+    ):
+        deploy.add_argument(flag, type=int, dest=parameter, help=f"{parameter}: {text}")
+    deploy.add_argument(
+        "--parameter", action="append", default=[], metavar="KEY=VALUE", type=_key_value,
+        help="any other template parameter (repeatable)",
+    )  # fmt: skip
+    deploy.add_argument(
+        "--write-hyperframes-state", nargs="?", const=Path("."), type=Path, metavar="DIR",
+        help="write .hyperframes/lambda-stack-<stack>.json under DIR (default .) for "
+        "HyperFrames' own CLI",
+    )  # fmt: skip
+
+    destroy = commands.add_parser(
+        "destroy", parents=[common],
+        help="stop executions, delete intermediates and the stack; verify nothing is left",
+    )  # fmt: skip
+    destroy.add_argument(
+        "--delete-outputs", action="store_true",
+        help="also delete every object and the bucket (kept by default)",
+    )  # fmt: skip
 
     policies = commands.add_parser(
         "policies", help="least-privilege IAM policies: to deploy and render, the function's"
@@ -311,6 +352,8 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if command == "policies":
         return _policies(args)
+    if command in ("deploy", "destroy"):
+        return _stack_lifecycle(args)
     client = _client(args)
     if command == "upload":
         uploaded = client.upload_project(args.project, args.entry)
@@ -396,6 +439,73 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(report.as_dict(), indent=2) if args.json else report.table())
         return 0
     raise AssertionError(command)
+
+
+_DEPLOY_PARAMETERS = (
+    "LambdaMemoryMb", "LambdaTimeoutSec", "MapMaxConcurrency", "ReservedConcurrency",
+    "OutputExpirationDays", "IntermediateExpirationDays",
+)  # fmt: skip
+
+
+def _stack_lifecycle(args: argparse.Namespace) -> int:
+    from .client import RenderClient
+    from .deploy import Deployer, build_zip
+    from .stack import AwsTarget
+
+    target = AwsTarget(region=args.region, profile=args.profile, endpoint_url=args.endpoint_url)
+    deployer = Deployer(target, args.stack, log=None if not args.json else _quiet)
+    if args.lambda_command == "destroy":
+        destroyed = deployer.destroy(delete_outputs=args.delete_outputs)
+        state = Path(".hyperframes") / f"lambda-stack-{args.stack}.json"
+        state.unlink(missing_ok=True)
+        if args.json:
+            print(json.dumps(destroyed.as_dict(), indent=2))
+        else:
+            kept = "" if args.delete_outputs else " (outputs kept in the bucket)"
+            print(f"stack {args.stack} destroyed; nothing left{kept}")
+        return 0
+    parameters = {"ProjectName": args.project_name or args.stack}
+    parameters |= {
+        k: str(getattr(args, k)) for k in _DEPLOY_PARAMETERS if getattr(args, k) is not None
+    }
+    for item in args.parameter:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"--parameter {item!r}: expected KEY=VALUE")
+        parameters[key] = value
+    zip_path = args.zip or build_zip(log=None if args.json else _warn_plain)
+    result = deployer.deploy(zip_path, parameters)
+    state_path = None
+    if args.write_hyperframes_state is not None:
+        from .hyperframes_state import write_hyperframes_state
+
+        client = RenderClient(
+            args.stack, region=args.region, profile=args.profile, endpoint_url=args.endpoint_url
+        )
+        memory, _ = client.function_sizes()
+        state_path = write_hyperframes_state(
+            client.stack, args.write_hyperframes_state, memory_mb=memory,
+            reserved_concurrency=client.quotas().reserved,
+        )  # fmt: skip
+    if args.json:
+        data = result.as_dict()
+        data["hyperframesState"] = str(state_path) if state_path else None
+        print(json.dumps(data, indent=2))
+    else:
+        print(f"stack {result.stack}: {result.status}")
+        for key, value in sorted(result.outputs.items()):
+            print(f"  {key}: {value}")
+        if state_path:
+            print(f"HyperFrames' CLI state: {state_path}")
+    return 0
+
+
+def _quiet(_line: str) -> None:
+    return None
+
+
+def _warn_plain(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 def _policies(args: argparse.Namespace) -> int:
