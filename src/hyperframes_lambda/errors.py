@@ -290,6 +290,13 @@ class AwsRequestFailedError(RenderError):
     code = "AWS_REQUEST_FAILED"
 
 
+class EmulatorUnavailableError(RenderError):
+    """``lambda emulate`` cannot start: a missing optional dependency (moto, awslambdaric),
+    no state machine definition (not a clone), or its port taken. The message says which."""
+
+    code = "EMULATOR_UNAVAILABLE"
+
+
 class RemoteExecutionFailedError(RenderError):
     """A render execution on AWS ended FAILED, TIMED_OUT or ABORTED; the message holds
     its own error name and cause (``error_name`` too)."""
