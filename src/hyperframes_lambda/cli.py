@@ -175,9 +175,8 @@ def build_parser() -> argparse.ArgumentParser:
     font_commands.add_parser("install", help="install the pinned font set into the cache")
     font_commands.add_parser("which", help="print the font set's id, directory and families")
     from .aws.cli import add_lambda_commands  # hyperframes-lambda lambda … (AWS client)
-    from .local.emulate import add_emulate_command  # … lambda emulate (the stack, here)
 
-    add_emulate_command(add_lambda_commands(commands))
+    add_lambda_commands(commands)
     return parser
 
 
@@ -425,10 +424,6 @@ def _cmd_fonts(args: argparse.Namespace) -> int:
 
 
 def _cmd_lambda(args: argparse.Namespace) -> int:
-    if args.lambda_command == "emulate":
-        from .local.emulate import run
-
-        return run(args)
     from .aws.cli import run_lambda_command
 
     return run_lambda_command(args)

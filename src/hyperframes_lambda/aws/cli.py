@@ -75,10 +75,8 @@ def _stuck_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def add_lambda_commands(subparsers: Any) -> Any:
-    """Register ``lambda`` and its subcommands on the main CLI's subparsers; returns the
-    group's own subparsers, where the top-level CLI adds ``lambda emulate`` (a way in that
-    sits above this package: :mod:`hyperframes_lambda.local.emulate`)."""
+def add_lambda_commands(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``lambda`` and its subcommands on the main CLI's subparsers."""
     common = _target_options()
     group: argparse.ArgumentParser = subparsers.add_parser(
         "lambda", help="render on a deployed AWS stack (upload, render, progress, cost, …)"
@@ -218,7 +216,47 @@ def add_lambda_commands(subparsers: Any) -> Any:
     est.add_argument("--chunks", type=int, default=16)
     est.add_argument("--memory-mb", type=int, default=10240)
     est.add_argument("--ephemeral-mb", type=int, default=10240)
-    return commands
+    _emulate_command(commands)
+    return group
+
+
+def _emulate_command(commands: Any) -> None:
+    from ..runner.cli_errors import int_at_least
+    from .emulate import DEFAULT_CONCURRENCY, DEFAULT_PORT, DEFAULT_REGION, stack_name
+
+    emulate = commands.add_parser(
+        "emulate",
+        help="try the AWS path without AWS: the stack on 127.0.0.1 (moto + the real handler)",
+        description="Run S3, CloudFormation and Step Functions (moto) on 127.0.0.1 with the "
+        "stack of sam/template.yaml: the real state machine definition, Lambda invocations "
+        "served by local processes of the real handler. Prints the environment to export in "
+        "another shell; stays in the foreground until Ctrl-C.",
+    )
+    emulate.add_argument(
+        "--port",
+        type=int_at_least(0),
+        default=DEFAULT_PORT,
+        help=f"on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)",
+    )
+    emulate.add_argument(
+        "--stack",
+        type=stack_name,
+        default=os.environ.get(ENV_STACK, "hyperframes"),
+        help=f"the emulated stack's name (default ${ENV_STACK} or hyperframes)",
+    )
+    emulate.add_argument("--region", default=DEFAULT_REGION, help="its region")
+    emulate.add_argument(
+        "--data-dir",
+        type=Path,
+        help="the function's /tmp and its log (default: a temporary directory, removed)",
+    )
+    emulate.add_argument(
+        "--concurrency",
+        type=int_at_least(1),
+        default=DEFAULT_CONCURRENCY,
+        help="handler processes, i.e. invocations at once (more queue, as under a "
+        "reserved concurrency)",
+    )
 
 
 def _client(args: argparse.Namespace) -> Any:
@@ -333,6 +371,10 @@ def _started(job: Any, args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     command = args.lambda_command
+    if command == "emulate":
+        from .emulate import run
+
+        return run(args)
     if command == "estimate":
         from .cost import estimate
 

@@ -6,10 +6,7 @@
     rie             ``python -m hyperframes_lambda.rie``: a Docker-free Lambda runtime
                     interface emulator running the real ``awslambdaric`` client
     runtime_api     the Lambda Runtime API and the RIE invoke endpoint it serves
-    emulate         ``hyperframes-lambda lambda emulate``: the deployed stack on 127.0.0.1
-                    (moto's S3/CloudFormation/Step Functions, invocations served by ``rie``)
 
 May import: ``handler/`` (it calls the handler the way Lambda does), ``runner/`` (exit codes
-and interrupts), ``aws/`` (the stack's names, the ASL) and the ground modules. Only the
-top-level command line imports it (for ``lambda emulate``).
+and interrupts) and the ground modules. Nothing in the package imports it.
 """

@@ -12,7 +12,7 @@ at ``sam deploy``. This starts what the stack is made of, locally and in the for
   outputs, so :func:`~hyperframes_lambda.aws.stack.find_stack` finds it as on AWS;
 - the function's code: moto would run a Lambda in Docker; instead its one method that runs
   the code (``LambdaFunction._invoke_lambda``) hands the event to
-  :class:`~hyperframes_lambda.local.rie.LocalLambda`, real ``awslambdaric`` processes serving
+  :class:`~hyperframes_lambda.rie.LocalLambda`, real ``awslambdaric`` processes serving
   ``hyperframes_lambda.handler.handler`` (one invocation at a time each, like Lambda).
 
 It prints the ``export`` lines that point boto3 (and so every ``lambda`` command) at it, and
@@ -40,14 +40,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
-from ..aws import asl
-from ..aws.cli import ENV_STACK
-from ..aws.stack import OUTPUT_BUCKET, OUTPUT_FUNCTION, OUTPUT_STATE_MACHINE
 from ..errors import EmulatorUnavailableError
-from ..runner.cli_errors import int_at_least
+from . import asl
+from .stack import OUTPUT_BUCKET, OUTPUT_FUNCTION, OUTPUT_STATE_MACHINE
 
 if TYPE_CHECKING:
-    from .rie import LocalLambda
+    from ..local.rie import LocalLambda
 
 INSTALL_HINT = "pip install 'hyperframes-lambda[emulate]'"
 HOST = "127.0.0.1"
@@ -157,7 +155,7 @@ def stack_template(
         "MemorySize": MEMORY_MB,
         "Timeout": TIMEOUT_S,
         "Role": {"Fn::GetAtt": ["RenderFunctionRole", "Arn"]},
-        "Code": {"ZipFile": "# emulated: hyperframes_lambda.local.emulate runs the handler"},
+        "Code": {"ZipFile": "# emulated: hyperframes_lambda.aws.emulate runs the handler"},
         "Environment": {"Variables": env},
     }
     return {
@@ -431,7 +429,7 @@ class Emulator:
 
     def _start_runtime(self, stack: EmulatedStack) -> None:
         from ..cache import cache_root
-        from .rie import LocalLambda
+        from ..local.rie import LocalLambda
 
         env: dict[str, str | None] = {
             **self._function_env(),
@@ -475,43 +473,6 @@ class Emulator:
 
         self._routing = _routed_invocations(route)
         self._routing.__enter__()
-
-
-def add_emulate_command(commands: Any) -> None:
-    """Register ``lambda emulate`` on the ``lambda`` group's subparsers."""
-    emulate = commands.add_parser(
-        "emulate",
-        help="try the AWS path without AWS: the stack on 127.0.0.1 (moto + the real handler)",
-        description="Run S3, CloudFormation and Step Functions (moto) on 127.0.0.1 with the "
-        "stack of sam/template.yaml: the real state machine definition, Lambda invocations "
-        "served by local processes of the real handler. Prints the environment to export in "
-        "another shell; stays in the foreground until Ctrl-C.",
-    )
-    emulate.add_argument(
-        "--port",
-        type=int_at_least(0),
-        default=DEFAULT_PORT,
-        help=f"on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)",
-    )
-    emulate.add_argument(
-        "--stack",
-        type=stack_name,
-        default=os.environ.get(ENV_STACK, "hyperframes"),
-        help=f"the emulated stack's name (default ${ENV_STACK} or hyperframes)",
-    )
-    emulate.add_argument("--region", default=DEFAULT_REGION, help="its region")
-    emulate.add_argument(
-        "--data-dir",
-        type=Path,
-        help="the function's /tmp and its log (default: a temporary directory, removed)",
-    )
-    emulate.add_argument(
-        "--concurrency",
-        type=int_at_least(1),
-        default=DEFAULT_CONCURRENCY,
-        help="handler processes, i.e. invocations at once (more queue, as under a "
-        "reserved concurrency)",
-    )
 
 
 def banner(stack: EmulatedStack, options: EmulatorOptions) -> str:
