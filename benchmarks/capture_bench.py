@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from hyperframes_lambda.capture import CaptureSettings, ImageFormat, PageCapture
-from hyperframes_lambda.compile import compile_project
-from hyperframes_lambda.composition import read_composition
-from hyperframes_lambda.frame_source import capture_frames_parallel, open_frame_sources
+from hyperframes_lambda.capture.frame_source import capture_frames_parallel, open_frame_sources
+from hyperframes_lambda.capture.page_capture import CaptureSettings, ImageFormat, PageCapture
+from hyperframes_lambda.compile.composition import read_composition
+from hyperframes_lambda.compile.project import compile_project
 from hyperframes_lambda.media.encode import EncoderSettings, StreamingEncoder
 from hyperframes_lambda.net.remote_assets import RemoteFetcher
 from hyperframes_lambda.timing import frame_count

@@ -63,7 +63,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import numpy as np
 
 if TYPE_CHECKING:
-    from hyperframes_lambda.local_render import RenderOptions
+    from hyperframes_lambda.runner.local_render import RenderOptions
 
 # The package is imported where it is used, not here: each fixture process re-imports this
 # module, and a package that does not import (a half-finished edit) must become an ERROR
@@ -199,7 +199,7 @@ def render_options(fixture: Fixture, quality: Quality) -> tuple[RenderOptions, l
     fps is passed through as given, so the renderer (not this runner) decides whether it
     supports it and the suite records its answer.
     """
-    from hyperframes_lambda.local_render import RenderOptions
+    from hyperframes_lambda.runner.local_render import RenderOptions
 
     config = fixture.render_config
     kwargs: dict[str, Any] = {"quality": quality, "format": fixture.format}
@@ -554,7 +554,7 @@ def run_fixture(fixture: Fixture, settings: RunSettings) -> FixtureResult:
     )
     renders = settings.out_dir / "renders"
     try:
-        from hyperframes_lambda.local_render import render_local
+        from hyperframes_lambda.runner.local_render import render_local
 
         if fixture.reference is None:
             raise FileNotFoundError(f"no reference output for {fixture.name}")

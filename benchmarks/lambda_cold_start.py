@@ -36,8 +36,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import lambda_sandbox  # noqa: E402
 
-from hyperframes_lambda.local import pack_project  # noqa: E402
-from hyperframes_lambda.rie import LocalLambda  # noqa: E402
+from hyperframes_lambda.local.rie import LocalLambda  # noqa: E402
+from hyperframes_lambda.local.step_functions import pack_project  # noqa: E402
 
 
 def _invoke(emulator: LocalLambda, event: dict[str, Any]) -> tuple[dict[str, Any], float]:

@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from hyperframes_lambda.local_render import RenderOptions, RenderResult, render_local
+from hyperframes_lambda.runner.local_render import RenderOptions, RenderResult, render_local
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -36,12 +36,12 @@ DEFAULT_PROJECTS = (
 MEASURE = r"""
 import json, sys, tempfile, time
 from pathlib import Path
-from hyperframes_lambda.capture import CaptureSettings
-from hyperframes_lambda.compile import compile_project
-from hyperframes_lambda.composition import read_composition
-from hyperframes_lambda.frame_source import open_frame_sources
+from hyperframes_lambda.capture.page_capture import CaptureSettings
+from hyperframes_lambda.compile.project import compile_project
+from hyperframes_lambda.compile.composition import read_composition
+from hyperframes_lambda.capture.frame_source import open_frame_sources
 from hyperframes_lambda.net.remote_assets import RemoteFetcher
-from hyperframes_lambda.local_render import RenderOptions, render_local
+from hyperframes_lambda.runner.local_render import RenderOptions, render_local
 from hyperframes_lambda.timing import frame_count
 
 project = Path(sys.argv[1])

@@ -147,7 +147,7 @@ def vendor_runtime(package: Path) -> dict[str, str]:
 
 def vendor_fonts(package: Path) -> list[str]:
     """Every deterministic font face, at the path deterministic_fonts looks it up."""
-    from hyperframes_lambda.page import deterministic_fonts as fonts
+    from hyperframes_lambda.compile import deterministic_fonts as fonts
 
     written = []
     root = package / "_vendor" / "fonts"
@@ -163,10 +163,10 @@ def vendor_fonts(package: Path) -> list[str]:
 
 
 def vendor_font_set(package: Path) -> list[str]:
-    """The renderer's font set (``hyperframes_lambda.fonts_set``) into ``_vendor/fontset/``,
+    """The renderer's font set (``hyperframes_lambda.browser.font_set``) into ``_vendor/fontset/``,
     where it is looked up at run time; nothing when this version has no font set."""
     try:
-        fonts_set = importlib.import_module("hyperframes_lambda.fonts_set")
+        fonts_set = importlib.import_module("hyperframes_lambda.browser.font_set")
     except ModuleNotFoundError:
         return []
     written: list[str] = fonts_set.stage_font_set(package / "_vendor" / "fontset")
@@ -217,7 +217,7 @@ def _head(path: Path, size: int) -> bytes:
 
 def compressed_ffmpeg(source: Path, cache: Path) -> tuple[Path, str, int]:
     """``source`` gzipped (no name, mtime 0), cached by its SHA-256; (path, sha256, size)."""
-    from hyperframes_lambda.plan_hash import file_sha256
+    from hyperframes_lambda.cache import file_sha256
 
     sha256 = file_sha256(source)
     size = source.stat().st_size
@@ -336,7 +336,7 @@ def build(out: Path, work: Path, cache: Path) -> tuple[list[Entry], dict[str, ob
         "chromium": vendor_chromium(stage),
         "ffmpeg": vendor_ffmpeg(stage, cache),
     }
-    from hyperframes_lambda.versions import renderer_version
+    from hyperframes_lambda.stages.versions import renderer_version
 
     info["rendererVersion"] = renderer_version()
     (stage / BUILD_INFO).write_text(json.dumps(info, indent=1, sort_keys=True) + "\n")

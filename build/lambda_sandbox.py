@@ -24,7 +24,7 @@ resolved to the real interpreter), else ``$(pyenv root)/versions/3.12*/bin/pytho
 
 Used by the tests (tests/test_lambda_zip.py) and benchmarks/lambda_cold_start.py through
 :class:`Sandbox`, whose :meth:`Sandbox.launcher` is an executable that
-:class:`hyperframes_lambda.rie.LocalLambda` runs as its ``python``.
+:class:`hyperframes_lambda.local.rie.LocalLambda` runs as its ``python``.
 """
 
 from __future__ import annotations

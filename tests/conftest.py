@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hyperframes_lambda.browser.resolve import ChromeBinary, resolve_chrome
-from hyperframes_lambda.capture import CaptureSettings, PageCapture
-from hyperframes_lambda.compile import CompiledProject, compile_project
-from hyperframes_lambda.frame_source import open_frame_source
+from hyperframes_lambda.browser.binary import ChromeBinary
+from hyperframes_lambda.browser.resolve import resolve_chrome
+from hyperframes_lambda.capture.frame_source import open_frame_source
+from hyperframes_lambda.capture.page_capture import CaptureSettings, PageCapture
+from hyperframes_lambda.compile.project import CompiledProject, compile_project
 from hyperframes_lambda.media.probe import decode_image
 from hyperframes_lambda.net.remote_assets import RemoteFetcher
 

@@ -14,8 +14,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hyperframes_lambda.handler import handler as real_handler
-from hyperframes_lambda.handler import storage
+from hyperframes_lambda.handler.dispatch import handler as real_handler
+from hyperframes_lambda.handler.dispatch import storage
 
 # The class *name* is the errorType Lambda reports; BROWSER_CRASHED is retryable.
 BrowserCrashed = type("BROWSER_CRASHED", (Exception,), {})

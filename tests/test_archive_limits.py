@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from hyperframes_lambda.errors import ArchiveLimitError, InvalidConfigError, ProjectArchiveError
-from hyperframes_lambda.plan_archive import (
+from hyperframes_lambda.stages.plan_archive import (
     ExtractLimits,
     extract_archive,
     extract_plan_archive,

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hyperframes_lambda import fonts_set
-from hyperframes_lambda.browser import sparticuz
+from hyperframes_lambda.browser import font_set, sparticuz
 from hyperframes_lambda.cache import cache_root
 from hyperframes_lambda.errors import CacheUnavailableError
 from hyperframes_lambda.net import npm_registry
@@ -49,7 +48,7 @@ def test_every_cache_user_is_under_the_fallback_root(unwritable_home: Path) -> N
     assert cache_root() == root
     assert RemoteFetcher().cache_dir == root / "remote"
     assert official_runtime.cached_runtime_path().is_relative_to(root / "runtime")
-    assert fonts_set.cache_dir().is_relative_to(root / "fontset")
+    assert font_set.cache_dir().is_relative_to(root / "fontset")
     assert npm_registry.tarball_path("gsap", "3.12.5").is_relative_to(root / "npm")
     assert sparticuz.install_dir().is_relative_to(root / "chromium")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hyperframes_lambda.capture import PageCapture
+from hyperframes_lambda.capture.page_capture import PageCapture
 
 from .conftest import to_rgb
 
@@ -100,7 +100,7 @@ def test_date_is_virtual(known_page: PageCapture) -> None:
 
 
 def test_many_broken_images_from_one_origin_make_one_warning() -> None:
-    from hyperframes_lambda.capture import _collapse_image_warnings
+    from hyperframes_lambda.capture.page_capture import _collapse_image_warnings
 
     tiles = [
         f"image https://tiles.test/{i}.png failed to load; it renders as a broken image"

@@ -12,12 +12,12 @@ from typing import Any
 import boto3
 import pytest
 
-from hyperframes_lambda import handler as handler_module
-from hyperframes_lambda.chunk_tag import MANIFEST, ChunkTag, read_tag
 from hyperframes_lambda.errors import ChunkMismatchError, StoredObjectCorruptError
+from hyperframes_lambda.handler import dispatch as handler_module
 from hyperframes_lambda.media.encode import EncoderSettings, StreamingEncoder
 from hyperframes_lambda.media.ffmpeg import ffmpeg_exe
 from hyperframes_lambda.stages.assemble import assemble
+from hyperframes_lambda.stages.chunk_tag import MANIFEST, ChunkTag, read_tag
 from hyperframes_lambda.stages.plan import PlanResult, plan
 from hyperframes_lambda.stages.render_chunk import CHUNK_EXTENSIONS, render_chunk
 

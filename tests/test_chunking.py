@@ -4,7 +4,7 @@ import itertools
 
 import pytest
 
-from hyperframes_lambda.chunking import lambda_frame_budget, slice_chunks
+from hyperframes_lambda.stages.chunking import lambda_frame_budget, slice_chunks
 
 
 def shape(total: int, **kwargs: int) -> list[int]:

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from hyperframes_lambda.cli_errors import (
+from hyperframes_lambda.errors import PageScriptError
+from hyperframes_lambda.media.probe import probe
+from hyperframes_lambda.runner.cli_errors import (
     EXIT_FAILED,
     EXIT_USAGE,
     UsageError,
@@ -23,8 +25,6 @@ from hyperframes_lambda.cli_errors import (
     one_line,
     run_guarded,
 )
-from hyperframes_lambda.errors import PageScriptError
-from hyperframes_lambda.media.probe import probe
 
 from .conftest import COMPOSITIONS, EXAMPLES
 

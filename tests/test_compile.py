@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hyperframes_lambda.browser.resolve import ChromeBinary
-from hyperframes_lambda.compile import CompiledProject, compile_project
-from hyperframes_lambda.frame_source import open_frame_source
+from hyperframes_lambda.browser.binary import ChromeBinary
+from hyperframes_lambda.capture.frame_source import open_frame_source
+from hyperframes_lambda.compile.project import CompiledProject, compile_project
 from hyperframes_lambda.net.remote_assets import RemoteFetcher
 
 from .conftest import COMPOSITIONS, png_settings, to_rgb
@@ -163,7 +163,7 @@ def test_google_web_font_really_loads(tmp_path: Path, chrome: ChromeBinary) -> N
 
 
 def test_shader_transitions_are_detected_in_inline_scripts_only() -> None:
-    from hyperframes_lambda.page.document_prep import uses_shader_transitions
+    from hyperframes_lambda.compile.document_prep import uses_shader_transitions
 
     assert uses_shader_transitions(
         "<script>\n  window.HyperShader.init({ transitions: [] });</script>"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from hyperframes_lambda.composition import read_composition
+from hyperframes_lambda.compile.composition import read_composition
 from hyperframes_lambda.errors import CompositionError
 
 from .conftest import COMPOSITIONS, EXAMPLES

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from hyperframes_lambda.capture import CaptureSettings
-from hyperframes_lambda.compile import compile_project
-from hyperframes_lambda.frame_source import capture_frames, open_frame_source
-from hyperframes_lambda.local_render import RenderOptions, render_local
+from hyperframes_lambda.capture.frame_source import capture_frames, open_frame_source
+from hyperframes_lambda.capture.page_capture import CaptureSettings
+from hyperframes_lambda.compile.project import compile_project
 from hyperframes_lambda.media.encode import QUALITY_PRESETS
 from hyperframes_lambda.net.remote_assets import RemoteFetcher
+from hyperframes_lambda.runner.local_render import RenderOptions, render_local
 
 from .conftest import EXAMPLES
 

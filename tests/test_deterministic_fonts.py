@@ -13,10 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from hyperframes_lambda.errors import AssetIntegrityError, FontFetchUnavailableError
-from hyperframes_lambda.net import npm_registry
-from hyperframes_lambda.page import deterministic_fonts as df
-from hyperframes_lambda.page.deterministic_fonts import (
+from hyperframes_lambda.compile import deterministic_fonts as df
+from hyperframes_lambda.compile.deterministic_fonts import (
     BUNDLED_LATIN_UNICODE_RANGE,
     CANONICAL_FONTS,
     FONT_ALIASES,
@@ -24,6 +22,8 @@ from hyperframes_lambda.page.deterministic_fonts import (
     normalize_generic_first,
     requested_families,
 )
+from hyperframes_lambda.errors import AssetIntegrityError, FontFetchUnavailableError
+from hyperframes_lambda.net import npm_registry
 
 UNREACHABLE_REGISTRY = "https://registry.invalid"
 STYLE = re.compile(r'<style data-hyperframes-deterministic-fonts="true">(.*?)</style>', re.S)

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from hyperframes_lambda.compile import compile_project
+from hyperframes_lambda.compile.project import compile_project
 from hyperframes_lambda.media.probe import probe
 from hyperframes_lambda.net.remote_assets import RemoteFetcher
 from hyperframes_lambda.page.official_runtime import runtime_path

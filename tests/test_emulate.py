@@ -28,8 +28,8 @@ import pytest
 from hyperframes_lambda import cli
 from hyperframes_lambda.aws import asl, emulate
 from hyperframes_lambda.aws.stack import REQUIRED_OUTPUTS
-from hyperframes_lambda.local_render import RenderOptions, render_local
 from hyperframes_lambda.media.probe import probe
+from hyperframes_lambda.runner.local_render import RenderOptions, render_local
 
 from .conftest import EXAMPLES, ROOT
 from .pipeline_helpers import decoded

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from hyperframes_lambda.compile import compile_project
+from hyperframes_lambda.compile.project import compile_project
 from hyperframes_lambda.errors import (
     AssetFetchError,
     AssetTooLargeError,

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from hyperframes_lambda.browser import resolve, sparticuz
-from hyperframes_lambda.first_run import ENV_AUTO_INSTALL, ensure_pinned_browser
 from hyperframes_lambda.net import downloads
-from hyperframes_lambda.progress import DownloadDisplay
+from hyperframes_lambda.runner.first_run import ENV_AUTO_INSTALL, ensure_pinned_browser
+from hyperframes_lambda.runner.progress import DownloadDisplay
 
 from .test_sparticuz import shared_tarball  # noqa: F401 - the fixture, used by name
 

@@ -12,45 +12,45 @@ from typing import Any
 import numpy as np
 import pytest
 
-from hyperframes_lambda import font_report, fonts_set
-from hyperframes_lambda.browser import sparticuz
+from hyperframes_lambda.browser import font_set, sparticuz
+from hyperframes_lambda.browser.binary import ChromeBinary
 from hyperframes_lambda.browser.launch import launch_browser
 from hyperframes_lambda.browser.resolve import (
     DEBIAN_HEADLESS_SHELL,
-    ChromeBinary,
     browser_build,
     playwright_headless_shell,
 )
+from hyperframes_lambda.cache import file_sha256
+from hyperframes_lambda.capture import font_report
 from hyperframes_lambda.errors import FontSetIntegrityError
 from hyperframes_lambda.media.probe import decode_image
-from hyperframes_lambda.plan_hash import file_sha256
 
 WIDTH = 900
 
 
 @pytest.fixture(scope="module")
 def font_dir() -> Path:
-    return fonts_set.font_set_dir()  # installs into the cache on first use
+    return font_set.font_set_dir()  # installs into the cache on first use
 
 
 def test_every_file_is_pinned_and_installed(font_dir: Path) -> None:
-    names = [f.name for f in fonts_set.FONT_FILES]
+    names = [f.name for f in font_set.FONT_FILES]
     assert len(names) == len(set(names))
-    for font in fonts_set.FONT_FILES:
+    for font in font_set.FONT_FILES:
         path = font_dir / font.name
         assert path.stat().st_size == font.size
         assert path.read_bytes()[:4] in (b"\0\1\0\0", b"OTTO"), font.name  # sfnt, not WOFF2
-    assert (font_dir / fonts_set.MARKER).is_file()
-    assert set(fonts_set.families()) >= {
+    assert (font_dir / font_set.MARKER).is_file()
+    assert set(font_set.families()) >= {
         "Inter", "DejaVu Sans", "DejaVu Serif", "DejaVu Sans Mono",
         "Noto Color Emoji", "Noto Sans SC", "Noto Sans KR",
         "Liberation Sans", "Liberation Serif", "Liberation Mono",
     }  # fmt: skip
-    assert fonts_set.font_set_id().startswith(f"{fonts_set.FONT_SET_NAME}+")
+    assert font_set.font_set_id().startswith(f"{font_set.FONT_SET_NAME}+")
 
 
 def test_fonts_conf_names_only_the_set(font_dir: Path, tmp_path: Path) -> None:
-    env = fonts_set.fontconfig_env()
+    env = font_set.fontconfig_env()
     conf = Path(env["FONTCONFIG_FILE"]).read_text()
     assert conf.count("<dir>") == 1 and f"<dir>{font_dir.absolute()}</dir>" in conf
     assert "/usr/share/fonts" not in conf and "<include" not in conf
@@ -64,9 +64,9 @@ def test_fonts_conf_names_only_the_set(font_dir: Path, tmp_path: Path) -> None:
 def test_liberation_is_debians_fonts_liberation() -> None:
     """Byte for byte the files of Debian 12's fonts-liberation 1:1.07.4-11 (the reference
     renders' Arial/Times/Courier), and where the machine has that package, the same files."""
-    liberation = [f for f in fonts_set.FONT_FILES if f.package == "fonts-liberation"]
+    liberation = [f for f in font_set.FONT_FILES if f.package == "fonts-liberation"]
     assert len(liberation) == 16
-    assert {(f.package, f.version) for f in liberation} <= set(fonts_set.DEB_PACKAGES)
+    assert {(f.package, f.version) for f in liberation} <= set(font_set.DEB_PACKAGES)
     system = Path("/usr/share/fonts/truetype/liberation")
     for font in liberation:
         if (system / font.name).is_file():
@@ -79,15 +79,15 @@ def test_ar_member() -> None:
         return header + str(len(data)).encode().ljust(10) + b"`\n" + data + b"\n" * (len(data) & 1)
 
     deb = b"!<arch>\n" + member(b"debian-binary", b"2.0\n") + member(b"data.tar.xz/", b"abc")
-    assert fonts_set._ar_member(deb, "data.tar.", "x") == b"abc"
+    assert font_set._ar_member(deb, "data.tar.", "x") == b"abc"
     with pytest.raises(FontSetIntegrityError, match="no control"):
-        fonts_set._ar_member(deb, "control", "x")
+        font_set._ar_member(deb, "control", "x")
     with pytest.raises(FontSetIntegrityError, match="not an ar archive"):
-        fonts_set._ar_member(b"PK", "data.tar.", "x")
+        font_set._ar_member(b"PK", "data.tar.", "x")
 
 
 def test_coverage_from_cmaps(font_dir: Path) -> None:
-    coverage = fonts_set.font_coverage()
+    coverage = font_set.font_coverage()
     assert ord("A") in coverage["Inter"] and ord("✓") in coverage["DejaVu Sans"]
     assert 0x1F389 in coverage["Noto Color Emoji"]  # 🎉
     assert ord("中") in coverage["Noto Sans SC"] and ord("한") in coverage["Noto Sans KR"]
@@ -102,16 +102,16 @@ def test_a_tampered_file_is_refused(
     data = bytearray(target.read_bytes())
     data[1000] ^= 0xFF
     target.write_bytes(bytes(data))
-    monkeypatch.setenv(fonts_set.ENV_FONT_SET_DIR, str(copy))
+    monkeypatch.setenv(font_set.ENV_FONT_SET_DIR, str(copy))
     with pytest.raises(FontSetIntegrityError, match=r"DejaVuSerif\.ttf"):
-        fonts_set.font_set_dir()
+        font_set.font_set_dir()
 
 
 def test_stage_font_set_for_the_zip(font_dir: Path, tmp_path: Path) -> None:
-    written = fonts_set.stage_font_set(tmp_path / "_vendor" / "fontset")
-    assert {f.name for f in fonts_set.FONT_FILES} <= set(written)
+    written = font_set.stage_font_set(tmp_path / "_vendor" / "fontset")
+    assert {f.name for f in font_set.FONT_FILES} <= set(written)
     assert any(name.startswith("licenses/") for name in written)
-    fonts_set._verify_dir(tmp_path / "_vendor" / "fontset")
+    font_set._verify_dir(tmp_path / "_vendor" / "fontset")
 
 
 def test_playwright_layouts(tmp_path: Path) -> None:
@@ -275,7 +275,7 @@ def test_both_browsers_draw_every_glyph_group_with_the_same_fonts(
             else:
                 assert families <= drawn_with, (source, rid, used)
                 # Nothing from outside the set: every system font is one of its families.
-                assert drawn_with <= set(fonts_set.families()), (source, rid, used)
+                assert drawn_with <= set(font_set.families()), (source, rid, used)
             band = image[index * 90 + 10 : index * 90 + 80].astype(int)
             ink = (band.min(axis=2) < 128).sum()
             assert ink > 150, (source, rid, ink)  # the glyphs drew (no blank row)

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hyperframes_lambda.errors import FontFetchFailedError, FontFetchUnavailableError
-from hyperframes_lambda.fonts import (
+from hyperframes_lambda.compile.google_fonts import (
     FONTS_DIR,
     FamilyRequest,
     FontLocalizer,
@@ -19,6 +18,7 @@ from hyperframes_lambda.fonts import (
     is_google_fonts_css,
     parse_google_fonts_url,
 )
+from hyperframes_lambda.errors import FontFetchFailedError, FontFetchUnavailableError
 from hyperframes_lambda.net.npm_registry import ENV_REGISTRY, read_package_file
 from hyperframes_lambda.net.remote_assets import RemoteFetcher
 

@@ -17,16 +17,16 @@ from pathlib import Path
 import pytest
 
 from hyperframes_lambda.cli import build_parser
-from hyperframes_lambda.composition import read_composition
+from hyperframes_lambda.compile.composition import read_composition
 from hyperframes_lambda.errors import OutputVerificationError
-from hyperframes_lambda.lambda_events import PlanResultPayload
+from hyperframes_lambda.handler.events import PlanResultPayload
 from hyperframes_lambda.media.audio_mix import audio_samples
 from hyperframes_lambda.media.encode import EncoderSettings, StreamingEncoder, track_timescale
 from hyperframes_lambda.media.ffmpeg import ffmpeg_exe
 from hyperframes_lambda.media.probe import probe
-from hyperframes_lambda.plan_hash import compute_plan_hash
-from hyperframes_lambda.render_size import resolve_fps
 from hyperframes_lambda.stages.assemble import verify_video
+from hyperframes_lambda.stages.plan_hash import compute_plan_hash
+from hyperframes_lambda.stages.render_size import resolve_fps
 from hyperframes_lambda.timing import fps_json
 
 from .conftest import COMPOSITIONS

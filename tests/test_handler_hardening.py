@@ -29,16 +29,16 @@ from typing import Any
 import boto3
 import pytest
 
-from hyperframes_lambda import handler as handler_module
-from hyperframes_lambda import stale_dirs
 from hyperframes_lambda.errors import (
     InternalError,
     RenderError,
     S3UriNotAllowedError,
     terminal_codes,
 )
+from hyperframes_lambda.handler import dispatch as handler_module
+from hyperframes_lambda.handler import work_dirs as stale_dirs
+from hyperframes_lambda.handler.storage import Storage
 from hyperframes_lambda.stages.plan import PROTOCOL_VERSION
-from hyperframes_lambda.storage import Storage
 
 from .test_lambda_handler import error_of, fresh_container, invoke, small_plan
 

@@ -27,9 +27,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hyperframes_lambda import handler as handler_module
-from hyperframes_lambda.chunk_tag import MANIFEST
 from hyperframes_lambda.errors import RenderError, all_error_classes
+from hyperframes_lambda.handler import dispatch as handler_module
+from hyperframes_lambda.stages.chunk_tag import MANIFEST
 from hyperframes_lambda.stages.plan import PROTOCOL_VERSION
 
 from .conftest import COMPOSITIONS

@@ -11,8 +11,8 @@ import pytest
 
 from hyperframes_lambda.browser import resolve
 from hyperframes_lambda.browser.resolve import LAMBDA_FLAGS, resolve_chrome
-from hyperframes_lambda.capture import PageCapture
-from hyperframes_lambda.frame_source import composition_server
+from hyperframes_lambda.capture.frame_source import composition_server
+from hyperframes_lambda.capture.page_capture import PageCapture
 
 from .conftest import png_settings, to_rgb
 from .test_sparticuz import shared_tarball  # noqa: F401 - the session fixture

@@ -10,7 +10,12 @@ from typing import Any
 import pytest
 
 from hyperframes_lambda.errors import InvalidEventError
-from hyperframes_lambda.lambda_events import AssembleEvent, PlanEvent, RenderChunkEvent, parse_event
+from hyperframes_lambda.handler.events import (
+    AssembleEvent,
+    PlanEvent,
+    RenderChunkEvent,
+    parse_event,
+)
 
 SAM_EVENTS = Path(__file__).resolve().parent.parent / "sam" / "events"
 SHA = "a" * 64

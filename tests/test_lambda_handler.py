@@ -12,10 +12,10 @@ from typing import Any
 import boto3
 import pytest
 
-from hyperframes_lambda import handler as handler_module
 from hyperframes_lambda.errors import terminal_codes
-from hyperframes_lambda.handler import handler
-from hyperframes_lambda.local import _LocalContext, pack_project
+from hyperframes_lambda.handler import dispatch as handler_module
+from hyperframes_lambda.handler.dispatch import handler
+from hyperframes_lambda.local.step_functions import _LocalContext, pack_project
 from hyperframes_lambda.media.probe import probe
 
 from .conftest import COMPOSITIONS, EXAMPLES

@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hyperframes_lambda.page import deterministic_fonts
-from hyperframes_lambda.plan_hash import file_sha256
-from hyperframes_lambda.rie import LocalLambda
+from hyperframes_lambda.cache import file_sha256
+from hyperframes_lambda.compile import deterministic_fonts
+from hyperframes_lambda.local.rie import LocalLambda
 
 from .conftest import COMPOSITIONS, ROOT
 from .pipeline_helpers import decoded
@@ -120,7 +120,7 @@ def test_zip_contents(lambda_zip: Path) -> None:
     from hyperframes_lambda.page.official_runtime import PINNED
 
     listing = {name: size for name, size, _crc in zip_listing(lambda_zip)}
-    assert "hyperframes_lambda/handler.py" in listing and "boto3/__init__.py" in listing
+    assert "hyperframes_lambda/handler/dispatch.py" in listing and "boto3/__init__.py" in listing
     assert sum(listing.values()) <= build_zip.SIZE_LIMIT_MIB * 2**20
     assert not [n for n in listing if n.endswith(".pyc") or "/__pycache__/" in n]
     assert not [n for n in listing if n.startswith("imageio_ffmpeg/binaries/ffmpeg-")]
@@ -346,7 +346,7 @@ def test_prewarm_decompresses_the_bundled_ffmpeg(
 ) -> None:
     import tempfile
 
-    from hyperframes_lambda import handler
+    from hyperframes_lambda.handler import dispatch as handler
     from hyperframes_lambda.media import ffmpeg
 
     payload = b"#!/bin/sh\necho ffmpeg version test\n"

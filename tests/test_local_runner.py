@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hyperframes_lambda.local_render import RenderOptions, render_local
-from hyperframes_lambda.rie import LocalLambda
+from hyperframes_lambda.local.rie import LocalLambda
+from hyperframes_lambda.runner.local_render import RenderOptions, render_local
 
 from .conftest import COMPOSITIONS
 from .pipeline_helpers import decoded

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hyperframes_lambda.errors import InvalidOutputError
-from hyperframes_lambda.output_target import created_parents, resolve_output
+from hyperframes_lambda.runner.output_target import created_parents, resolve_output
 
 
 def test_a_missing_directory_is_accepted_and_made_by_the_render(tmp_path: Path) -> None:

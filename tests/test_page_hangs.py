@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from hyperframes_lambda.browser.pool import BrowserPool
-from hyperframes_lambda.compile import CompiledProject
+from hyperframes_lambda.capture.frame_source import open_frame_source
+from hyperframes_lambda.compile.project import CompiledProject
 from hyperframes_lambda.errors import BrowserCrashedError, PageUnresponsiveError
-from hyperframes_lambda.frame_source import open_frame_source
 from hyperframes_lambda.stages.plan import plan
 from hyperframes_lambda.stages.render_chunk import render_chunk
 

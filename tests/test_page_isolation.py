@@ -25,14 +25,15 @@ from typing import Any
 
 import pytest
 
+from hyperframes_lambda.browser.binary import ChromeBinary
+from hyperframes_lambda.browser.page_server import PageServer, page_proxy
 from hyperframes_lambda.browser.pool import BrowserPool
-from hyperframes_lambda.browser.resolve import LAMBDA_FLAGS, ChromeBinary
-from hyperframes_lambda.capture import CaptureSettings, PageCapture
-from hyperframes_lambda.compile import CompiledProject, compile_project
-from hyperframes_lambda.frame_source import composition_server, open_frame_source
+from hyperframes_lambda.browser.resolve import LAMBDA_FLAGS
+from hyperframes_lambda.capture.frame_source import composition_server, open_frame_source
+from hyperframes_lambda.capture.page_capture import CaptureSettings, PageCapture
+from hyperframes_lambda.compile.project import CompiledProject, compile_project
 from hyperframes_lambda.media.probe import probe
 from hyperframes_lambda.net.remote_assets import RemoteFetcher
-from hyperframes_lambda.page_server import PageServer, page_proxy
 
 _PROBES = (
     "fetch", "xhr", "img", "ws", "es", "iframe", "worker", "sw", "beacon",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hyperframes_lambda.page_server import PageServer, ServedFile
+from hyperframes_lambda.browser.page_server import PageServer, ServedFile
 
 
 def _get(url: str, dest: str) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from hyperframes_lambda.cache import file_sha256
 from hyperframes_lambda.errors import (
     AssetFetchError,
     ChunkDigestMismatchError,
@@ -18,10 +19,9 @@ from hyperframes_lambda.errors import (
     PlanHashMismatchError,
 )
 from hyperframes_lambda.media.probe import probe
-from hyperframes_lambda.plan_archive import extract_plan_archive
-from hyperframes_lambda.plan_hash import file_sha256
 from hyperframes_lambda.stages.assemble import assemble
 from hyperframes_lambda.stages.plan import plan
+from hyperframes_lambda.stages.plan_archive import extract_plan_archive
 from hyperframes_lambda.stages.render_chunk import render_chunk
 
 from .conftest import COMPOSITIONS

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from hyperframes_lambda.chunking import (
+from hyperframes_lambda.errors import CompositionError, InvalidConfigError, PlanTooLargeError
+from hyperframes_lambda.stages.chunking import (
     DEFAULT_MAX_FRAMES,
     checked_frame_count,
     lambda_frame_budget,
     plan_chunks,
 )
-from hyperframes_lambda.errors import CompositionError, InvalidConfigError, PlanTooLargeError
 from hyperframes_lambda.stages.plan import plan
 
 LAMBDA = {"chunk_size": None, "target_chunk_frames": None, "runtime_cap": "lambda"}

@@ -11,7 +11,7 @@ import struct
 import termios
 import time
 
-from hyperframes_lambda.progress import (
+from hyperframes_lambda.runner.progress import (
     ETA_MIN_FRAMES,
     FrameRate,
     Progress,

@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from hyperframes_lambda.rie import LocalLambda
-from hyperframes_lambda.runtime_api import FUNCTION_ERROR_HEADER
+from hyperframes_lambda.local.rie import LocalLambda
+from hyperframes_lambda.local.runtime_api import FUNCTION_ERROR_HEADER
 
 ROOT = Path(__file__).resolve().parent.parent
 HANDLERS = "tests.lambda_test_handlers"

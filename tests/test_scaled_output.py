@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hyperframes_lambda.local_render import RenderOptions, render_local
 from hyperframes_lambda.media.probe import decode_frames, probe
+from hyperframes_lambda.runner.local_render import RenderOptions, render_local
 
 from .conftest import COMPOSITIONS
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from hyperframes_lambda.compile.document_prep import DEFERRED_TYPE, name_inline_scripts
 from hyperframes_lambda.errors import PageScriptError
-from hyperframes_lambda.page.document_prep import DEFERRED_TYPE, name_inline_scripts
 from hyperframes_lambda.page.locations import user_locations
 from hyperframes_lambda.stages.plan import plan
 from hyperframes_lambda.stages.render_chunk import render_chunk

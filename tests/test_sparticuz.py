@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from hyperframes_lambda.browser import sparticuz
+from hyperframes_lambda.browser.binary import ChromeBinary
 from hyperframes_lambda.browser.launch import launch_browser
-from hyperframes_lambda.browser.resolve import ChromeBinary
 from hyperframes_lambda.cache import cache_root
 from hyperframes_lambda.net import npm_registry
 

@@ -11,7 +11,7 @@ How a Lambda invoke is routed: each Task state's ``arn:aws:states:::lambda:invok
 interpreter call ``lambda.invoke`` with boto3 against moto's Lambda API, where a function was
 created with ``create_function``. moto would run the function's code in Docker
 (``LambdaFunction._invoke_lambda``), and there is no Docker here, so exactly that one method
-is replaced: it hands the event to :class:`hyperframes_lambda.rie.LocalLambda`, a Runtime-API
+is replaced: it hands the event to :class:`hyperframes_lambda.local.rie.LocalLambda`, a Runtime-API
 server with real ``awslambdaric`` processes serving ``hyperframes_lambda.handler.handler``
 (one invocation at a time per process, like a Lambda container), and returns the bytes the
 runtime produced. Everything around it is real: the interpreter's Parameters/ResultSelector,
@@ -45,9 +45,9 @@ import pytest
 from hyperframes_lambda.aws import asl
 from hyperframes_lambda.cache import cache_root
 from hyperframes_lambda.errors import terminal_codes
-from hyperframes_lambda.local import pack_project
-from hyperframes_lambda.local_render import RenderOptions, render_local
-from hyperframes_lambda.rie import LocalLambda
+from hyperframes_lambda.local.rie import LocalLambda
+from hyperframes_lambda.local.step_functions import pack_project
+from hyperframes_lambda.runner.local_render import RenderOptions, render_local
 
 from .conftest import COMPOSITIONS, EXAMPLES, ROOT
 from .pipeline_helpers import decoded

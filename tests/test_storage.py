@@ -15,7 +15,7 @@ from hyperframes_lambda.errors import (
     StorageObjectNotFoundError,
     StorageTransientError,
 )
-from hyperframes_lambda.storage import Storage, check_allowed, join_uri
+from hyperframes_lambda.handler.storage import Storage, check_allowed, join_uri
 
 from .http_servers import throttling_s3
 

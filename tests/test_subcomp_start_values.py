@@ -14,10 +14,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from hyperframes_lambda.browser.resolve import ChromeBinary
-from hyperframes_lambda.capture import PageCapture
-from hyperframes_lambda.compile import CompiledProject, compile_project
-from hyperframes_lambda.frame_source import open_frame_source
+from hyperframes_lambda.browser.binary import ChromeBinary
+from hyperframes_lambda.capture.frame_source import open_frame_source
+from hyperframes_lambda.capture.page_capture import PageCapture
+from hyperframes_lambda.compile.project import CompiledProject, compile_project
 from hyperframes_lambda.net.remote_assets import RemoteFetcher
 
 from .conftest import COMPOSITIONS, png_settings

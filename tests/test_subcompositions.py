@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from hyperframes_lambda.errors import CompositionError
-from hyperframes_lambda.subcompositions import (
+from hyperframes_lambda.compile.subcompositions import (
     inline_subcompositions,
     inline_subcompositions_detailed,
     rebase_css_urls,
     rebase_url,
     scope_css,
 )
+from hyperframes_lambda.errors import CompositionError
 
 HOST = '[data-composition-id="card"]'
 

@@ -15,8 +15,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-from .local_render import RenderOptions, RenderResult, render_local
-from .progress import ProgressCallback
+from .runner.local_render import RenderOptions, RenderResult, render_local
+from .runner.progress import ProgressCallback
 
 
 def render(
@@ -50,7 +50,7 @@ def render(
     without one is a png-sequence directory). ``fps``, ``width``/``height`` default to the
     composition's. ``chunks``/``chunk_size`` split the frames, rendered by ``workers``
     processes with ``pages`` browsers each. ``on_progress`` receives
-    :class:`~hyperframes_lambda.progress.Progress` events for plan, frames and assemble.
+    :class:`~hyperframes_lambda.runner.progress.Progress` events for plan, frames and assemble.
 
     HyperFrames' linter runs first (``lint``): its findings are ``RenderResult.lint``;
     ``strict_lint`` makes an error-severity finding raise

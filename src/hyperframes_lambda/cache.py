@@ -2,7 +2,8 @@
 
 One root for every cache (npm tarballs, remote assets, the Chromium install) so a user can
 move or wipe it with one variable. Files are written atomically: a reader (or a Lambda
-container re-entered after a timeout) never sees a half-written file.
+container re-entered after a timeout) never sees a half-written file. A file's digest
+(:func:`file_sha256`) is read here too, for the plan hash, storage and the font set.
 
 On Lambda only ``/tmp`` is writable (HOME is read-only), so there the cache lives in
 ``/tmp/hyperframes-cache``; elsewhere an unwritable home falls back to the temp directory.
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import os
 import tempfile
 from collections.abc import Iterator
@@ -111,3 +113,12 @@ def exclusive_lock(dest: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
+
+def file_sha256(path: Path, buffer_size: int = 1 << 20) -> str:
+    """The hex SHA-256 of a file, read ``buffer_size`` bytes at a time."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(buffer_size):
+            digest.update(block)
+    return digest.hexdigest()

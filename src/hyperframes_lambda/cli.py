@@ -16,8 +16,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from . import __version__
-from .cli_errors import (
+from ._version import __version__
+from .errors import CompositionError, InvalidConfigError, InvalidOutputError
+from .runner.cli_errors import (
     EXIT_CODES_HELP,
     CliParser,
     UsageError,
@@ -26,11 +27,10 @@ from .cli_errors import (
     int_at_least,
     run_guarded,
 )
-from .errors import CompositionError, InvalidConfigError, InvalidOutputError
 from .timing import FPS_RULE, fps_json, fps_text, parse_fps
 
 if TYPE_CHECKING:
-    from .local_render import RenderOptions, RenderResult
+    from .runner.local_render import RenderOptions, RenderResult
 
 
 _positive = int_at_least(1)
@@ -183,8 +183,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _render_options(args: argparse.Namespace) -> tuple[Path, Path, RenderOptions]:
     """Everything about the command line checked before any work: the project and entry,
     the output path and format, the options (usage errors, exit 2)."""
-    from .local_render import RenderOptions, resolve_project
-    from .output_target import resolve_output
+    from .runner.local_render import RenderOptions, resolve_project
+    from .runner.output_target import resolve_output
 
     variables = _json_object("--variables", args.variables)
     try:
@@ -209,9 +209,9 @@ def _render_options(args: argparse.Namespace) -> tuple[Path, Path, RenderOptions
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from .first_run import ensure_pinned_browser
-    from .local_render import render_local
-    from .progress import ProgressPrinter, showing_downloads
+    from .runner.first_run import ensure_pinned_browser
+    from .runner.local_render import render_local
+    from .runner.progress import ProgressPrinter, showing_downloads
 
     project, output, options = _render_options(args)
     printer = None if args.quiet else ProgressPrinter(output.name)
@@ -232,7 +232,7 @@ def _cmd_render(args: argparse.Namespace) -> int:
 def _cmd_lint(args: argparse.Namespace) -> int:
     """Exit 0: no errors (warnings allowed); 1: errors; 2: usage."""
     from .lint import lint_project
-    from .local_render import resolve_project
+    from .runner.local_render import resolve_project
 
     try:
         project, entry = resolve_project(args.project, args.entry, entry_name="--entry")
@@ -277,7 +277,7 @@ def _size_text(output: Path) -> str:
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     from .config import parse_config
-    from .local_render import resolve_project
+    from .runner.local_render import resolve_project
     from .stages.plan import plan
 
     config = _json_object("--config", args.config)
@@ -326,7 +326,7 @@ def _emit(payload: dict[str, Any], timings: dict[str, float]) -> None:
 
 
 def _check_output(path: Path, name: str) -> None:
-    from .output_target import check_writable_parent
+    from .runner.output_target import check_writable_parent
 
     try:
         check_writable_parent(path, name)
@@ -340,7 +340,7 @@ def _plan_directory(path: Path) -> Iterator[Path]:
     if path.is_dir():
         yield path
         return
-    from .plan_archive import extract_plan_archive
+    from .stages.plan_archive import extract_plan_archive
 
     with tempfile.TemporaryDirectory(prefix="hf-plan-") as tmp:
         yield extract_plan_archive(path, Path(tmp) / "plan")
@@ -393,7 +393,7 @@ def _cmd_assemble(args: argparse.Namespace) -> int:
 def _cmd_browser(args: argparse.Namespace) -> int:
     from .browser import sparticuz
     from .browser.resolve import browser_build, resolve_chrome
-    from .progress import showing_downloads
+    from .runner.progress import showing_downloads
 
     if args.browser_command == "install":
         version = args.chromium_version or sparticuz.SPARTICUZ_VERSION
@@ -407,19 +407,19 @@ def _cmd_browser(args: argparse.Namespace) -> int:
 
 
 def _cmd_fonts(args: argparse.Namespace) -> int:
-    from . import fonts_set
-    from .progress import showing_downloads
+    from .browser import font_set
+    from .runner.progress import showing_downloads
 
     with showing_downloads():
-        directory = fonts_set.font_set_dir()  # installs on first use
+        directory = font_set.font_set_dir()  # installs on first use
     if args.fonts_command == "install":
         print(directory)
         return 0
-    print(f"{fonts_set.font_set_id()}: {directory}")
-    print(f"  {len(fonts_set.FONT_FILES)} files, {fonts_set.total_size() / 1e6:.1f} MB")
-    for generic, named in fonts_set.GENERIC_FAMILIES.items():
+    print(f"{font_set.font_set_id()}: {directory}")
+    print(f"  {len(font_set.FONT_FILES)} files, {font_set.total_size() / 1e6:.1f} MB")
+    for generic, named in font_set.GENERIC_FAMILIES.items():
         print(f"  {generic} -> {named}")
-    print(f"  fallback: {', '.join(fonts_set.FALLBACK_FAMILIES)}")
+    print(f"  fallback: {', '.join(font_set.FALLBACK_FAMILIES)}")
     return 0
 
 

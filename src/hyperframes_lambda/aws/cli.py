@@ -106,7 +106,7 @@ def add_lambda_commands(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _emulate_command(commands: Any) -> None:
-    from ..cli_errors import int_at_least
+    from ..runner.cli_errors import int_at_least
     from .emulate import DEFAULT_CONCURRENCY, DEFAULT_PORT, DEFAULT_REGION, stack_name
 
     emulate = commands.add_parser(
@@ -292,7 +292,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def run_lambda_command(args: argparse.Namespace) -> int:
     """Run ``hyperframes-lambda lambda …``. botocore's failures become this package's
-    errors (:mod:`.client_errors`), so :func:`~hyperframes_lambda.cli_errors.run_guarded`
+    errors (:mod:`.client_errors`), so :func:`~hyperframes_lambda.runner.cli_errors.run_guarded`
     prints them as one ``error [CODE]: …`` line like every other command."""
     from botocore.exceptions import BotoCoreError, ClientError
 

@@ -45,7 +45,7 @@ from . import asl
 from .stack import OUTPUT_BUCKET, OUTPUT_FUNCTION, OUTPUT_STATE_MACHINE
 
 if TYPE_CHECKING:
-    from ..rie import LocalLambda
+    from ..local.rie import LocalLambda
 
 INSTALL_HINT = "pip install 'hyperframes-lambda[emulate]'"
 HOST = "127.0.0.1"
@@ -429,7 +429,7 @@ class Emulator:
 
     def _start_runtime(self, stack: EmulatedStack) -> None:
         from ..cache import cache_root
-        from ..rie import LocalLambda
+        from ..local.rie import LocalLambda
 
         env: dict[str, str | None] = {
             **self._function_env(),

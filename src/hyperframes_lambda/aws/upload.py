@@ -21,7 +21,7 @@ from ..errors import CompositionError
 
 PROJECTS_PREFIX = "projects/"
 SKIPPED_DIRS = frozenset({"node_modules", ".git", ".cache", "dist", "output", "__pycache__"})
-_SHA256_METADATA = "sha256"  # what hyperframes_lambda.storage checks after every download
+_SHA256_METADATA = "sha256"  # what hyperframes_lambda.handler.storage checks after every download
 
 
 @dataclass(frozen=True)

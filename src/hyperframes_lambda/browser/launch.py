@@ -20,11 +20,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from .. import fonts_set
 from ..errors import BrowserCrashedError
-from ..page_server import page_proxy
+from . import font_set
+from .binary import ChromeBinary
 from .cdp import CdpPipe
-from .resolve import ChromeBinary
+from .page_server import page_proxy
 
 DETERMINISTIC_FLAGS = (
     "--deterministic-mode",
@@ -160,7 +160,7 @@ def launch_browser(
         os.dup2(b, 4)
 
     # The project's font set, whichever binary this is (its own fontconfig is overridden).
-    env = {**os.environ, **binary.env, **fonts_set.fontconfig_env()}
+    env = {**os.environ, **binary.env, **font_set.fontconfig_env()}
     try:
         process = subprocess.Popen(
             args,

@@ -13,8 +13,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
+from .binary import ChromeBinary
 from .launch import BrowserProcess, launch_browser
-from .resolve import ChromeBinary
 
 PoolKey = tuple[str, bool, int, int, tuple[str, ...], int]
 

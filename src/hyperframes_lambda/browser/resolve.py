@@ -9,7 +9,7 @@ pinned ``@sparticuz/chromium`` build installed by ``hyperframes-lambda browser i
 ``chromium-headless-shell`` package. Debian's full ``chromium`` is deliberately not a
 candidate: it has no BeginFrame.
 
-Whichever runs, it sees the project's font set (:mod:`hyperframes_lambda.fonts_set`), not the
+Whichever runs, it sees the project's font set (:mod:`hyperframes_lambda.browser.font_set`), not the
 host's fonts: :func:`~hyperframes_lambda.browser.launch.launch_browser` sets its fontconfig.
 :func:`browser_build` names the build for plans and summaries.
 """
@@ -20,11 +20,12 @@ import os
 import re
 import subprocess
 import tempfile
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
 from ..errors import ChromeBinaryUnavailableError
+from .binary import ChromeBinary
 
 ENV_CHROME_PATH = "HYPERFRAMES_CHROME_PATH"
 ENV_BUNDLED_DIR = "HYPERFRAMES_BUNDLED_CHROMIUM_DIR"
@@ -47,19 +48,6 @@ INSTALL_HINT = (
     "  - with Playwright:   playwright install chromium-headless-shell\n"
     f"or point {ENV_CHROME_PATH} at a chrome-headless-shell binary."
 )
-
-
-@dataclass(frozen=True)
-class ChromeBinary:
-    """An executable plus the environment and flags it needs to start."""
-
-    path: str
-    source: str  # "env" | "bundled" | "sparticuz" | "playwright" | "debian"
-    env: dict[str, str] = field(default_factory=dict)
-    extra_flags: tuple[str, ...] = ()
-    # The build's name when the route knows it (the pinned sparticuz package); else
-    # browser_build() asks the binary for its version.
-    build: str = ""
 
 
 def resolve_chrome() -> ChromeBinary:

@@ -44,7 +44,7 @@ import brotli
 from ..cache import cache_root, exclusive_lock
 from ..errors import ChromeBinaryUnavailableError
 from ..net import npm_registry
-from .resolve import ChromeBinary
+from .binary import ChromeBinary
 
 SPARTICUZ_VERSION = "153.0.0"
 PACKAGE = "@sparticuz/chromium"

@@ -3,6 +3,9 @@
 ``python -m hyperframes_lambda.compare {psnr,audio,frames,seams} …`` prints JSON; the
 smoke and eval scripts (``scripts/``), the local eval and the tests all use these
 functions, so there is one implementation of each measure.
+
+May import: ``media/`` (ffmpeg), ``aws/`` (prices, for run costs) and the ground modules.
+Nothing in a render imports it.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 The findings are the reference CLI's (``hyperframes lint``) because the code is: the
 pinned linter modules (:mod:`.sources`) run in our headless browser (:mod:`.page_run`).
 This module turns their result into :class:`LintReport` with project-relative file names.
+
+May import: ``browser/`` (it runs in a headless browser served by the page server),
+``net/`` and the ground modules. Never ``stages/``, ``runner/`` or a way in.
 """
 
 from __future__ import annotations

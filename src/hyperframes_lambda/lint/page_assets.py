@@ -7,7 +7,7 @@ import json
 from functools import cache
 from pathlib import Path
 
-from ..page_server import ServedFile
+from ..browser.page_server import ServedFile
 from .sources import (
     HYPERFRAMES_LINT,
     LINT_ENTRY,

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from ..browser.launch import BrowserProcess, launch_browser
+from ..browser.page_server import PageServer, ServedFile
 from ..browser.resolve import resolve_chrome
 from ..errors import LintUnavailableError
-from ..page_server import PageServer, ServedFile
 from .page_assets import PREFIX, static_routes
 from .snapshot import snapshot
 

@@ -5,7 +5,7 @@ runtime and what compositions load from CDNs — about 125 MB, which used to be 
 silence. Every network download of a cache-filling kind goes through a
 :class:`DownloadMeter`, which reports on the ``hyperframes_lambda.downloads`` logger: a
 library stays quiet unless its caller listens (the CLI does, with
-:class:`hyperframes_lambda.progress.DownloadDisplay`; on Lambda the records go to the
+:class:`hyperframes_lambda.runner.progress.DownloadDisplay`; on Lambda the records go to the
 function's log like any other).
 Logging rather than a callback argument: the downloads happen deep under the plan (font
 set, runtime, npm fallbacks), and threading a callback through every layer would couple

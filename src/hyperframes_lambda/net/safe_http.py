@@ -21,6 +21,7 @@ import socket
 import ssl
 import threading
 import time
+import urllib.error
 import urllib.parse
 from dataclasses import dataclass
 
@@ -276,3 +277,23 @@ def _exchange(
             raise AssetTooLargeError(f"{url}: more than {limit} bytes")
         parts.append(piece)
     return None, b"".join(parts)
+
+
+def is_network_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) is the network failing, not a definite answer."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        status = current.code if isinstance(current, urllib.error.HTTPError) else None
+        status = getattr(current, "status", status)
+        if isinstance(status, int):
+            return status >= 500 or status == 429
+        if isinstance(
+            current,
+            (urllib.error.URLError, http.client.HTTPException, TimeoutError, ConnectionError,
+             socket.timeout),
+        ):  # fmt: skip
+            return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from ..chunk_tag import ChunkTag, check_tag
+from ..cache import file_sha256
 from ..errors import (
     ChunkDigestMismatchError,
     ChunkMissingError,
@@ -32,10 +32,10 @@ from ..errors import (
 )
 from ..media.ffmpeg import ffmpeg_exe
 from ..media.probe import probe
-from ..plan_hash import file_sha256
 from ..stages.plan import AUDIO_FILE
 from ..stages.render_chunk import LoadedPlan, atomic_path, check_format, load_plan
 from ..timing import fps_text, frames_duration
+from .chunk_tag import ChunkTag, check_tag
 
 
 @dataclass(frozen=True)

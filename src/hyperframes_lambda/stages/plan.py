@@ -21,26 +21,27 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from .. import font_report, fonts_set
+from ..browser.font_set import font_set_id
 from ..browser.resolve import browser_build, resolve_chrome
-from ..capture import CaptureSettings
-from ..chunking import Chunk, checked_frame_count, plan_chunks
-from ..compile import compile_project
-from ..composition import read_composition
+from ..capture import font_report
+from ..capture.frame_source import open_frame_source
+from ..capture.page_capture import CaptureSettings
+from ..compile.composition import read_composition
+from ..compile.project import compile_project
 from ..config import RenderConfig, parse_config
 from ..errors import AssetNotFoundError, CompositionError, InvalidConfigError
-from ..frame_source import open_frame_source
 from ..media.audio_mix import AudioTrack, mix_audio
 from ..media.encode import EncoderSettings
 from ..media.ffmpeg import ffmpeg_version_line
 from ..media.media_probe import probe_media
 from ..media.video_frames import VideoClip, extract_video_frames
 from ..net.remote_assets import RemoteFetcher
-from ..plan_archive import write_plan_archive
-from ..plan_hash import PLAN_JSON, canonical_json, compute_plan_hash
-from ..render_size import resolve_fps, resolve_output_size
 from ..timing import fps_json, frames_duration
-from ..versions import renderer_version
+from .chunking import Chunk, checked_frame_count, plan_chunks
+from .plan_archive import write_plan_archive
+from .plan_hash import PLAN_JSON, canonical_json, compute_plan_hash
+from .render_size import resolve_fps, resolve_output_size
+from .versions import renderer_version
 
 PROTOCOL_VERSION = 2  # 2: plan.json names the browser build and the font set
 COMPILED_DIR = "compiled"
@@ -201,7 +202,7 @@ def _plan(
 
     ffmpeg_version = ffmpeg_version_line()
     browser = browser_build(resolve_chrome())
-    font_set = fonts_set.font_set_id()
+    font_set = font_set_id()
     plan_hash = compute_plan_hash(
         plan_dir, encoder=encoder_json, ffmpeg_version=ffmpeg_version,
         renderer_version=renderer_version(), fps=fps, width=width, height=height, format=cfg.format,

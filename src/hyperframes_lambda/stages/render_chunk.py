@@ -24,12 +24,17 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from .. import fonts_set
+from ..browser.font_set import font_set_id
 from ..browser.pool import BrowserPool
 from ..browser.resolve import browser_build, resolve_chrome
-from ..capture import CaptureMode, CaptureSettings
-from ..chunk_tag import MANIFEST, ChunkTag
-from ..chunking import Chunk
+from ..cache import file_sha256
+from ..capture.frame_source import (
+    CaptureStats,
+    capture_frames_parallel,
+    dump_frame,
+    open_frame_sources,
+)
+from ..capture.page_capture import CaptureMode, CaptureSettings
 from ..errors import (
     BrowserBuildMismatchError,
     ChunkIndexOutOfRangeError,
@@ -41,13 +46,14 @@ from ..errors import (
     PlanProtocolUnsupportedError,
     StoredObjectCorruptError,
 )
-from ..frame_source import CaptureStats, capture_frames_parallel, dump_frame, open_frame_sources
 from ..media.encode import EncoderSettings, StreamingEncoder
 from ..media.ffmpeg import ffmpeg_exe, ffmpeg_version_line
-from ..plan_hash import PLAN_JSON, compute_plan_hash, file_sha256
 from ..stages.plan import CAPTURE_JSON, CHUNKS_JSON, ENCODER_JSON, PROTOCOL_VERSION
 from ..timing import parse_fps
-from ..versions import renderer_version
+from .chunk_tag import MANIFEST, ChunkTag
+from .chunking import Chunk
+from .plan_hash import PLAN_JSON, compute_plan_hash
+from .versions import renderer_version
 
 CHUNK_EXTENSIONS = {"mp4": ".mp4", "mov": ".mov", "webm": ".webm", "png-sequence": ".tar.gz"}
 
@@ -102,7 +108,7 @@ def _plan_fps(value: Any) -> Fraction:
 
 def check_font_set(document: dict[str, Any]) -> None:
     """The plan's font set is this worker's, or FONT_SET_MISMATCH."""
-    local_set = fonts_set.font_set_id()
+    local_set = font_set_id()
     if document["fontSet"] != local_set:
         raise FontSetMismatchError(
             f"plan made with font set {document['fontSet']}, this worker has {local_set}"

@@ -1,0 +1,446 @@
+"""The Lambda entry point's body: ``hyperframes_lambda.handler.handler`` (SPEC §9) is defined here.
+
+A single handler dispatches on ``Action`` (plan, renderChunk, assemble). It only moves
+bytes between storage and a fresh per-invocation work directory and calls the stage
+functions; everything it creates there is removed when the invocation ends, whatever
+happened (warm containers reuse ``/tmp``), and what a killed invocation (a Lambda timeout
+is a SIGKILL) left behind is swept at the start of the next one. Failures leave as an
+exception whose class name is the error's stable code — the ``errorType`` Step Functions
+matches in its Retry/Catch — and only as such: anything unanticipated is wrapped in
+``INTERNAL_ERROR`` (see :func:`handler`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from ..browser.pool import BrowserPool
+from ..errors import (
+    CdpProtocolError,
+    ChunkMissingError,
+    CompositionError,
+    InternalError,
+    InvalidEventError,
+    PlanArtifactDigestMismatchError,
+    RenderError,
+    StorageObjectNotFoundError,
+    StoredObjectCorruptError,
+)
+from ..runner.local_render import default_page_count
+from ..stages.assemble import assemble
+from ..stages.chunk_tag import read_tag
+from ..stages.plan import AUDIO_FILE, PlanResult, plan
+from ..stages.plan_archive import extract_archive, extract_plan_archive
+from ..stages.render_chunk import CHUNK_EXTENSIONS, render_chunk
+from ..timing import fps_json
+from .events import (
+    AssembleEvent,
+    AssembleResultPayload,
+    PlanEvent,
+    PlanResultPayload,
+    RenderChunkEvent,
+    RenderChunkResultPayload,
+    parse_event,
+)
+from .storage import SHA256_METADATA, Storage, check_allowed, join_uri
+from .work_dirs import new_work_dir, release_work_dir, sweep_stale
+
+SERVICE = "hyperframes-render"
+PLAN_ARCHIVE = "plan.tar.gz"
+META_PLAN_HASH = "plan-hash"
+META_FRAMES = "frames"
+META_CAPTURE_MODE = "capture-mode"
+ENV_WORK_ROOT = "HYPERFRAMES_WORK_ROOT"
+ENV_PREWARM = "HYPERFRAMES_PREWARM"  # "1": decompress the bundled binaries at init
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(
+    namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "HyperFrames"), service=SERVICE
+)
+
+# The per-container cache: one storage client (and its connection pool) reused by every
+# invocation this container serves. Nothing else survives an invocation.
+_storage: Storage | None = None
+
+# The per-container browser cache: a warm container renders its next chunk in the browser
+# its last chunk used (a fresh page; ~0.4 s of launch + close saved per chunk). On Lambda
+# by default, elsewhere with HYPERFRAMES_KEEP_BROWSERS=1 (a local process that calls the
+# handler in-process would otherwise keep browsers after it returned).
+ENV_KEEP_BROWSERS = "HYPERFRAMES_KEEP_BROWSERS"
+_browsers = BrowserPool()
+atexit.register(_browsers.close)
+
+
+def _browser_pool() -> BrowserPool | None:
+    keep = os.environ.get(ENV_KEEP_BROWSERS)
+    if keep is None:
+        keep = "1" if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else "0"
+    return _browsers if keep == "1" else None
+
+
+_LAMBDA_ERROR_CLASSES: dict[str, type[RenderError]] = {}
+
+
+def prewarm_bundled_binaries() -> list[threading.Thread]:
+    """Start decompressing the ZIP's Chromium and ffmpeg to /tmp in the background.
+
+    Run at import on Lambda (the init phase) when ``HYPERFRAMES_PREWARM=1``, so the first
+    invocation waits only for what is left. Chromium's brotli holds the GIL, so it runs in
+    a child Python process; ffmpeg's gzip releases the GIL, so a thread does. Both
+    extractions are locked (flock, across processes) and marked complete, so an invocation
+    that needs a binary waits for the background work instead of redoing it; a child that
+    dies leaves no marker and the invocation extracts again. Errors are left to that
+    invocation (typed error). Returns the ffmpeg thread (for tests).
+    """
+    from ..browser.resolve import bundled_chromium_dir
+    from ..media.ffmpeg import bundled_ffmpeg_dir, ffmpeg_exe
+
+    threads = []
+    if bundled_chromium_dir() is not None:
+        with contextlib.suppress(OSError):
+            child = subprocess.Popen(
+                [sys.executable, "-c", _CHROMIUM_PREWARM],
+                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                cwd=str(Path(__file__).resolve().parents[2]),  # the directory holding the package
+            )  # fmt: skip
+            threading.Thread(target=child.wait, name="hf-prewarm-reaper", daemon=True).start()
+    if bundled_ffmpeg_dir() is not None:
+        threads.append(
+            threading.Thread(target=_quietly, args=(ffmpeg_exe,), name="hf-prewarm", daemon=True)
+        )
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+_CHROMIUM_PREWARM = (
+    "from hyperframes_lambda.browser.resolve import resolve_chrome; resolve_chrome()"
+)
+
+
+def _quietly(job: Callable[[], object]) -> None:
+    try:
+        job()
+    except Exception:  # the invocation that needs the binary reports it
+        logger.warning("prewarm failed", exc_info=True)
+
+
+# Opt-in: measured in the Lambda-like sandbox on a busy 2-core host, decompressing at init
+# made the first chunk slower (README, "The Lambda ZIP"); it may pay off where init has
+# spare cores. Measure before turning it on.
+if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") and os.environ.get(ENV_PREWARM) == "1":
+    prewarm_bundled_binaries()
+
+
+def storage() -> Storage:
+    global _storage  # noqa: PLW0603 - the explicit per-container cache
+    if _storage is None:
+        _storage = Storage()
+    return _storage
+
+
+def as_lambda_error(exc: RenderError) -> RenderError:
+    """The same error as an instance of a class named exactly ``exc.error_type()`` (its
+    code, or the reference's name where SPEC §10 keeps it).
+
+    The Python runtime reports ``type(exc).__name__`` as ``errorType``; Step Functions
+    matches those names against the template's terminal list.
+    """
+    name = exc.error_type()
+    cls = _LAMBDA_ERROR_CLASSES.get(name)
+    if cls is None or not issubclass(cls, type(exc)):
+        cls = type(name, (type(exc),), {"__module__": __name__})
+        _LAMBDA_ERROR_CLASSES[name] = cls
+    return cls(str(exc))
+
+
+def work_root() -> str:
+    return os.environ.get(ENV_WORK_ROOT) or tempfile.gettempdir()
+
+
+def internal_error(exc: BaseException) -> InternalError:
+    """An unanticipated exception as ``INTERNAL_ERROR``, the original type and message in
+    the message (the ``cause`` Step Functions shows)."""
+    return InternalError(f"{type(exc).__module__}.{type(exc).__name__}: {exc}"[:2000])
+
+
+def _sweep() -> None:
+    """Remove what killed invocations left in /tmp; never fails the invocation."""
+    try:
+        removed = sweep_stale(Path(work_root()), Path(tempfile.gettempdir()))
+    except Exception:  # sweeping is housekeeping
+        logger.warning("sweeping stale directories failed", exc_info=True)
+        return
+    if removed:
+        logger.info("swept stale directories", extra={"removed": [p.name for p in removed]})
+
+
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Run one action. Errors leave as ``as_lambda_error`` of a class in
+    :mod:`hyperframes_lambda.errors` and nothing else: an exception the code did not
+    anticipate (a bug, or input we failed to validate) becomes ``INTERNAL_ERROR``, which is
+    terminal — a deterministic bug would fail identically on each of the state machine's 4
+    retries, each up to 15 minutes of Lambda time; the cause keeps the original type and
+    message for the bug report. (Retryable environment failures are raised as their own
+    retryable codes before they get here.)"""
+    started = time.perf_counter()
+    _sweep()
+    if isinstance(event, dict) and event.get("Action") == "notify":  # the webhook step
+        from ..aws.webhook import notify
+
+        try:
+            return notify(event, context)
+        except RenderError as exc:
+            raise as_lambda_error(exc) from exc
+        except Exception as exc:  # the same last line of defence as the render actions
+            raise as_lambda_error(internal_error(exc)) from exc
+    try:
+        parsed = parse_event(event)
+        check_allowed(_uris(parsed))
+    except RenderError as exc:
+        logger.error("rejected", extra={"errorType": exc.error_type(), "error": str(exc)})
+        raise as_lambda_error(exc) from None
+    except Exception as exc:
+        error = internal_error(exc)
+        logger.exception("rejected unexpectedly", extra={"errorType": error.error_type()})
+        raise as_lambda_error(error) from exc
+    keys: dict[str, Any] = {"action": parsed.Action}
+    if isinstance(parsed, RenderChunkEvent):
+        keys["chunk_index"] = parsed.ChunkIndex
+    if not isinstance(parsed, PlanEvent):
+        keys["plan_hash"] = parsed.PlanHash
+    try:
+        work = new_work_dir(Path(work_root()))
+    except OSError as exc:
+        raise as_lambda_error(internal_error(exc)) from exc
+    logger.append_keys(**keys)
+    logger.info("start")
+    try:
+        result = _ACTIONS[parsed.Action](parsed, work)
+        duration_ms = int((time.perf_counter() - started) * 1000)
+        result["DurationMs"] = duration_ms
+        result["MemoryMb"] = int(getattr(context, "memory_limit_in_mb", 0) or 0)  # for cost
+        logger.info("end", extra={"durationMs": duration_ms, "result": result})
+        metrics.add_metric(
+            name=f"{parsed.Action}Seconds", unit=MetricUnit.Seconds, value=duration_ms / 1000
+        )
+        return result
+    except RenderError as exc:
+        logger.error(
+            "failed",
+            extra={"errorType": exc.error_type(), "retryable": exc.retryable, "error": str(exc)},
+        )
+        raise as_lambda_error(exc) from exc
+    except Exception as exc:
+        error = internal_error(exc)
+        logger.exception("failed unexpectedly", extra={"errorType": error.error_type()})
+        raise as_lambda_error(error) from exc
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+        release_work_dir(work)
+        logger.remove_keys(list(keys))
+
+
+def _uris(event: PlanEvent | RenderChunkEvent | AssembleEvent) -> list[str | None]:
+    if isinstance(event, PlanEvent):
+        return [event.ProjectS3Uri, event.PlanOutputS3Prefix]
+    if isinstance(event, RenderChunkEvent):
+        return [event.PlanS3Uri, event.ChunkOutputS3Prefix]
+    return [event.PlanS3Uri, event.AudioS3Uri, event.OutputS3Uri, *event.ChunkS3Uris]
+
+
+def _fetch_plan(plan_uri: str, work: Path) -> Path:
+    archive = storage().download(plan_uri, work / PLAN_ARCHIVE)
+    plan_dir = extract_plan_archive(archive, work / "plan")
+    archive.unlink()
+    return plan_dir
+
+
+def _project_root(extracted: Path, entry_file: str) -> Path:
+    """``tar -czf p.tgz -C project .`` and ``tar -czf p.tgz project`` both work."""
+    if (extracted / entry_file).is_file():
+        return extracted
+    children = [p for p in extracted.iterdir() if p.is_dir()]
+    if len(children) == 1 and (children[0] / entry_file).is_file():
+        return children[0]
+    return extracted  # read_composition will name the missing entry file
+
+
+def _plan_project(event: PlanEvent, project: Path, work: Path) -> PlanResult:
+    """``plan`` with the failures a composition's content can cause deterministically (a
+    malformed URL, absurd numbers, nesting too deep for the browser's DOM transfer, a path
+    too long to copy) reported as ``INVALID_COMPOSITION`` naming the entry file, not as a
+    retryable or raw error."""
+    entry = event.config.entry_file
+    try:
+        return plan(project, event.config, work / "plan", work / PLAN_ARCHIVE)
+    except shutil.Error as exc:  # copytree gathers per-file failures (a path too long)
+        failures = exc.args[0] if exc.args else None
+        why = failures[0][-1] if isinstance(failures, list) and failures else exc
+        raise CompositionError(
+            f"{entry} (in {event.ProjectS3Uri}): a project file cannot be copied into the "
+            f"plan: {str(why)[:300]}"
+        ) from exc
+    except (ValueError, OverflowError, RecursionError) as exc:
+        raise CompositionError(
+            f"{entry} (in {event.ProjectS3Uri}) cannot be planned: {type(exc).__name__}: {exc}"
+        ) from exc
+    except CdpProtocolError as exc:
+        if "stack limit exceeded" not in str(exc):
+            raise
+        raise CompositionError(
+            f"{entry} (in {event.ProjectS3Uri}) nests elements too deeply for the browser "
+            f"to report its document: {exc}"
+        ) from exc
+
+
+def _plan(event: PlanEvent, work: Path) -> dict[str, Any]:
+    archive = storage().download(event.ProjectS3Uri, work / "project.tar.gz")
+    project = _project_root(extract_archive(archive, work / "project"), event.config.entry_file)
+    result = _plan_project(event, project, work)
+    plan_uri = join_uri(event.PlanOutputS3Prefix, PLAN_ARCHIVE)
+    storage().upload(work / PLAN_ARCHIVE, plan_uri, {META_PLAN_HASH: result.plan_hash})
+    audio_uri = None
+    if result.audio_path is not None:
+        audio_uri = join_uri(event.PlanOutputS3Prefix, AUDIO_FILE)
+        storage().upload(result.audio_path, audio_uri, {META_PLAN_HASH: result.plan_hash})
+    metrics.add_metric(name="PlannedFrames", unit=MetricUnit.Count, value=result.total_frames)
+    return PlanResultPayload(
+        PlanS3Uri=plan_uri, PlanHash=result.plan_hash, ChunkCount=result.chunk_count,
+        TotalFrames=result.total_frames, Fps=fps_json(result.fps), Width=result.width,
+        Height=result.height, Format=result.format, HasAudio=result.has_audio,
+        AudioS3Uri=audio_uri, FfmpegVersion=result.ffmpeg_version,
+        RendererVersion=result.renderer_version, DurationMs=0,
+        BrowserBuild=result.browser_build, FontSet=result.font_set,
+    ).model_dump()  # fmt: skip
+
+
+def chunk_uri(prefix: str, index: int, output_format: str) -> str:
+    return join_uri(prefix, f"{index:04d}{CHUNK_EXTENSIONS[output_format]}")
+
+
+def _reusable_chunk(event: RenderChunkEvent, uri: str, work: Path) -> dict[str, Any] | None:
+    """The result of an earlier invocation that already uploaded this chunk, if its bytes
+    are intact; else None (render again, replacing it).
+
+    The bytes are downloaded and hashed, not trusted from metadata: an object replaced
+    with other bytes but the old metadata would otherwise be reused and fail assembly
+    terminally forever. (S3's own ChecksumSHA256 cannot stand in: for a multipart upload
+    it is a checksum of part checksums, not the object's SHA-256.) This costs one
+    download of the chunk, only on a retry that finds its chunk already there."""
+    existing = storage().head(uri)
+    if existing is None or existing.metadata.get(META_PLAN_HASH) != event.PlanHash:
+        return None
+    meta = existing.metadata
+    recorded, frames = meta.get(SHA256_METADATA), meta.get(META_FRAMES, "")
+    if not recorded or not frames.isdigit():
+        logger.warning("existing chunk has incomplete metadata; rendering", extra={"uri": uri})
+        return None
+    copy = work / "existing-chunk" / uri.rsplit("/", 1)[-1]
+    try:
+        storage().download(uri, copy)  # checks the bytes against the recorded SHA-256
+        tag = read_tag(copy)
+    except (PlanArtifactDigestMismatchError, StoredObjectCorruptError) as exc:
+        logger.warning("existing chunk is corrupt; rendering", extra={"error": str(exc)})
+        return None
+    finally:
+        shutil.rmtree(copy.parent, ignore_errors=True)
+    if tag is None or (tag.plan_hash, tag.index) != (event.PlanHash, event.ChunkIndex):
+        logger.warning("existing chunk carries another tag; rendering", extra={"uri": uri})
+        return None
+    logger.info("chunk already rendered", extra={"chunkS3Uri": uri})
+    return RenderChunkResultPayload(
+        ChunkS3Uri=uri, ChunkIndex=event.ChunkIndex, Sha256=recorded, FramesEncoded=int(frames),
+        CaptureMode=meta.get(META_CAPTURE_MODE, "beginframe"), DurationMs=0, Reused=True,
+    ).model_dump()  # fmt: skip
+
+
+def _render_chunk(event: RenderChunkEvent, work: Path) -> dict[str, Any]:
+    uri = chunk_uri(event.ChunkOutputS3Prefix, event.ChunkIndex, event.Format)
+    reused = _reusable_chunk(event, uri, work)
+    if reused is not None:  # a retry of an invocation that already uploaded its chunk
+        return reused
+    plan_dir = _fetch_plan(event.PlanS3Uri, work)
+    out = work / f"chunk{CHUNK_EXTENSIONS[event.Format]}"
+    result = render_chunk(
+        plan_dir, event.ChunkIndex, out, expected_hash=event.PlanHash, pages=default_page_count(),
+        expected_format=event.Format, browser_pool=_browser_pool(),
+    )  # fmt: skip
+    storage().upload(
+        out, uri,
+        {META_PLAN_HASH: event.PlanHash, META_FRAMES: str(result.frames),
+         META_CAPTURE_MODE: result.capture_mode},
+    )  # fmt: skip
+    capture_s = result.timings.get("capture", 0.0)
+    metrics.add_metric(name="FramesRendered", unit=MetricUnit.Count, value=result.frames)
+    metrics.add_metric(name="CaptureSeconds", unit=MetricUnit.Seconds, value=capture_s)
+    if capture_s > 0:
+        metrics.add_metric(
+            name="CaptureFps", unit=MetricUnit.CountPerSecond, value=result.frames / capture_s
+        )
+    return RenderChunkResultPayload(
+        ChunkS3Uri=uri, ChunkIndex=event.ChunkIndex, Sha256=result.sha256,
+        FramesEncoded=result.frames, CaptureMode=result.capture_mode, DurationMs=0,
+        BrowserBuild=result.browser_build, FontSet=result.font_set,
+        FfmpegVersion=result.ffmpeg_version,
+    ).model_dump()  # fmt: skip
+
+
+def _parallel(items: list[str], fn: Callable[[int, str], Path]) -> list[Path]:
+    with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
+        return list(pool.map(fn, range(len(items)), items))
+
+
+def _assemble(event: AssembleEvent, work: Path) -> dict[str, Any]:
+    if event.ChunkSha256s is not None and len(event.ChunkSha256s) != len(event.ChunkS3Uris):
+        raise InvalidEventError(
+            f"event.ChunkSha256s has {len(event.ChunkSha256s)} entries for "
+            f"{len(event.ChunkS3Uris)} ChunkS3Uris"
+        )
+    plan_dir = _fetch_plan(event.PlanS3Uri, work)
+    ext = CHUNK_EXTENSIONS[event.Format]
+
+    def fetch_chunk(index: int, uri: str) -> Path:
+        try:
+            return storage().download(uri, work / "chunks" / f"{index:04d}{ext}")
+        except StorageObjectNotFoundError:
+            raise ChunkMissingError(f"chunk {index} is missing: {uri}") from None
+
+    chunks = _parallel(event.ChunkS3Uris, fetch_chunk)
+    out = work / ("output" if event.Format == "png-sequence" else f"output.{event.Format}")
+    result = assemble(
+        plan_dir, chunks, out, expected_hashes=event.ChunkSha256s,
+        expected_plan_hash=event.PlanHash, expected_format=event.Format,
+    )  # fmt: skip
+    upload = out
+    if event.Format == "png-sequence":  # one object: the frames (and audio) as a tar.gz
+        upload = Path(shutil.make_archive(str(work / "output-sequence"), "gztar", out))
+    digest = storage().upload(upload, event.OutputS3Uri)
+    metrics.add_metric(name="AssembledFrames", unit=MetricUnit.Count, value=result.frames)
+    return AssembleResultPayload(
+        OutputS3Uri=event.OutputS3Uri, FramesEncoded=result.frames,
+        FileSize=upload.stat().st_size, Sha256=digest, DurationMs=0,
+    ).model_dump()  # fmt: skip
+
+
+_ACTIONS: dict[str, Callable[[Any, Path], dict[str, Any]]] = {
+    "plan": _plan,
+    "renderChunk": _render_chunk,
+    "assemble": _assemble,
+}

@@ -1,0 +1,156 @@
+"""The Lambda contract (SPEC §9): typed events and results, PascalCase on the wire.
+
+One function serves three actions, chosen by ``Action``. Field names are exactly those of
+the reference so an execution input written for it works unchanged. Every event is
+validated before anything touches storage; a bad one is ``INVALID_EVENT`` naming the
+field. Results stay small (well under 1 KB): Step Functions caps payloads at 256 KiB.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+
+from ..config import RenderConfig, describe_validation_error
+from ..errors import InvalidEventError
+
+ACTIONS = ("plan", "renderChunk", "assemble")
+ENVELOPE_KEYS = ("Payload", "Input")
+MAX_ENVELOPE_DEPTH = 4
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _storage_uri(value: str) -> str:
+    if value.startswith("s3://"):
+        bucket, _, key = value[5:].partition("/")
+        if not bucket or not re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", bucket):
+            raise ValueError(f"{value!r} does not name a valid S3 bucket")
+        if not key:
+            raise ValueError(f"{value!r} has no object key")
+        return value
+    if value.startswith("file:///"):
+        return value
+    raise ValueError(f"{value!r} must be an s3://bucket/key or file:///absolute/path URI")
+
+
+def _sha256(value: str) -> str:
+    if not _SHA256.match(value):
+        raise ValueError("must be a lowercase hex SHA-256 (64 characters)")
+    return value
+
+
+StorageUri = Annotated[str, AfterValidator(_storage_uri)]
+Sha256 = Annotated[str, AfterValidator(_sha256)]
+OutputFormat = Literal["mp4", "mov", "webm", "png-sequence"]
+
+
+class _Event(BaseModel):
+    # Extra fields are ignored: Step Functions states may pass along more than we need.
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+class PlanEvent(_Event):
+    Action: Literal["plan"]
+    ProjectS3Uri: StorageUri
+    PlanOutputS3Prefix: StorageUri
+    # "Config" is the wire name; as an attribute it would clash with pydantic's own.
+    config: RenderConfig = Field(default_factory=RenderConfig, alias="Config")
+
+
+class RenderChunkEvent(_Event):
+    Action: Literal["renderChunk"]
+    PlanS3Uri: StorageUri
+    PlanHash: Sha256
+    ChunkIndex: int = Field(ge=0)
+    ChunkOutputS3Prefix: StorageUri
+    Format: OutputFormat
+
+
+class AssembleEvent(_Event):
+    Action: Literal["assemble"]
+    PlanS3Uri: StorageUri
+    PlanHash: Sha256
+    ChunkS3Uris: list[StorageUri] = Field(min_length=1)
+    ChunkSha256s: list[Sha256] | None = None
+    AudioS3Uri: StorageUri | None = None
+    OutputS3Uri: StorageUri
+    Format: OutputFormat
+
+
+LambdaEvent = Annotated[PlanEvent | RenderChunkEvent | AssembleEvent, Field(discriminator="Action")]
+_EVENT_ADAPTER: TypeAdapter[PlanEvent | RenderChunkEvent | AssembleEvent] = TypeAdapter(LambdaEvent)
+
+
+class PlanResultPayload(BaseModel):
+    PlanS3Uri: str
+    PlanHash: str
+    ChunkCount: int
+    TotalFrames: int
+    Fps: int | str  # 30, or "30000/1001" when not whole
+    Width: int
+    Height: int
+    Format: str
+    HasAudio: bool
+    AudioS3Uri: str | None
+    FfmpegVersion: str
+    RendererVersion: str
+    DurationMs: int
+    BrowserBuild: str = ""  # e.g. "@sparticuz/chromium@153.0.0"; in the plan hash
+    FontSet: str = ""  # e.g. "hf-fontset-1+78b8d67799a7"; in the plan hash
+
+
+class RenderChunkResultPayload(BaseModel):
+    ChunkS3Uri: str
+    ChunkIndex: int
+    Sha256: str
+    FramesEncoded: int
+    CaptureMode: str
+    DurationMs: int
+    Reused: bool = False  # an idempotent retry found the chunk already rendered
+    # What rendered it (empty for a reused chunk; the plan hash pins them either way).
+    BrowserBuild: str = ""
+    FontSet: str = ""
+    FfmpegVersion: str = ""
+
+
+class AssembleResultPayload(BaseModel):
+    OutputS3Uri: str
+    FramesEncoded: int
+    FileSize: int
+    Sha256: str
+    DurationMs: int
+
+
+def unwrap_envelopes(event: Any) -> Any:
+    """Peel ``{"Payload": …}`` / ``{"Input": …}`` wrappers (up to four levels)."""
+    for _ in range(MAX_ENVELOPE_DEPTH):
+        if isinstance(event, dict) and "Action" not in event:
+            inner = [event[k] for k in ENVELOPE_KEYS if k in event]
+            if len(inner) == 1 and isinstance(inner[0], dict):
+                event = inner[0]
+                continue
+        break
+    return event
+
+
+def parse_event(raw: Any) -> PlanEvent | RenderChunkEvent | AssembleEvent:
+    """Validate an invocation payload or raise ``INVALID_EVENT`` naming the field."""
+    event = unwrap_envelopes(raw)
+    if not isinstance(event, dict):
+        raise InvalidEventError(f"the event must be a JSON object, got {type(event).__name__}")
+    if "Action" not in event:
+        raise InvalidEventError(
+            "event.Action is missing: expected one of plan, renderChunk, assemble"
+        )
+    if event["Action"] not in ACTIONS:
+        raise InvalidEventError(
+            f"event.Action: must be one of {', '.join(ACTIONS)} (got {event['Action']!r})"
+        )
+    try:
+        return _EVENT_ADAPTER.validate_python(event)
+    except ValidationError as exc:
+        raise InvalidEventError(
+            describe_validation_error(exc, "event", frozenset(ACTIONS))
+        ) from None

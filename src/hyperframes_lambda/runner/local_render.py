@@ -1,0 +1,331 @@
+"""Render a composition on this machine with the same three stages Lambda runs.
+
+plan → render_chunk for every chunk (in this process for one chunk, else in worker
+processes) → assemble. The output file appears only when everything succeeded and the
+decoded result was verified: a failed render leaves nothing at ``output``.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Literal
+
+from ..capture.page_capture import CaptureMode
+from ..config import RenderConfig, parse_config
+from ..errors import CompositionError
+from ..lint import LintReport
+from ..lint.render_check import run_lint
+from ..net.remote_assets import RemoteFetcher
+from ..stages.assemble import assemble
+from ..stages.plan import PlanResult, plan
+from ..stages.render_chunk import CHUNK_EXTENSIONS, ChunkResult, render_chunk
+from ..timing import frames_duration
+from .cli_errors import install_worker_interrupt_handlers, stop_pool_workers, worker_task
+from .output_target import created_parents, resolve_output
+from .progress import Progress, ProgressCallback, Stage
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    fps: Fraction | int | str | None = None  # 25, "30000/1001"; None: data-fps, else 30
+    width: int | None = None  # None: the composition's data-width
+    height: int | None = None
+    quality: Literal["draft", "standard", "high"] = "standard"
+    # None: from the output's extension (.mp4/.mov/.webm; a directory: png-sequence)
+    format: Literal["mp4", "mov", "webm", "png-sequence"] | None = None
+    codec: Literal["h264", "h265"] | None = None
+    crf: int | None = None
+    bitrate: str | None = None
+    entry_file: str | None = None  # None: index.html (or the file given as the project)
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    strict_assets: bool = False  # an unreachable remote image fails instead of warning
+    chunks: int | None = None  # split into about this many chunks (default 1)
+    chunk_size: int | None = None  # or: frames per chunk
+    workers: int | None = None  # chunk worker processes (default: min(chunks, cores))
+    pages: int | None = None  # browsers per chunk (default: cores / workers, at most 2)
+    dump_frames: Path | None = None
+    lint: bool = True  # run HyperFrames' linter first; findings become warnings
+    strict_lint: bool = False  # an error-severity finding fails the render (LINT_FAILED)
+
+    def config(self) -> RenderConfig:
+        data: dict[str, Any] = {
+            "fps": self.fps, "width": self.width, "height": self.height,
+            "quality": self.quality, "format": self.format, "codec": self.codec,
+            "crf": self.crf, "bitrate": self.bitrate, "entryFile": self.entry_file,
+            "variables": dict(self.variables), "strictAssets": self.strict_assets,
+        }  # fmt: skip
+        if self.chunk_size is not None:
+            data["chunkSize"] = self.chunk_size
+            data["maxParallelChunks"] = 256
+        else:
+            data["maxParallelChunks"] = self.chunks or 1
+        return parse_config({k: v for k, v in data.items() if v is not None})
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """What a finished render made: ``output`` (a file, or a directory for png-sequence),
+    the plan (size, fps, warnings), every chunk's result, and seconds per stage
+    (``timings``: plan, chunks, assemble, total)."""
+
+    output: Path
+    plan: PlanResult
+    chunks: list[ChunkResult]
+    workers: int
+    capture_mode: CaptureMode
+    timings: dict[str, float]
+    lint: LintReport | None = None  # None: not linted (lint=False, or the linter failed)
+    lint_warnings: list[str] = field(default_factory=list)  # "lint: index.html:3: …" lines
+
+    @property
+    def frames(self) -> int:
+        return self.plan.total_frames
+
+    @property
+    def duration(self) -> float:
+        return frames_duration(self.plan.total_frames, self.plan.fps)
+
+    @property
+    def fps(self) -> Fraction:
+        return self.plan.fps
+
+    @property
+    def width(self) -> int:
+        return self.plan.width
+
+    @property
+    def height(self) -> int:
+        return self.plan.height
+
+    @property
+    def format(self) -> str:
+        return self.plan.format
+
+    @property
+    def warnings(self) -> list[str]:
+        """The linter's findings (``lint: …``), then the plan's warnings."""
+        return [*self.lint_warnings, *self.plan.warnings]
+
+    @property
+    def capture_seconds(self) -> float:
+        return sum(c.timings.get("capture", 0.0) for c in self.chunks)
+
+    @property
+    def capture_fps(self) -> float:
+        """Frames per second of capture time, summed over chunks (per-worker speed)."""
+        return self.frames / self.capture_seconds if self.capture_seconds else 0.0
+
+
+def cpu_count() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+def default_page_count(workers: int = 1) -> int:
+    """Browsers per chunk: two capture ~1.6x faster than one on a 2-core machine
+    (benchmarks/capture_bench.py); beyond the cores they only add contention."""
+    return max(1, min(2, cpu_count() // max(1, workers)))
+
+
+def resolve_project(
+    project: Path, entry: str | None, *, entry_name: str = "entry"
+) -> tuple[Path, str]:
+    """The project directory and entry file. An HTML file given as the project means its
+    directory with that file as the entry (unless an entry is also given: ambiguous)."""
+    if project.is_file():
+        if project.suffix.lower() not in (".html", ".htm"):
+            raise CompositionError(
+                f"{project} is a file, not a project directory (give the directory that "
+                f"holds the composition, and {entry_name} NAME.html for its entry file)"
+            )
+        if entry is not None and entry != project.name:
+            raise CompositionError(
+                f"{project} is a file and {entry_name} {entry} names another entry; give "
+                f"the project directory {project.parent} with {entry_name} {entry}, or the "
+                f"HTML file alone"
+            )
+        return project.parent, project.name
+    entry = entry or "index.html"
+    if not project.is_dir():
+        raise CompositionError(f"project directory {project} does not exist")
+    if not (project / entry).is_file():
+        pages = sorted(p.name for p in project.glob("*.htm*") if p.is_file())
+        hint = (
+            f"; HTML files there: {', '.join(pages[:5])} (choose one with {entry_name})"
+            if pages
+            else f" and the directory has no HTML file (set {entry_name} to the entry file)"
+        )
+        raise CompositionError(f"{project}: entry file {entry} does not exist{hint}")
+    return project, entry
+
+
+def render_local(
+    project_dir: Path,
+    output: Path,
+    options: RenderOptions | None = None,
+    *,
+    on_progress: ProgressCallback | None = None,
+    fetcher: RemoteFetcher | None = None,
+) -> RenderResult:
+    """Render ``project_dir`` to ``output`` through plan → chunks → assemble.
+
+    The output path and project are checked before any work (:class:`InvalidOutputError`,
+    :class:`CompositionError`); ``on_progress`` sees every stage (:class:`Progress`).
+    """
+    options = options or RenderOptions()
+    started = time.perf_counter()
+    output_format = resolve_output(output, options.format)
+    project_dir, entry = resolve_project(project_dir, options.entry_file)
+    options = replace(options, format=output_format, entry_file=entry)
+    config = options.config()
+    linted = run_lint(project_dir, entry, strict=options.strict_lint) if options.lint else None
+
+    def report(stage: Stage, done: int, total: int) -> None:
+        if on_progress is not None:
+            on_progress(Progress(stage, done, total, time.perf_counter() - started))
+
+    with created_parents(output), tempfile.TemporaryDirectory(prefix="hf-render-") as work:
+        work_dir = Path(work)
+        report("plan", 0, 1)
+        planned = plan(project_dir, config, work_dir / "plan", fetcher=fetcher)
+        report("plan", 1, 1)
+        timings = {"plan": planned.timings["total"]}
+        report("frames", 0, planned.total_frames)
+        chunk_dir = work_dir / "chunks"
+        ext = CHUNK_EXTENSIONS[planned.format]
+        chunk_paths = [chunk_dir / f"{i:04d}{ext}" for i in range(planned.chunk_count)]
+        workers = min(planned.chunk_count, options.workers or cpu_count())
+        pages = options.pages or default_page_count(workers)
+        t = time.perf_counter()
+        if workers <= 1:
+            results = _render_chunks_here(planned, chunk_paths, pages, options, report)
+        else:
+            results = _render_chunks_in_workers(
+                planned, chunk_paths, workers, pages, options, report
+            )
+        timings["chunks"] = time.perf_counter() - t
+        t = time.perf_counter()
+        report("assemble", 0, 1)
+        assemble(
+            planned.plan_dir, chunk_paths, output,
+            expected_hashes=[r.sha256 for r in results], expected_plan_hash=planned.plan_hash,
+        )  # fmt: skip
+        timings["assemble"] = time.perf_counter() - t
+        report("assemble", 1, 1)
+    timings["total"] = time.perf_counter() - started
+    return RenderResult(
+        output, planned, results, workers, results[0].capture_mode, timings,
+        lint=linted.report if linted else None, lint_warnings=linted.warnings if linted else [],
+    )  # fmt: skip
+
+
+def _render_chunks_here(
+    planned: PlanResult,
+    chunk_paths: list[Path],
+    pages: int,
+    options: RenderOptions,
+    report: Callable[[Stage, int, int], None],
+) -> list[ChunkResult]:
+    done = 0
+
+    def on_frame(_index: int) -> None:
+        nonlocal done
+        done += 1
+        report("frames", done, planned.total_frames)
+
+    return [
+        render_chunk(
+            planned.plan_dir,
+            i,
+            path,
+            expected_hash=planned.plan_hash,
+            pages=pages,
+            dump_frames=options.dump_frames,
+            on_frame=on_frame,
+        )
+        for i, path in enumerate(chunk_paths)
+    ]
+
+
+_progress_queue: Any = None
+
+
+def _init_worker(queue: Any) -> None:
+    global _progress_queue  # noqa: PLW0603 - per-worker-process handle, set once at spawn
+    _progress_queue = queue
+    install_worker_interrupt_handlers()
+
+
+def _report_frame(_index: int) -> None:
+    if _progress_queue is not None:
+        _progress_queue.put(1)
+
+
+def _worker_render_chunk(
+    plan_dir: str, index: int, path: str, plan_hash: str, pages: int, dump: str | None
+) -> ChunkResult:
+    with worker_task():
+        return render_chunk(
+            Path(plan_dir), index, Path(path), expected_hash=plan_hash, pages=pages,
+            dump_frames=Path(dump) if dump else None, on_frame=_report_frame,
+        )  # fmt: skip
+
+
+def _render_chunks_in_workers(
+    planned: PlanResult,
+    chunk_paths: list[Path],
+    workers: int,
+    pages: int,
+    options: RenderOptions,
+    report: Callable[[Stage, int, int], None],
+) -> list[ChunkResult]:
+    """Chunks in ``workers`` spawned processes; frames reported back for the progress bar.
+
+    Interrupted (Ctrl-C, SIGTERM), the workers are sent SIGTERM and waited for: each one
+    stops its browsers and removes its files before the work directory goes."""
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        queue = manager.Queue()
+        dump = str(options.dump_frames) if options.dump_frames else None
+        with ProcessPoolExecutor(
+            workers, mp_context=context, initializer=_init_worker, initargs=(queue,)
+        ) as pool:
+            futures = [
+                pool.submit(
+                    _worker_render_chunk,
+                    str(planned.plan_dir),
+                    i,
+                    str(path),
+                    planned.plan_hash,
+                    pages,
+                    dump,
+                )
+                for i, path in enumerate(chunk_paths)
+            ]
+            done, reported = 0, 0  # 0 was reported before the chunks started
+            pending = set(futures)
+            try:
+                while pending:
+                    finished, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+                    while not queue.empty():
+                        done += queue.get()
+                    if done != reported:
+                        report("frames", done, planned.total_frames)
+                        reported = done
+                    for future in finished:
+                        if future.exception() is not None:
+                            for other in pending:
+                                other.cancel()
+                            raise future.exception()  # type: ignore[misc]
+            except KeyboardInterrupt:
+                stop_pool_workers(pool._processes)  # no public handle on the workers
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            return [f.result() for f in futures]

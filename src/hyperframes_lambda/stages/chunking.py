@@ -1,0 +1,142 @@
+"""Slice a composition's frames into chunks (SPEC §5; the reference's formula, kept so the
+numbers in user docs stay true: 60 frames → 6x10, 168 → 15x11+1x3, 480 → 16x30)."""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+
+from ..errors import CompositionError, InvalidConfigError, PlanTooLargeError
+from ..timing import frame_count
+
+# Lambda stops an invocation at 15 minutes. We budget 10 minutes of capture per chunk at a
+# pessimistic 5 frames/s for 1920x1080 (measured 11-20 fps on 2 cores; Lambda's 10 GB
+# functions have 6 vCPUs), scaled by pixel count.
+LAMBDA_SECONDS_BUDGET = 600
+LAMBDA_FPS_AT_1080P = 5.0
+ENV_MAX_FRAMES = "HYPERFRAMES_MAX_FRAMES"
+DEFAULT_MAX_FRAMES = 1_080_000  # 10 hours at 30 fps
+MAX_PARALLEL_CHUNKS = 256  # the Config.maxParallelChunks ceiling
+
+
+@dataclass(frozen=True)
+class Chunk:
+    index: int
+    start_frame: int
+    end_frame: int  # exclusive
+
+    @property
+    def frames(self) -> int:
+        return self.end_frame - self.start_frame
+
+
+def lambda_frame_budget(width: int, height: int) -> int:
+    """Most frames one Lambda chunk should hold to finish well inside 15 minutes."""
+    scale = (1920 * 1080) / (width * height)
+    return max(1, int(LAMBDA_SECONDS_BUDGET * LAMBDA_FPS_AT_1080P * scale))
+
+
+def slice_chunks(
+    total_frames: int,
+    *,
+    chunk_size: int | None = None,
+    target_chunk_frames: int | None = None,
+    max_parallel_chunks: int = 16,
+) -> list[Chunk]:
+    """The reference's chunking formula, verbatim in behaviour."""
+    if total_frames <= 0:
+        raise ValueError("total_frames must be positive")
+    max_p = max_parallel_chunks
+    if target_chunk_frames:
+        auto_p = min(max_p, max(1, math.ceil(total_frames / target_chunk_frames)))
+    else:
+        auto_p = max_p
+    resolved = chunk_size if chunk_size else max(10, math.ceil(total_frames / auto_p))
+    count = min(max_p, max(1, math.ceil(total_frames / resolved)))
+    effective = max(resolved, math.ceil(total_frames / count))
+    count = min(count, math.ceil(total_frames / effective))
+    return [
+        Chunk(
+            index=i,
+            start_frame=i * effective,
+            end_frame=total_frames if i == count - 1 else min(total_frames, (i + 1) * effective),
+        )
+        for i in range(count)
+    ]
+
+
+def max_frames() -> int:
+    """The most frames one plan may have: ``$HYPERFRAMES_MAX_FRAMES`` or 1,080,000."""
+    raw = os.environ.get(ENV_MAX_FRAMES, "").strip()
+    if not raw:
+        return DEFAULT_MAX_FRAMES
+    if not raw.isdigit() or int(raw) <= 0:
+        raise InvalidConfigError(f"{ENV_MAX_FRAMES}={raw!r} must be a positive whole number")
+    return int(raw)
+
+
+def checked_frame_count(duration: float, fps: Fraction, what: str) -> int:
+    """Frames of ``duration`` seconds at ``fps``, refusing a duration that is not a finite
+    positive number (CompositionError) or gives more frames than :func:`max_frames`
+    (PlanTooLargeError). ``what`` names where the duration came from."""
+    if not math.isfinite(duration) or duration <= 0:
+        raise CompositionError(f"{what}: duration {duration!r} is not a finite positive number")
+    if not math.isfinite(duration * float(fps)):  # 1e308 s: no frame count, an error in input
+        raise CompositionError(f"{what}: duration {duration!r} s is not a usable duration")
+    cap = max_frames()
+    if Fraction(duration) * fps > cap:
+        raise PlanTooLargeError(
+            f"{what}: {duration:g} s at {fps} fps is more than {cap} frames "
+            f"(the most one plan may have; {ENV_MAX_FRAMES} sets it)"
+        )
+    return frame_count(duration, fps)
+
+
+def plan_chunks(
+    total_frames: int,
+    width: int,
+    height: int,
+    *,
+    chunk_size: int | None,
+    target_chunk_frames: int | None,
+    max_parallel_chunks: int,
+    runtime_cap: str,
+) -> tuple[list[Chunk], list[str]]:
+    """The chunks of a plan and any warnings. With ``runtime_cap == "lambda"`` chunks are
+    sized by :func:`lambda_frame_budget`; when ``max_parallel_chunks`` forces chunks larger
+    than that (and than an explicit ``chunk_size``), no Lambda could finish one, so this
+    raises PlanTooLargeError instead of planning it."""
+    warnings: list[str] = []
+    target = target_chunk_frames
+    budget = lambda_frame_budget(width, height)
+    if runtime_cap == "lambda":
+        if chunk_size is not None and chunk_size > budget:
+            warnings.append(
+                f"chunkSize {chunk_size} may not finish inside Lambda's 15 minutes at "
+                f"{width}x{height}; at most {budget} frames per chunk is recommended"
+            )
+        elif chunk_size is None:
+            target = min(target or budget, budget)
+    chunks = slice_chunks(
+        total_frames,
+        chunk_size=chunk_size,
+        target_chunk_frames=target,
+        max_parallel_chunks=max_parallel_chunks,
+    )
+    largest = max(chunk.frames for chunk in chunks)
+    if runtime_cap == "lambda" and largest > max(budget, chunk_size or 0):
+        needed = math.ceil(total_frames / budget)
+        raise PlanTooLargeError(
+            f"{total_frames} frames at {width}x{height} in at most {max_parallel_chunks} "
+            f"chunks (maxParallelChunks) makes {len(chunks)} chunks of up to {largest} frames, "
+            f"but a Lambda chunk holds at most {budget} frames to finish inside 15 minutes "
+            f"(runtimeCap lambda): "
+            + (
+                f"set maxParallelChunks to {needed} or more, or shorten the composition"
+                if needed <= MAX_PARALLEL_CHUNKS
+                else "shorten the composition or lower its size"
+            )
+        )
+    return chunks, warnings
