@@ -25,11 +25,10 @@ ROOT = Path(hyperframes_lambda.__file__).resolve().parent
 
 # Top floor first. A unit is a folder of the package or a module at its top.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    # aws.cli and aws.emulate are ways in that live beside the client they drive (the
-    # ``lambda`` commands; a stack emulated on this machine): a unit of their own each.
+    # aws.cli is a way in that lives beside the client it drives (the ``lambda``
+    # commands): a unit of its own.
     ("ways in: the package face, the command lines", ("__init__", "cli", "rie")),
     ("ways in: the lambda commands", ("aws.cli",)),
-    ("ways in: a stack emulated on this machine", ("aws.emulate",)),
     ("ways in: the Python API, Step Functions on this machine", ("api", "local")),
     ("ways in: the Lambda adapter", ("handler",)),
     ("a whole render in this process", ("runner",)),
