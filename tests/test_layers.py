@@ -139,3 +139,14 @@ def test_every_folder_says_what_it_is_and_may_import() -> None:
         if "may import" not in (ast.get_docstring(ast.parse(init.read_text())) or "").lower()
     ]
     assert not silent, f"these folders' docstrings do not say what they may import: {silent}"
+
+
+def test_the_architecture_page_names_every_module() -> None:
+    """docs/architecture.md is the layout a newcomer reads: it keeps up with the code."""
+    page = (ROOT.parents[1] / "docs" / "architecture.md").read_text(encoding="utf-8")
+    missing = [
+        name
+        for name, path in MODULES.items()
+        if path.stem not in ("__init__", "__main__") and f"`{path.stem}" not in page
+    ]
+    assert missing == [], f"docs/architecture.md does not mention {missing}"
