@@ -394,7 +394,9 @@ def test_title_card_plan_map_assemble(machine: StateMachine, tmp_path: Path) -> 
             Bucket=machine.bucket
         )["Contents"]
     ]
-    assert sorted(k.split("/")[0] for k in keys) == ["outputs", "projects"] + ["renders"] * 4
+    # renders/: the plan, 3 chunks and their 3 heartbeats (chunks/progress/).
+    assert sorted(k.split("/")[0] for k in keys) == ["outputs", "projects"] + ["renders"] * 7
+    assert sum("/chunks/progress/" in k for k in keys) == 3
     assert machine.retry_sleeps == []
 
 
