@@ -255,3 +255,43 @@ def test_short_render_ids_resolve_to_the_stacks_execution_arns() -> None:
     assert execution_arn_for(arn, machine) == arn
     with pytest.raises(ExecutionNotFoundError, match="neither an execution ARN"):
         execution_arn_for("no such/id", machine)
+
+
+def test_the_cost_so_far_counts_running_work_and_the_heartbeats() -> None:
+    """Mid-Map on a DISTRIBUTED stack: the plan (1000 ms, from the history) plus the
+    chunks' heartbeat time (a done 4 s attempt, a running one 8 s in after a 3 s failed
+    attempt), at 10 GB; one request per attempt."""
+    record = parse_history(inline_history(finished=False)[:8])
+    beats = [
+        beat(0, 40, 40, T0 + 6, Done=True),  # StartedAt T0 + 2: 4 s
+        beat(1, 30, 40, T0 + 9, Attempt=2, PriorSeconds=3.0),  # 8 s so far, + 3 s
+    ]
+    from hyperframes_lambda.aws.prices import prices_for
+    from hyperframes_lambda.aws.progress import accrued_usd
+
+    p = prices_for("us-east-1")
+    plan_only = accrued_usd(record, [], T0 + 10, region="us-east-1", memory_mb=MEM,
+                            ephemeral_mb=512)  # fmt: skip
+    with_chunks = accrued_usd(record, beats, T0 + 10, region="us-east-1", memory_mb=MEM,
+                              ephemeral_mb=512)  # fmt: skip
+    seconds = 4 + 8 + 3
+    expected = seconds * 10 * p.lambda_gb_second + 3 * p.lambda_request
+    assert with_chunks - plan_only == pytest.approx(expected, rel=1e-9)
+    assert plan_only > 0
+
+
+def test_the_wait_display_says_a_stuck_chunk_and_a_plan_warning_once(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from hyperframes_lambda.aws.cli import ProgressDisplay
+
+    record = parse_history(inline_history(finished=False)[:8])
+    record.plan["Warnings"] = ["Config.workerConcurrency is a HyperFrames setting"]
+    beats = [beat(0, 5, 40, T0 + 1)]
+    display = ProgressDisplay(quiet=False)
+    for now in (T0 + 200, T0 + 210):
+        display(build_progress("arn:x:r", record, beats, now, stuck_after_s=120))
+    err = capsys.readouterr().err
+    assert err.count("warning: chunk 0 (attempt 1) stuck: no frame for") == 1
+    assert err.count("plan warning: Config.workerConcurrency") == 1
+    assert "5/120 frames" in err

@@ -267,7 +267,7 @@ def _client(args: argparse.Namespace) -> Any:
     )
 
 
-class _ProgressDisplay:
+class ProgressDisplay:
     """tqdm over frames on a terminal; otherwise a plain line when something changed (at
     most every 5 s). A stuck chunk is printed once per attempt, on either."""
 
@@ -326,7 +326,7 @@ class _ProgressDisplay:
 
 
 def _wait_and_report(job: Any, args: argparse.Namespace) -> int:
-    display = _ProgressDisplay(args.quiet or args.json)
+    display = ProgressDisplay(args.quiet or args.json)
     try:
         summary = job.wait(
             output=args.output, on_progress=display, poll_s=args.poll,

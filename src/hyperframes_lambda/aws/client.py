@@ -42,7 +42,7 @@ from .heartbeat import HEARTBEAT_DIR, Heartbeat
 from .history import ExecutionError, ExecutionRecord, parse_history
 from .hygiene import Project, Removal, list_projects, remove_projects, remove_render
 from .listing import RenderListing, list_renders
-from .progress import DEFAULT_STUCK_AFTER_S, Progress, build_progress, heartbeat_seconds
+from .progress import DEFAULT_STUCK_AFTER_S, Progress, accrued_usd, build_progress
 from .quotas import Quotas, read_quotas
 from .stack import AwsTarget, Stack, find_stack
 from .upload import UploadResult, project_archive, upload_archive
@@ -275,7 +275,11 @@ class RenderClient:
         now = time.time()
         return build_progress(
             execution_arn, record, beats, now, chunk_objects=chunk_objects,
-            stuck_after_s=stuck_after_s, accrued_usd=self._accrued_usd(record, beats, now),
+            stuck_after_s=stuck_after_s,
+            accrued_usd=accrued_usd(
+                record, beats, now, region=record_region(self.stack.state_machine_arn),
+                memory_mb=self.sizes[0], ephemeral_mb=self.sizes[1],
+            ),
         )  # fmt: skip
 
     def _chunk_prefix(self, record: ExecutionRecord) -> str | None:
@@ -308,32 +312,6 @@ class RenderClient:
                 if cached[1] is not None:
                     beats.append(cached[1])
         return count, beats
-
-    def _accrued_usd(self, record: ExecutionRecord, beats: list[Heartbeat], now: float) -> float:
-        """What the execution has cost so far: its history's invocations (a running one to
-        now) and, while a DISTRIBUTED Map runs, the chunks' heartbeat time."""
-        from dataclasses import replace
-
-        now_dt = datetime.fromtimestamp(now, UTC)
-        calls = [
-            replace(c, ended=now_dt) if c.started is not None and c.ended is None else c
-            for c in record.invocations
-        ]
-        memory, ephemeral = self.sizes
-        region = record_region(self.stack.state_machine_arn)
-        report = cost_from_records(
-            replace(record, invocations=calls), region=region, memory_mb=memory,
-            ephemeral_mb=ephemeral,
-        )  # fmt: skip
-        total = report.total_usd
-        if beats and not record.inline_chunks and not record.chunk_results:
-            seconds, attempts = heartbeat_seconds(beats, now)
-            prices = report.prices
-            extra_gb = max(0, ephemeral - 512) / 1024
-            total += seconds * (memory / 1024 * prices.lambda_gb_second)
-            total += seconds * extra_gb * prices.ephemeral_gb_second
-            total += attempts * prices.lambda_request
-        return total
 
     def wait(
         self,

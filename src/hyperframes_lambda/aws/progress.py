@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .cost import FREE_EPHEMERAL_MB, cost_from_records
 from .heartbeat import Heartbeat
 from .history import ExecutionError, ExecutionRecord
 
@@ -210,6 +211,42 @@ def heartbeat_seconds(beats: Iterable[Heartbeat], now: float) -> tuple[float, in
         seconds += beat.PriorSeconds + beat.running_seconds(now)
         attempts += beat.Attempt
     return seconds, int(attempts)
+
+
+def accrued_usd(
+    record: ExecutionRecord,
+    beats: list[Heartbeat],
+    now: float,
+    *,
+    region: str,
+    memory_mb: int,
+    ephemeral_mb: int,
+) -> float:
+    """What the execution has cost so far: its history's invocations (a running one counted
+    to ``now``) and, while a DISTRIBUTED Map runs (its chunks are in child executions, not
+    in this history), the chunks' heartbeat time: memory and ephemeral storage for the
+    seconds they ran, one request per attempt."""
+    from dataclasses import replace
+    from datetime import UTC, datetime
+
+    until = datetime.fromtimestamp(now, UTC)
+    calls = [
+        replace(c, ended=until) if c.started is not None and c.ended is None else c
+        for c in record.invocations
+    ]
+    report = cost_from_records(
+        replace(record, invocations=calls), region=region, memory_mb=memory_mb,
+        ephemeral_mb=ephemeral_mb,
+    )  # fmt: skip
+    total = report.total_usd
+    if beats and not record.inline_chunks and not record.chunk_results:
+        seconds, attempts = heartbeat_seconds(beats, now)
+        prices = report.prices
+        extra_gb = max(0, ephemeral_mb - FREE_EPHEMERAL_MB) / 1024
+        total += seconds * memory_mb / 1024 * prices.lambda_gb_second
+        total += seconds * extra_gb * prices.ephemeral_gb_second
+        total += attempts * prices.lambda_request
+    return total
 
 
 def build_progress(
