@@ -2,7 +2,8 @@
 
 - An INLINE Map (HyperFrames' own template) runs its chunks' tasks in the parent history,
   interleaved, and its ``$.Chunks`` is a list: a canned history of that shape parses with
-  frames, chunks and cost right, finished and mid-Map.
+  frames, chunks and cost right, finished and mid-Map; so does the history moto's
+  interpreter writes for our ASL with its Map made INLINE (slow: a real render).
 - The chunks' heartbeats (written by the real handler code to S3 on moto) give frames,
   %, the cost so far, the slowest chunks, and a stuck chunk with its attempt and log
   stream; ``now`` is passed in, so no test waits for a wall clock.
@@ -12,6 +13,8 @@
 from __future__ import annotations
 
 import json
+import uuid
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -26,6 +29,15 @@ from hyperframes_lambda.aws.progress import build_progress
 from hyperframes_lambda.errors import ExecutionNotFoundError
 from hyperframes_lambda.handler.heartbeat import HeartbeatWriter
 from hyperframes_lambda.handler.storage import Storage
+
+from .conftest import EXAMPLES
+from .test_state_machine import (  # noqa: F401 - the machine fixture is used by name
+    REGION,
+    StateMachine,
+    definition_for,
+    machine,
+    with_rie,
+)
 
 T0 = 1_700_000_000
 MEM = 10240
@@ -249,12 +261,12 @@ def test_the_handlers_heartbeat_counts_frames_and_attempts_in_s3(
 
 
 def test_short_render_ids_resolve_to_the_stacks_execution_arns() -> None:
-    machine = "arn:aws:states:eu-west-1:123456789012:stateMachine:hf-render"
+    state_machine = "arn:aws:states:eu-west-1:123456789012:stateMachine:hf-render"
     arn = "arn:aws:states:eu-west-1:123456789012:execution:hf-render:render-1"
-    assert execution_arn_for("render-1", machine) == arn
-    assert execution_arn_for(arn, machine) == arn
+    assert execution_arn_for("render-1", state_machine) == arn
+    assert execution_arn_for(arn, state_machine) == arn
     with pytest.raises(ExecutionNotFoundError, match="neither an execution ARN"):
-        execution_arn_for("no such/id", machine)
+        execution_arn_for("no such/id", state_machine)
 
 
 def test_the_cost_so_far_counts_running_work_and_the_heartbeats() -> None:
@@ -295,3 +307,53 @@ def test_the_wait_display_says_a_stuck_chunk_and_a_plan_warning_once(
     assert err.count("warning: chunk 0 (attempt 1) stuck: no frame for") == 1
     assert err.count("plan warning: Config.workerConcurrency") == 1
     assert "5/120 frames" in err
+
+
+@pytest.mark.slow
+def test_a_real_inline_map_history_from_moto_reads_right(
+    machine: StateMachine,  # noqa: F811 - test_state_machine's fixture
+    tmp_path: Path,
+) -> None:
+    """Our ASL with its Map made INLINE (the shape of HyperFrames' template: the chunks'
+    tasks in the parent history, ``$.Chunks`` a plain list), run by moto's interpreter on
+    the real handler: the history moto writes parses with frames, chunks and cost right."""
+    sm = machine
+    with_rie(sm)
+    function_arn = next(
+        f["FunctionArn"]
+        for f in boto3.client(
+            "lambda", endpoint_url=sm.endpoint, region_name=REGION
+        ).list_functions()["Functions"]
+        if f["FunctionName"].endswith(sm.arn.rsplit("-", 1)[1])
+    )
+    definition = json.loads(definition_for(function_arn, sm.bucket))
+    states = definition["States"]
+    render = states["RenderChunks"]
+    render["ItemProcessor"]["ProcessorConfig"] = {"Mode": "INLINE"}
+    del render["ResultSelector"]
+    render.pop("Label", None)
+    render["Next"] = "Assemble"
+    payload = states["Assemble"]["Parameters"]["Payload"]
+    payload["ChunkS3Uris.$"] = "$.Chunks[*].ChunkS3Uri"
+    payload["ChunkSha256s.$"] = "$.Chunks[*].Sha256"
+    role = boto3.client("iam", endpoint_url=sm.endpoint).list_roles()["Roles"][0]["Arn"]
+    inline_arn = sm.sfn.create_state_machine(
+        name=f"inline-{uuid.uuid4().hex[:8]}", definition=json.dumps(definition), roleArn=role
+    )["stateMachineArn"]
+    inline = replace(sm, arn=inline_arn)
+    project = sm.upload(EXAMPLES / "title-card", tmp_path)
+    config = {"width": 320, "height": 180, "chunkSize": 40}
+    result = inline.run(inline.execution_input(project, config))
+    assert result["status"] == "SUCCEEDED", result
+
+    record = parse_history(inline.history(result["executionArn"]))
+    assert record.map_exited and len(record.chunk_results) == 3
+    assert sorted(c.chunk_index for c in record.inline_chunks if c.succeeded) == [0, 1, 2]
+    assert all(c.duration_ms and c.memory_mb for c in record.inline_chunks)
+    assert record.frames_encoded == 120
+    report = cost_from_records(record, region=REGION)
+    lines = {line.item: line for line in report.lines}
+    assert lines["Lambda requests"].quantity == 5  # plan, 3 chunks, assemble
+    assert report.billed_ms == sum(c.duration_ms or 0 for c in record.invocations)
+    progress = build_progress(result["executionArn"], record, [], T0)
+    assert (progress.frames_done, progress.chunks_done, progress.percent) == (120, 3, 100)
