@@ -481,8 +481,8 @@ def test_a_killed_invocation_is_swept_by_the_next(
     script = (
         "import sys, json, tempfile; tempfile.tempdir = sys.argv[1]\n"
         "from hyperframes_lambda.handler import handler\n"
-        "from hyperframes_lambda.local import _LocalContext\n"
-        "handler(json.loads(sys.argv[2]), _LocalContext('killed'))\n"
+        "from hyperframes_lambda.local.step_functions import LocalContext\n"
+        "handler(json.loads(sys.argv[2]), LocalContext('killed'))\n"
     )
     env = {**os.environ, "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR",
            "HYPERFRAMES_RENDER_BUCKET": bucket}  # fmt: skip

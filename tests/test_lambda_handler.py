@@ -15,7 +15,7 @@ import pytest
 from hyperframes_lambda.errors import terminal_codes
 from hyperframes_lambda.handler import dispatch as handler_module
 from hyperframes_lambda.handler.dispatch import handler
-from hyperframes_lambda.local.step_functions import _LocalContext, pack_project
+from hyperframes_lambda.local.step_functions import LocalContext, pack_project
 from hyperframes_lambda.media.probe import probe
 
 from .conftest import COMPOSITIONS, EXAMPLES
@@ -37,7 +37,7 @@ def fresh_container(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator
 
 
 def invoke(event: dict[str, Any]) -> dict[str, Any]:
-    return handler(event, _LocalContext(aws_request_id="test"))
+    return handler(event, LocalContext(aws_request_id="test"))
 
 
 def sample(name: str, bucket: str, **changes: Any) -> dict[str, Any]:

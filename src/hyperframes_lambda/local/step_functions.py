@@ -98,7 +98,7 @@ class RunSummary:
 
 
 @dataclass(frozen=True)
-class _LocalContext:
+class LocalContext:
     """The attributes of a Lambda context object the handler and powertools read."""
 
     aws_request_id: str
@@ -118,7 +118,7 @@ def invoke_in_process(event: Invocation) -> Invocation:
     """Call the real handler; report errors the way the Lambda runtime does."""
     from ..handler.dispatch import handler
 
-    context = _LocalContext(aws_request_id=str(uuid.uuid4()), deadline=time.time() + 900)
+    context = LocalContext(aws_request_id=str(uuid.uuid4()), deadline=time.time() + 900)
     try:
         with worker_task():  # a SIGTERM from the runner interrupts the invocation cleanly
             return {"ok": handler(event, context)}
