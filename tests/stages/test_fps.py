@@ -29,9 +29,9 @@ from hyperframes_lambda.stages.plan_hash import compute_plan_hash
 from hyperframes_lambda.stages.render_size import resolve_fps
 from hyperframes_lambda.timing import fps_json
 
-from .conftest import COMPOSITIONS
-from .media_fixtures import ffmpeg, media_project
-from .pipeline_helpers import decoded, run_pipeline
+from ..conftest import COMPOSITIONS
+from ..media_fixtures import ffmpeg, media_project
+from ..pipeline_helpers import decoded, run_pipeline
 
 NTSC = Fraction(30000, 1001)
 

@@ -17,8 +17,8 @@ from hyperframes_lambda.stages.assemble import AssembleResult, assemble
 from hyperframes_lambda.stages.plan import PlanResult, plan
 from hyperframes_lambda.stages.render_chunk import render_chunk
 
-from .media_fixtures import media_project
-from .pipeline_helpers import decoded, run_pipeline
+from ..media_fixtures import media_project
+from ..pipeline_helpers import decoded, run_pipeline
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ import pytest
 from hyperframes_lambda.media.ffmpeg import ffmpeg_exe
 from hyperframes_lambda.media.probe import probe
 
-from .conftest import COMPOSITIONS
-from .pipeline_helpers import run_pipeline
+from ..conftest import COMPOSITIONS
+from ..pipeline_helpers import run_pipeline
 
 pytestmark = pytest.mark.slow
 

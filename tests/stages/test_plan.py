@@ -24,7 +24,7 @@ from hyperframes_lambda.stages.plan import plan
 from hyperframes_lambda.stages.plan_archive import extract_plan_archive
 from hyperframes_lambda.stages.render_chunk import render_chunk
 
-from .conftest import COMPOSITIONS
+from ..conftest import COMPOSITIONS
 
 pytestmark = pytest.mark.slow
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .conftest import COMPOSITIONS, to_rgb
-from .pipeline_helpers import PipelineRun, decoded, psnr, run_pipeline
+from ..conftest import COMPOSITIONS, to_rgb
+from ..pipeline_helpers import PipelineRun, decoded, psnr, run_pipeline
 
 pytestmark = pytest.mark.slow
 
