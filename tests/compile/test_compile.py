@@ -14,7 +14,7 @@ from hyperframes_lambda.capture.frame_source import open_frame_source
 from hyperframes_lambda.compile.project import CompiledProject, compile_project
 from hyperframes_lambda.net.remote_assets import RemoteFetcher
 
-from .conftest import COMPOSITIONS, png_settings, to_rgb
+from ..conftest import COMPOSITIONS, png_settings, to_rgb
 
 SUBCOMP = COMPOSITIONS / "subcomp"
 FONTS = COMPOSITIONS / "fonts"

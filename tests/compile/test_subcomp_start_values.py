@@ -20,7 +20,7 @@ from hyperframes_lambda.capture.page_capture import PageCapture
 from hyperframes_lambda.compile.project import CompiledProject, compile_project
 from hyperframes_lambda.net.remote_assets import RemoteFetcher
 
-from .conftest import COMPOSITIONS, png_settings
+from ..conftest import COMPOSITIONS, png_settings
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ import pytest
 from hyperframes_lambda.compile.composition import read_composition
 from hyperframes_lambda.errors import CompositionError
 
-from .conftest import COMPOSITIONS, EXAMPLES
+from ..conftest import COMPOSITIONS, EXAMPLES
 
 
 def write(tmp_path: Path, body: str) -> Path:
