@@ -14,7 +14,7 @@ from hyperframes_lambda.browser.resolve import LAMBDA_FLAGS, resolve_chrome
 from hyperframes_lambda.capture.frame_source import composition_server
 from hyperframes_lambda.capture.page_capture import PageCapture
 
-from .conftest import png_settings, to_rgb
+from ..conftest import COMPOSITIONS, png_settings, to_rgb
 from .test_sparticuz import shared_tarball  # noqa: F401 - the session fixture
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
@@ -58,7 +58,7 @@ def test_bundled_chromium_on_lambda(
     assert resolve_chrome() == binary and (target / ".complete").stat().st_mtime_ns == mtime  # once
 
     # It renders a real composition frame, deterministically, with the Lambda flags.
-    project = Path(__file__).parent / "compositions" / "alpha"
+    project = COMPOSITIONS / "alpha"
     with (
         composition_server(project, "index.html") as server,
         PageCapture.open(binary, server.url("index.html"), png_settings()) as page,

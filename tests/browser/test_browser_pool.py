@@ -12,7 +12,7 @@ from hyperframes_lambda.browser.pool import BrowserPool
 from hyperframes_lambda.stages.plan import plan
 from hyperframes_lambda.stages.render_chunk import render_chunk
 
-from .conftest import COMPOSITIONS
+from ..conftest import COMPOSITIONS
 
 pytestmark = pytest.mark.slow
 
