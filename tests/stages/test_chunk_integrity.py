@@ -22,7 +22,7 @@ from hyperframes_lambda.stages.plan import PlanResult, plan
 from hyperframes_lambda.stages.render_chunk import CHUNK_EXTENSIONS, render_chunk
 
 from ..conftest import COMPOSITIONS
-from ..test_lambda_handler import chunk_event, fresh_container, invoke, small_plan
+from ..handler.test_lambda_handler import chunk_event, fresh_container, invoke, small_plan
 
 __all__ = ["fresh_container", "small_plan"]
 

@@ -18,10 +18,10 @@ from hyperframes_lambda.handler.dispatch import handler
 from hyperframes_lambda.local.step_functions import _LocalContext, pack_project
 from hyperframes_lambda.media.probe import probe
 
-from .conftest import COMPOSITIONS, EXAMPLES
-from .http_servers import throttling_s3
+from ..conftest import COMPOSITIONS, EXAMPLES, ROOT
+from ..http_servers import throttling_s3
 
-SAM_EVENTS = Path(__file__).resolve().parent.parent / "sam" / "events"
+SAM_EVENTS = ROOT / "sam" / "events"
 PLACEHOLDER = "hyperframes-render-bucket"
 
 

@@ -471,7 +471,7 @@ def test_a_killed_invocation_is_swept_by_the_next(
 ) -> None:
     """A real handler process SIGKILLed mid-renderChunk (what a Lambda timeout does):
     its work dir and Chrome profile stay; the next invocation removes them."""
-    from .conftest import COMPOSITIONS
+    from ..conftest import COMPOSITIONS
     from .test_lambda_handler import upload_project
 
     project = upload_project(COMPOSITIONS / "known-pixels", bucket, "p/kp.tar.gz", tmp_path)

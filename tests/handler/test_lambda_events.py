@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +16,9 @@ from hyperframes_lambda.handler.events import (
     parse_event,
 )
 
-SAM_EVENTS = Path(__file__).resolve().parent.parent / "sam" / "events"
+from ..conftest import ROOT
+
+SAM_EVENTS = ROOT / "sam" / "events"
 SHA = "a" * 64
 
 

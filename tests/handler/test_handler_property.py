@@ -32,7 +32,7 @@ from hyperframes_lambda.handler import dispatch as handler_module
 from hyperframes_lambda.stages.chunk_tag import MANIFEST
 from hyperframes_lambda.stages.plan import PROTOCOL_VERSION
 
-from .conftest import COMPOSITIONS
+from ..conftest import COMPOSITIONS
 from .test_lambda_handler import fresh_container, invoke, upload_project
 
 __all__ = ["fresh_container"]  # the autouse fixture: a fresh container per test

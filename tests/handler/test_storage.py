@@ -17,7 +17,7 @@ from hyperframes_lambda.errors import (
 )
 from hyperframes_lambda.handler.storage import Storage, check_allowed, join_uri
 
-from .http_servers import throttling_s3
+from ..http_servers import throttling_s3
 
 
 def blob(path: Path, size: int) -> Path:
