@@ -4,7 +4,7 @@ Fast tests cover what needs no render: the deterministic archive, the cost of a 
 history (hand-computed), the estimate, webhook signing and delivery to a loopback server,
 and stack lookup from a CloudFormation stack created in moto. The slow ones run the real
 ``sam/statemachine/render.asl.json`` in moto's Step Functions interpreter with Lambda
-invokes delivered to our handler (tests/test_state_machine.py's harness), found through a
+invokes delivered to our handler (tests/local/test_state_machine.py's harness), found through a
 moto CloudFormation stack with the template's output names.
 """
 
@@ -41,8 +41,7 @@ from hyperframes_lambda.aws.webhook import SIGNATURE_HEADER, deliver
 from hyperframes_lambda.errors import StackNotFoundError, StackOutputMissingError
 
 from .conftest import COMPOSITIONS, EXAMPLES, ROOT
-from .pipeline_helpers import decoded
-from .test_state_machine import (  # noqa: F401 - the machine fixture is used by name
+from .local.test_state_machine import (  # noqa: F401 - the machine fixture is used by name
     REGION,
     StateMachine,
     assert_frames_equal,
@@ -50,6 +49,7 @@ from .test_state_machine import (  # noqa: F401 - the machine fixture is used by
     machine,
     with_rie,
 )
+from .pipeline_helpers import decoded
 
 # ---- the archive ------------------------------------------------------------------------
 
@@ -361,7 +361,7 @@ def test_cli_botocore_failures_have_stable_codes(
 
 @pytest.fixture
 def sfn_machine(machine: StateMachine) -> StateMachine:  # noqa: F811 - test_state_machine's
-    """tests/test_state_machine.py's harness: the real ASL in moto, invokes to our handler."""
+    """tests/local/test_state_machine.py's harness: the real ASL in moto, invokes to our handler."""
     return machine
 
 

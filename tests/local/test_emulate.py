@@ -32,8 +32,8 @@ from hyperframes_lambda.local import emulate
 from hyperframes_lambda.media.probe import probe
 from hyperframes_lambda.runner.local_render import RenderOptions, render_local
 
-from .conftest import EXAMPLES, ROOT
-from .pipeline_helpers import decoded
+from ..conftest import EXAMPLES, ROOT
+from ..pipeline_helpers import decoded
 
 COMMAND = [str(Path(sys.executable).parent / "hyperframes-lambda"), "lambda", "emulate"]
 SECTION = "Try the AWS path without AWS"

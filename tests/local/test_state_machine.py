@@ -49,8 +49,8 @@ from hyperframes_lambda.local.rie import LocalLambda
 from hyperframes_lambda.local.step_functions import pack_project
 from hyperframes_lambda.runner.local_render import RenderOptions, render_local
 
-from .conftest import COMPOSITIONS, EXAMPLES, ROOT
-from .pipeline_helpers import decoded
+from ..conftest import COMPOSITIONS, EXAMPLES, ROOT
+from ..pipeline_helpers import decoded
 
 REGION = "us-east-1"
 MAP_MAX_CONCURRENCY = 64
@@ -170,7 +170,9 @@ class StateMachine:
 def _dummy_zip() -> bytes:
     buffer = BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
-        zf.writestr("placeholder.txt", "code runs through tests/test_state_machine.py's route")
+        zf.writestr(
+            "placeholder.txt", "code runs through tests/local/test_state_machine.py's route"
+        )
     return buffer.getvalue()
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from hyperframes_lambda.media.probe import probe
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 BLOCK_AWSLAMBDARIC = """
 import importlib.abc, sys

@@ -15,8 +15,8 @@ import pytest
 from hyperframes_lambda.local.rie import LocalLambda
 from hyperframes_lambda.runner.local_render import RenderOptions, render_local
 
-from .conftest import COMPOSITIONS
-from .pipeline_helpers import decoded
+from ..conftest import COMPOSITIONS
+from ..pipeline_helpers import decoded
 
 pytestmark = pytest.mark.slow
 

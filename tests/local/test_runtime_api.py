@@ -21,7 +21,7 @@ import pytest
 from hyperframes_lambda.local.rie import LocalLambda
 from hyperframes_lambda.local.runtime_api import FUNCTION_ERROR_HEADER
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 HANDLERS = "tests.lambda_test_handlers"
 # awslambdaric imports the handler module by name, so the repo root must be importable.
 CLIENT_ENV = {
