@@ -40,8 +40,8 @@ from hyperframes_lambda.aws.stack import AwsTarget
 from hyperframes_lambda.aws.webhook import SIGNATURE_HEADER, deliver
 from hyperframes_lambda.errors import StackNotFoundError, StackOutputMissingError
 
-from .conftest import COMPOSITIONS, EXAMPLES, ROOT
-from .local.test_state_machine import (  # noqa: F401 - the machine fixture is used by name
+from ..conftest import COMPOSITIONS, EXAMPLES, ROOT
+from ..local.test_state_machine import (  # noqa: F401 - the machine fixture is used by name
     REGION,
     StateMachine,
     assert_frames_equal,
@@ -49,7 +49,7 @@ from .local.test_state_machine import (  # noqa: F401 - the machine fixture is u
     machine,
     with_rie,
 )
-from .pipeline_helpers import decoded
+from ..pipeline_helpers import decoded
 
 # ---- the archive ------------------------------------------------------------------------
 
