@@ -14,7 +14,7 @@ import pytest
 
 from hyperframes_lambda.media.audio_mix import AudioTrack, atempo_factors, audio_samples, mix_audio
 
-from .media_fixtures import ffmpeg
+from ..media_fixtures import ffmpeg
 
 SR = 48000
 A_STEREO = 0.4  # amplitude of the stereo 440 Hz source

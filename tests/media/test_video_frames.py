@@ -28,7 +28,7 @@ from hyperframes_lambda.media.video_frames import (
     frames_to_cover,
 )
 
-from .media_fixtures import ffmpeg
+from ..media_fixtures import ffmpeg
 
 FPS = 30
 W, H = 64, 48

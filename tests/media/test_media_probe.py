@@ -12,7 +12,7 @@ from hyperframes_lambda.errors import AssetNotFoundError, NotMediaPayloadError
 from hyperframes_lambda.media.ffmpeg import ffmpeg_exe
 from hyperframes_lambda.media.media_probe import probe_media, split_top_level
 
-from .media_fixtures import ffmpeg
+from ..media_fixtures import ffmpeg
 
 
 @pytest.fixture(scope="module")
