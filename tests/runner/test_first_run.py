@@ -21,7 +21,7 @@ from hyperframes_lambda.net import downloads
 from hyperframes_lambda.runner.first_run import ENV_AUTO_INSTALL, ensure_pinned_browser
 from hyperframes_lambda.runner.progress import DownloadDisplay
 
-from .browser.test_sparticuz import shared_tarball  # noqa: F401 - the fixture, used by name
+from ..browser.test_sparticuz import shared_tarball  # noqa: F401 - the fixture, used by name
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from hyperframes_lambda.media.probe import decode_frames, probe
 from hyperframes_lambda.runner.local_render import RenderOptions, render_local
 
-from .conftest import COMPOSITIONS
+from ..conftest import COMPOSITIONS
 
 pytestmark = pytest.mark.slow
 
