@@ -25,7 +25,7 @@ from hyperframes_lambda.compare import (
 )
 from hyperframes_lambda.compare.video import parse_psnr_stats
 
-from .compare_clips import decode_frames, moving_frames, render_like, write_frames
+from ..compare_clips import decode_frames, moving_frames, render_like, write_frames
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,7 @@ def test_frame_count_and_size_must_match(clips: dict[str, Path]) -> None:
 def _scaled(source: Path) -> Path:
     out = source.with_name("scaled.mkv")
     if not out.exists():
-        from .compare_clips import ffmpeg
+        from ..compare_clips import ffmpeg
 
         ffmpeg("-i", str(source), "-vf", "scale=320:192", "-c:v", "ffv1", str(out))
     return out
