@@ -23,8 +23,8 @@ from hyperframes_lambda.errors import LintFailedError
 from hyperframes_lambda.lint import LintReport, lint_project
 from hyperframes_lambda.lint.page_run import LintBrowser
 
-ROOT = Path(__file__).resolve().parent.parent
-CASES = Path(__file__).resolve().parent / "lint_cases"
+ROOT = Path(__file__).resolve().parents[2]
+CASES = Path(__file__).resolve().parents[1] / "lint_cases"
 FIXTURES = ROOT.parent / "shared" / "conformance" / "fixtures"
 
 # Per case: (rule id, severity, file, line, column, selector or element id), in order.
