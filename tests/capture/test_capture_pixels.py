@@ -7,7 +7,7 @@ import pytest
 
 from hyperframes_lambda.capture.page_capture import PageCapture
 
-from .conftest import to_rgb
+from ..conftest import to_rgb
 
 pytestmark = pytest.mark.slow
 

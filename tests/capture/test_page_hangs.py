@@ -20,7 +20,7 @@ from hyperframes_lambda.errors import BrowserCrashedError, PageUnresponsiveError
 from hyperframes_lambda.stages.plan import plan
 from hyperframes_lambda.stages.render_chunk import render_chunk
 
-from .conftest import png_settings
+from ..conftest import png_settings
 
 pytestmark = pytest.mark.slow
 

@@ -15,7 +15,7 @@ from hyperframes_lambda.media.encode import QUALITY_PRESETS
 from hyperframes_lambda.net.remote_assets import RemoteFetcher
 from hyperframes_lambda.runner.local_render import RenderOptions, render_local
 
-from .conftest import EXAMPLES
+from ..conftest import EXAMPLES
 
 pytestmark = pytest.mark.slow
 
