@@ -21,7 +21,7 @@ from hyperframes_lambda.capture.page_capture import PageCapture
 from hyperframes_lambda.compile.project import CompiledProject, compile_project
 from hyperframes_lambda.net.remote_assets import RemoteFetcher
 
-from .conftest import COMPOSITIONS, png_settings, to_rgb
+from ..conftest import COMPOSITIONS, png_settings, to_rgb
 
 pytestmark = pytest.mark.slow
 
