@@ -14,11 +14,9 @@ import contextlib
 import hashlib
 import json
 import re
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +39,7 @@ from hyperframes_lambda.aws.webhook import SIGNATURE_HEADER, deliver
 from hyperframes_lambda.errors import StackNotFoundError, StackOutputMissingError
 
 from ..conftest import COMPOSITIONS, EXAMPLES, ROOT
+from ..http_servers import QuietHandler, loopback_server
 from ..local.test_state_machine import (  # noqa: F401 - the machine fixture is used by name
     REGION,
     StateMachine,
@@ -223,7 +222,7 @@ def receiver() -> Iterator[Receiver]:
     """A loopback HTTP server that records every POST."""
     state = Receiver("")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             state.requests.append((dict(self.headers.items()), body))
@@ -231,18 +230,9 @@ def receiver() -> Iterator[Receiver]:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-    try:
+    with loopback_server(Handler) as url:
+        state.url = f"{url}/hook"
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_delivery_retries_a_5xx_and_signs_every_attempt(receiver: Receiver) -> None:

@@ -15,13 +15,10 @@ import json
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -34,6 +31,8 @@ from hyperframes_lambda.capture.page_capture import CaptureSettings, PageCapture
 from hyperframes_lambda.compile.project import CompiledProject, compile_project
 from hyperframes_lambda.media.probe import probe
 from hyperframes_lambda.net.remote_assets import RemoteFetcher
+
+from ..http_servers import QuietHandler, loopback_server
 
 _PROBES = (
     "fetch", "xhr", "img", "ws", "es", "iframe", "worker", "sw", "beacon",
@@ -123,7 +122,7 @@ def _recording_http_server() -> Iterator[tuple[int, list[str]]]:
     """An HTTP server on another loopback port that records every request line it gets."""
     hits: list[str] = []
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             hits.append(f"{self.command} {self.path}")
             body = b"secret from another port"
@@ -135,16 +134,8 @@ def _recording_http_server() -> Iterator[tuple[int, list[str]]]:
 
         do_POST = do_GET
 
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield server.server_address[1], hits
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_server(Handler) as url:
+        yield int(url.rsplit(":", 1)[1]), hits
 
 
 def _datagrams(sock: socket.socket) -> list[bytes]:

@@ -19,10 +19,8 @@ import socket
 import subprocess
 import sys
 import tarfile
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +38,7 @@ from hyperframes_lambda.handler import work_dirs as stale_dirs
 from hyperframes_lambda.handler.storage import Storage
 from hyperframes_lambda.stages.plan import PROTOCOL_VERSION
 
+from ..http_servers import QuietHandler, loopback_server
 from .test_lambda_handler import error_of, fresh_container, invoke, small_plan
 
 __all__ = ["fresh_container", "small_plan"]  # fixtures: a fresh container per test, a plan
@@ -188,7 +187,7 @@ def truncating_s3(body: bytes) -> contextlib.AbstractContextManager[tuple[str, l
         requests: list[str] = []
         digest = hashlib.sha256(body).hexdigest()
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def _headers(self) -> None:
@@ -212,17 +211,8 @@ def truncating_s3(body: bytes) -> contextlib.AbstractContextManager[tuple[str, l
                 with contextlib.suppress(OSError):
                     self.connection.shutdown(socket.SHUT_RDWR)
 
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}", requests
-        finally:
-            server.shutdown()
-            server.server_close()
+        with loopback_server(Handler) as url:
+            yield url, requests
 
     return serve()
 
@@ -316,7 +306,7 @@ def s3_answering(status: int, code: str) -> Iterator[str]:
     """An 'S3 endpoint' on 127.0.0.1 answering every request with an S3 error document."""
     body = f"<?xml version='1.0'?><Error><Code>{code}</Code><Message>no</Message></Error>".encode()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def _answer(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             if length:
@@ -330,17 +320,8 @@ def s3_answering(status: int, code: str) -> Iterator[str]:
 
         do_GET = do_PUT = do_POST = do_HEAD = _answer
 
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_server(Handler) as url:
+        yield url
 
 
 def test_rejected_request_is_terminal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,9 +9,7 @@ import hashlib
 import io
 import json
 import logging
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -22,6 +20,7 @@ from hyperframes_lambda.runner.first_run import ENV_AUTO_INSTALL, ensure_pinned_
 from hyperframes_lambda.runner.progress import DownloadDisplay
 
 from ..browser.test_sparticuz import shared_tarball  # noqa: F401 - the fixture, used by name
+from ..http_servers import QuietHandler, loopback_server
 
 
 @pytest.fixture
@@ -31,7 +30,7 @@ def registry(shared_tarball: Path) -> Iterator[tuple[str, list[str]]]:  # noqa: 
     integrity = "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
     asked: list[str] = []
 
-    class Registry(BaseHTTPRequestHandler):
+    class Registry(QuietHandler):
         def do_GET(self) -> None:
             asked.append(self.path)
             base = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -45,17 +44,8 @@ def registry(shared_tarball: Path) -> Iterator[tuple[str, list[str]]]:  # noqa: 
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, *_args: object) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Registry)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", asked
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_server(Registry) as url:
+        yield url, asked
 
 
 @pytest.fixture
