@@ -283,7 +283,7 @@ def _render_options(args: argparse.Namespace) -> tuple[Path, Path, RenderOptions
 
 _FLAG_NAMES = {
     "frameRange": "frames", "everyNthFrame": "every-nth-frame", "gifLoop": "gif-loop",
-    "audioBitrate": "audio-bitrate", "thumbnail": "thumbnail-at",
+    "audioBitrate": "audio-bitrate", "thumbnail": "thumbnail-at", "muted": "muted",
 }  # fmt: skip
 
 
