@@ -28,7 +28,7 @@ from ..stages.plan import PlanResult, plan
 from ..stages.render_chunk import CHUNK_EXTENSIONS, ChunkResult, render_chunk
 from ..stages.render_size import resolve_fps
 from ..stages.still import StillRequest, render_stills
-from ..timing import frame_at, frames_between, frames_duration
+from ..timing import frames_between, frames_duration
 from .cli_errors import install_worker_interrupt_handlers, stop_pool_workers, worker_task
 from .output_target import created_parents, resolve_output
 from .progress import Progress, ProgressCallback, Stage
@@ -225,10 +225,9 @@ def render_local(
             )
         timings["chunks"] = time.perf_counter() - t
         thumbnail = None
-        if config.thumbnail is not None:
+        if planned.thumbnail_frame is not None:
             thumbnail = work_dir / "thumbnail.png"
-            frame = min(frame_at(config.thumbnail, planned.fps), planned.composition_frames - 1)
-            render_stills(planned.plan_dir, [StillRequest(frame, thumbnail)])
+            render_stills(planned.plan_dir, [StillRequest(planned.thumbnail_frame, thumbnail)])
         t = time.perf_counter()
         report("assemble", 0, 1)
         assemble(

@@ -37,7 +37,7 @@ from ..media.ffmpeg import ffmpeg_version_line
 from ..media.media_probe import probe_media
 from ..media.video_frames import VideoClip, extract_video_frames
 from ..net.remote_assets import RemoteFetcher
-from ..timing import fps_json, frames_duration
+from ..timing import fps_json, frame_at, frames_duration
 from .chunking import Chunk, checked_frame_count, place_chunks, plan_chunks
 from .plan_archive import write_plan_archive
 from .plan_hash import PLAN_JSON, canonical_json, compute_plan_hash
@@ -84,6 +84,7 @@ class PlanResult:
     frame_range: tuple[int, int] = (0, 0)
     frame_step: int = 1
     composition_frames: int = 0
+    thumbnail_frame: int | None = None  # Config.thumbnail as a frame
 
     @property
     def output_fps(self) -> Fraction:
@@ -199,6 +200,7 @@ def _plan(
         )
     total = checked_frame_count(duration, fps, f"{info.entry}: the composition's duration")
     first, last = _frame_range(cfg, total, fps)
+    thumbnail = _thumbnail_frame(cfg, total, fps)
     step = cfg.every_nth_frame
     frames = (last - first) // step + 1
     if cfg.format == "gif" and width > GIF_WIDTH_WARNING:
@@ -273,6 +275,7 @@ def _plan(
         "compositionFrames": total,
         "frameRange": [first, last],
         "frameStep": step,
+        "thumbnailFrame": thumbnail,
         "duration": duration,
         "chunkCount": len(chunks),
         "hasAudio": has_audio,
@@ -292,7 +295,7 @@ def _plan(
         has_audio=has_audio, duration=duration, ffmpeg_version=ffmpeg_version,
         renderer_version=renderer_version(), timings=timings, warnings=warnings,
         browser_build=browser, font_set=font_set, frame_range=(first, last), frame_step=step,
-        composition_frames=total,
+        composition_frames=total, thumbnail_frame=thumbnail,
     )  # fmt: skip
 
 
@@ -311,6 +314,19 @@ def _probe_page(
         # Named families that fell back, glyphs no font has (once per render, here).
         warnings.extend(font_report.check_page(page.cdp_call, page.evaluate).warnings())
         return page.duration, media
+
+
+def _thumbnail_frame(cfg: RenderConfig, total: int, fps: Fraction) -> int | None:
+    """Config.thumbnail (seconds) as the frame shown then; any frame of the composition."""
+    if cfg.thumbnail is None:
+        return None
+    frame = frame_at(cfg.thumbnail, fps)
+    if frame >= total:
+        raise InvalidConfigError(
+            f"Config.thumbnail: {cfg.thumbnail:g} s is past the composition's end "
+            f"({frames_duration(total, fps):.3f} s)"
+        )
+    return frame
 
 
 def _frame_range(cfg: RenderConfig, total: int, fps: Fraction) -> tuple[int, int]:

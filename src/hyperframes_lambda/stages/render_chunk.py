@@ -136,6 +136,11 @@ def check_browser_build(document: dict[str, Any]) -> None:
         )
 
 
+def read_plan_document(plan_dir: Path) -> dict[str, Any]:
+    """plan.json as written (unverified: for what the plan asks besides the frames)."""
+    return _object(_read_json(plan_dir / PLAN_JSON), PLAN_JSON)
+
+
 def load_plan(plan_dir: Path, expected_hash: str | None = None) -> LoadedPlan:
     """Read and verify a plan directory (hash recomputed from disk, ffmpeg version).
 
