@@ -53,7 +53,10 @@ USAGE_CASES: list[tuple[list[str], str]] = [
     (["render", "{kp}", "-o", "{tmp}/o.mp4", "--from", "1"], "--from and --to go together"),
     (["render", "{kp}", "-o", "{tmp}/o.mp4", "--frames", "9-3"], "the last frame is before"),
     (["render", "{kp}", "-o", "{tmp}/o.mp3", "--muted"], "--muted contradicts the audio-only"),
-    (["render", "{kp}", "-o", "{tmp}/o.wav", "--audio-bitrate", "96k"], "--audio-bitrate does not apply"),
+    (
+        ["render", "{kp}", "-o", "{tmp}/o.wav", "--audio-bitrate", "96k"],
+        "--audio-bitrate does not apply",
+    ),
     (["still", "{kp}", "-o", "{tmp}/p.png"], "give the frame: --frame N"),
     (["still", "{kp}", "-o", "{tmp}/p.bmp", "--frame", "1"], "a still is .png, .jpg or .webp"),
     (["render", "{kp}", "--format", "mp4", "-o", "{tmp}/x.webm"], "--format mp4 does not"),

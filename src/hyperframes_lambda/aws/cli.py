@@ -302,10 +302,12 @@ def _run(args: argparse.Namespace) -> int:
             quality=args.quality, config=args.config, name=args.name, presign=args.presign,
         )  # fmt: skip
         if args.output is not None:
-            for image in images:  # the object's name: <name>-<frame>.<ext> for several
-                several = len(images) > 1
-                target = args.output.with_name(image.uri.rsplit("/", 1)[1]) if several else None
-                client.download(image.uri, target or args.output)
+            stem = args.output.name.removesuffix(args.output.suffix)
+            for image in images:  # several: NAME-<frame>.ext beside -o, as `still` writes
+                target = args.output
+                if len(images) > 1:
+                    target = args.output.with_name(f"{stem}-{image.frame:06d}{args.output.suffix}")
+                client.download(image.uri, target)
         if args.json:
             print(json.dumps([image.__dict__ for image in images]))
         else:

@@ -428,7 +428,7 @@ def _assemble(event: AssembleEvent, work: Path) -> dict[str, Any]:
             f"{len(event.ChunkS3Uris)} ChunkS3Uris"
         )
     plan_dir = _fetch_plan(event.PlanS3Uri, work)
-    ext = CHUNK_EXTENSIONS[event.Format]
+    ext = CHUNK_EXTENSIONS.get(event.Format, "")  # none for an audio-only output
 
     def fetch_chunk(index: int, uri: str) -> Path:
         try:
