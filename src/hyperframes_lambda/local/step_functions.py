@@ -41,6 +41,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from ..config import AUDIO_FORMATS
 from ..errors import terminal_codes
 from ..handler.storage import Storage, join_uri
 from ..runner.cli_errors import (
@@ -217,7 +218,7 @@ class LocalRunner:
             f"{planned['Width']}x{planned['Height']} {planned['Format']}, {count} chunks, "
             f"plan {planned['PlanHash'][:12]}…"
         )
-        if count == 0:
+        if count == 0 and planned["Format"] not in AUDIO_FORMATS:  # audio only: no chunks
             raise InvocationFailed("plan", "States.NoChunks", "the plan has no chunks")
         chunk_stats = summary.stages.setdefault("renderChunk", StageStats())
         t = time.perf_counter()
