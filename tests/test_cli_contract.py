@@ -133,7 +133,7 @@ def test_main_in_process_puts_the_signal_handlers_back(tmp_path: Path) -> None:
 
     before = (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT))
     with pytest.raises(SystemExit) as caught:
-        main(["render", str(KNOWN), "-o", str(tmp_path / "x.gif")])
+        main(["render", str(KNOWN), "-o", str(tmp_path / "x.avi")])
     assert caught.value.code == EXIT_USAGE
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
 

@@ -18,6 +18,8 @@ from pydantic import (
     Field,
     TypeAdapter,
     ValidationError,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -80,18 +82,20 @@ class AssembleEvent(_Event):
     Action: Literal["assemble"]
     PlanS3Uri: StorageUri
     PlanHash: Sha256
+    Format: OutputFormat  # before ChunkS3Uris: its check reads it
     # Empty only for an audio-only output (aac, mp3, wav): its plan holds the output.
     ChunkS3Uris: list[StorageUri] = Field(default_factory=list)
     ChunkSha256s: list[Sha256] | None = None
     AudioS3Uri: StorageUri | None = None
     OutputS3Uri: StorageUri
-    Format: OutputFormat
 
-    @model_validator(mode="after")
-    def _chunks_unless_audio_only(self) -> AssembleEvent:
-        if not self.ChunkS3Uris and self.Format not in AUDIO_FORMATS:
-            raise ValueError(f"ChunkS3Uris: a {self.Format} output needs at least one chunk")
-        return self
+    @field_validator("ChunkS3Uris")
+    @classmethod
+    def _chunks_unless_audio_only(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        output_format = info.data.get("Format")
+        if not value and output_format is not None and output_format not in AUDIO_FORMATS:
+            raise ValueError(f"a {output_format} output needs at least one chunk")
+        return value
 
 
 class StillEvent(_Event):
