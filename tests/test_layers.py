@@ -25,12 +25,16 @@ ROOT = Path(hyperframes_lambda.__file__).resolve().parent
 
 # Top floor first. A unit is a folder of the package or a module at its top.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    # aws.cli and aws.emulate are ways in that live beside the client they drive (the
+    # ``lambda`` commands; a stack emulated on this machine): a unit of their own each.
     ("ways in: the package face, the command lines", ("__init__", "cli", "rie")),
+    ("ways in: the lambda commands", ("aws.cli",)),
+    ("ways in: a stack emulated on this machine", ("aws.emulate",)),
     ("ways in: the Python API, Step Functions on this machine", ("api", "local")),
     ("ways in: the Lambda adapter", ("handler",)),
     ("a whole render in this process", ("runner",)),
     ("the three stages", ("stages",)),
-    ("the compile; frames out of a page", ("compile", "capture")),
+    ("the compile; frames out of a page; the linter", ("compile", "capture", "lint")),
     ("the browser; what runs in the page; comparing renders", ("browser", "page", "compare")),
     ("media, the network, the AWS client", ("media", "net", "aws")),
     ("ground: files and caches, the render configuration", ("cache", "config")),
@@ -50,8 +54,12 @@ MODULES = {module_name(p): p for p in sorted(ROOT.rglob("*.py"))}
 
 
 def unit_of(module: str) -> str:
-    parts = module.split(".")
-    return parts[1] if len(parts) > 1 else "__init__"
+    """The longest unit of :data:`LAYERS` that holds ``module`` (a folder or a module)."""
+    parts = module.split(".")[1:]
+    for size in range(len(parts), 0, -1):
+        if ".".join(parts[:size]) in FLOOR:
+            return ".".join(parts[:size])
+    return parts[0] if parts else "__init__"
 
 
 def imports_of(module: str) -> list[tuple[str, str, int]]:

@@ -5,7 +5,8 @@
 render before it runs; ``verify_webhook`` checks a completion webhook's signature. The
 ``hyperframes-lambda lambda …`` commands (:mod:`.cli`) are the same from a shell.
 
-May import: the ground modules only; the Lambda handler imports its webhook step, the
+May import: the ground modules only (except ``cli`` and ``emulate``, ways in that stand on
+the top floors: see ``tests/test_layers.py``); the Lambda handler imports its webhook step, the
 command line its ``lambda`` commands.
 """
 

@@ -22,6 +22,8 @@ from ..capture.page_capture import CaptureMode
 from ..compile.composition import read_composition
 from ..config import OutputFormat, RenderConfig, parse_config
 from ..errors import CompositionError, InvalidConfigError
+from ..lint import LintReport
+from ..lint.render_check import run_lint
 from ..net.remote_assets import RemoteFetcher
 from ..stages.assemble import assemble
 from ..stages.plan import PlanResult, plan
@@ -61,6 +63,8 @@ class RenderOptions:
     muted: bool = False  # no audio stream at all
     audio_bitrate: str | None = None  # e.g. 128k (AAC, MP3, Opus)
     thumbnail: float | None = None  # seconds: also write <output>.png of that frame
+    lint: bool = True  # run HyperFrames' linter first; findings become warnings
+    strict_lint: bool = False  # an error-severity finding fails the render (LINT_FAILED)
 
     def config(self) -> RenderConfig:
         data: dict[str, Any] = {
@@ -92,6 +96,8 @@ class RenderResult:
     workers: int
     capture_mode: CaptureMode | None  # None: an audio-only render captured nothing
     timings: dict[str, float]
+    lint: LintReport | None = None  # None: not linted (lint=False, or the linter failed)
+    lint_warnings: list[str] = field(default_factory=list)  # "lint: index.html:3: …" lines
 
     @property
     def frames(self) -> int:
@@ -120,7 +126,8 @@ class RenderResult:
 
     @property
     def warnings(self) -> list[str]:
-        return list(self.plan.warnings)
+        """The linter's findings (``lint: …``), then the plan's warnings."""
+        return [*self.lint_warnings, *self.plan.warnings]
 
     @property
     def capture_seconds(self) -> float:
@@ -195,6 +202,7 @@ def render_local(
     if options.time_range is not None:
         options = replace(options, frame_range=_seconds_to_frames(options, project_dir, entry))
     config = options.config()
+    linted = run_lint(project_dir, entry, strict=options.strict_lint) if options.lint else None
 
     def report(stage: Stage, done: int, total: int) -> None:
         if on_progress is not None:
@@ -239,8 +247,11 @@ def render_local(
         timings["assemble"] = time.perf_counter() - t
         report("assemble", 1, 1)
     timings["total"] = time.perf_counter() - started
-    mode = results[0].capture_mode if results else None
-    return RenderResult(output, planned, results, workers, mode, timings)
+    return RenderResult(
+        output, planned, results, workers, results[0].capture_mode if results else None,
+        timings, lint=linted.report if linted else None,
+        lint_warnings=linted.warnings if linted else [],
+    )  # fmt: skip
 
 
 def thumbnail_path(output: Path) -> Path:

@@ -191,7 +191,7 @@ def _plan(
     if static is not None:  # an audio-only output whose HTML says it all: no browser
         duration, media = static.duration, static.media
     else:
-        duration, media = _probe_page(plan_dir, entry_url_path, capture, warnings)
+        duration, media = _probe_page(project_dir, plan_dir, entry_url_path, capture, warnings)
     timings["probe"] = time.perf_counter() - t
     if duration <= 0:
         raise CompositionError(
@@ -300,7 +300,11 @@ def _plan(
 
 
 def _probe_page(
-    plan_dir: Path, entry_url_path: str, capture: CaptureSettings, warnings: list[str]
+    project_dir: Path,
+    plan_dir: Path,
+    entry_url_path: str,
+    capture: CaptureSettings,
+    warnings: list[str],
 ) -> tuple[float, list[dict[str, Any]]]:
     """Load the compiled page once: its duration and media clips (and what it warns of)."""
     with open_frame_source(plan_dir, entry_url_path, capture) as page:
@@ -312,7 +316,8 @@ def _probe_page(
         )
         media: list[dict[str, Any]] = page.evaluate("window.__hfEngine.media()") or []
         # Named families that fell back, glyphs no font has (once per render, here).
-        warnings.extend(font_report.check_page(page.cdp_call, page.evaluate).warnings())
+        report = font_report.check_page(page.cdp_call, page.evaluate)
+        warnings.extend(report.warnings(font_report.authored_text(project_dir)))
         return page.duration, media
 
 
