@@ -13,8 +13,11 @@ import numpy as np
 import pytest
 
 from hyperframes_lambda import render, still
+from hyperframes_lambda.browser import pool as browser_pool
+from hyperframes_lambda.capture import page_capture
 from hyperframes_lambda.config import parse_config
 from hyperframes_lambda.errors import CompositionError, InvalidConfigError
+from hyperframes_lambda.lint import page_run as lint_page_run
 from hyperframes_lambda.media.audio_mix import audio_samples
 from hyperframes_lambda.media.probe import audio_sample_count, decode_frames, probe
 from hyperframes_lambda.stages import plan as plan_stage
@@ -290,9 +293,10 @@ def test_audio_only_outputs_start_no_browser(
     media: Path, media_mp4: Path, tmp_path: Path, name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def no_browser(*_args: object, **_kwargs: object) -> None:
-        raise AssertionError("an audio-only render opened a page")
+        raise AssertionError("an audio-only render launched a browser")
 
-    monkeypatch.setattr(plan_stage, "open_frame_source", no_browser)
+    for module in (page_capture, browser_pool, lint_page_run):  # every caller of the launcher
+        monkeypatch.setattr(module, "launch_browser", no_browser)
     result = render(media, tmp_path / name)
     assert result.capture_mode is None and result.chunks == []
     assert audio_sample_count(tmp_path / name) == 96000  # 2 s at 48 kHz, to the sample

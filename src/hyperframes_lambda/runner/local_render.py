@@ -202,7 +202,9 @@ def render_local(
     if options.time_range is not None:
         options = replace(options, frame_range=_seconds_to_frames(options, project_dir, entry))
     config = options.config()
-    linted = run_lint(project_dir, entry, strict=options.strict_lint) if options.lint else None
+    # An audio-only render starts no browser, so it is not linted unless asked to be strict.
+    wants_lint = options.lint and (not config.is_audio_only or options.strict_lint)
+    linted = run_lint(project_dir, entry, strict=options.strict_lint) if wants_lint else None
 
     def report(stage: Stage, done: int, total: int) -> None:
         if on_progress is not None:
