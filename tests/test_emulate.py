@@ -26,8 +26,9 @@ from typing import Any
 import pytest
 
 from hyperframes_lambda import cli
-from hyperframes_lambda.aws import asl, emulate
+from hyperframes_lambda.aws import asl
 from hyperframes_lambda.aws.stack import REQUIRED_OUTPUTS
+from hyperframes_lambda.local import emulate
 from hyperframes_lambda.media.probe import probe
 from hyperframes_lambda.runner.local_render import RenderOptions, render_local
 

@@ -25,11 +25,10 @@ ROOT = Path(hyperframes_lambda.__file__).resolve().parent
 
 # Top floor first. A unit is a folder of the package or a module at its top.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    # aws.cli and aws.emulate are ways in that live beside the client they drive (the
-    # ``lambda`` commands; a stack emulated on this machine): a unit of their own each.
+    # aws.cli is a way in that lives beside the client it drives (the ``lambda``
+    # commands): a unit of its own.
     ("ways in: the package face, the command lines", ("__init__", "cli", "rie")),
     ("ways in: the lambda commands", ("aws.cli",)),
-    ("ways in: a stack emulated on this machine", ("aws.emulate",)),
     ("ways in: the Python API, Step Functions on this machine", ("api", "local")),
     ("ways in: the Lambda adapter", ("handler",)),
     ("a whole render in this process", ("runner",)),
@@ -140,3 +139,14 @@ def test_every_folder_says_what_it_is_and_may_import() -> None:
         if "may import" not in (ast.get_docstring(ast.parse(init.read_text())) or "").lower()
     ]
     assert not silent, f"these folders' docstrings do not say what they may import: {silent}"
+
+
+def test_the_architecture_page_names_every_module() -> None:
+    """docs/architecture.md is the layout a newcomer reads: it keeps up with the code."""
+    page = (ROOT.parents[1] / "docs" / "architecture.md").read_text(encoding="utf-8")
+    missing = [
+        name
+        for name, path in MODULES.items()
+        if path.stem not in ("__init__", "__main__") and f"`{path.stem}" not in page
+    ]
+    assert missing == [], f"docs/architecture.md does not mention {missing}"

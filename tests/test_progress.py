@@ -42,6 +42,9 @@ def test_no_rate_or_eta_until_a_few_frames_are_in() -> None:
     assert rate.update(ETA_MIN_FRAMES, 100, 5.5) == (None, None)  # 4 frames since
     fps, eta = rate.update(1 + ETA_MIN_FRAMES * 2, 100, 6.0)
     assert fps == ETA_MIN_FRAMES * 2 and eta == (100 - 1 - ETA_MIN_FRAMES * 2) / fps
+    quick = FrameRate()  # a short render: its last line has a rate, however fast it was
+    quick.update(1, 20, 0.0)
+    assert quick.update(20, 20, 0.1) == (190.0, 0.0)
 
 
 def test_plain_lines_name_stages_and_leave_the_eta_out_at_first() -> None:

@@ -180,8 +180,8 @@ def _config_with_flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _emulate_command(commands: Any) -> None:
+    from ..local.emulate import DEFAULT_CONCURRENCY, DEFAULT_PORT, DEFAULT_REGION, stack_name
     from ..runner.cli_errors import int_at_least
-    from .emulate import DEFAULT_CONCURRENCY, DEFAULT_PORT, DEFAULT_REGION, stack_name
 
     emulate = commands.add_parser(
         "emulate",
@@ -298,7 +298,7 @@ def _started(job: Any, args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     command = args.lambda_command
     if command == "emulate":
-        from .emulate import run
+        from ..local.emulate import run
 
         return run(args)
     if command == "estimate":

@@ -24,6 +24,7 @@ from pathlib import Path
 from ..cache import cache_root, write_atomic
 from ..errors import RuntimeIntegrityError
 from ..net.npm_registry import read_package_file
+from ..page.official_runtime import PINNED as RUNTIME_PIN
 
 VENDOR_DIR = Path(__file__).resolve().parent.parent / "_vendor" / "lint"
 
@@ -48,8 +49,8 @@ class FileSetPin:
 # The linter of the hyperframes CLI the conformance outputs were rendered with (the same
 # package and version as the page runtime): lintProject and every module it imports.
 HYPERFRAMES_LINT = FileSetPin(
-    package="hyperframes",
-    version="0.8.170",
+    package=RUNTIME_PIN.package,  # one pinned reference: its linter and its runtime agree
+    version=RUNTIME_PIN.version,
     files=tuple(
         f"dist/{name}"
         for name in (

@@ -69,7 +69,8 @@ class FrameRate:
             return None, None
         started, first_done = self.first
         seconds, frames = now - started, done - first_done
-        if frames < ETA_MIN_FRAMES or seconds < ETA_MIN_SECONDS:
+        finished = done >= total
+        if seconds <= 0 or frames < ETA_MIN_FRAMES or (seconds < ETA_MIN_SECONDS and not finished):
             return None, None
         fps = frames / seconds
         return fps, (total - done) / fps

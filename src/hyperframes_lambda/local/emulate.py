@@ -40,12 +40,12 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
 
+from ..aws import asl
+from ..aws.stack import OUTPUT_BUCKET, OUTPUT_FUNCTION, OUTPUT_STATE_MACHINE
 from ..errors import EmulatorUnavailableError
-from . import asl
-from .stack import OUTPUT_BUCKET, OUTPUT_FUNCTION, OUTPUT_STATE_MACHINE
 
 if TYPE_CHECKING:
-    from ..local.rie import LocalLambda
+    from .rie import LocalLambda
 
 INSTALL_HINT = "pip install 'hyperframes-lambda[emulate]'"
 HOST = "127.0.0.1"
@@ -155,7 +155,7 @@ def stack_template(
         "MemorySize": MEMORY_MB,
         "Timeout": TIMEOUT_S,
         "Role": {"Fn::GetAtt": ["RenderFunctionRole", "Arn"]},
-        "Code": {"ZipFile": "# emulated: hyperframes_lambda.aws.emulate runs the handler"},
+        "Code": {"ZipFile": "# emulated: hyperframes_lambda.local.emulate runs the handler"},
         "Environment": {"Variables": env},
     }
     return {
@@ -429,7 +429,7 @@ class Emulator:
 
     def _start_runtime(self, stack: EmulatedStack) -> None:
         from ..cache import cache_root
-        from ..local.rie import LocalLambda
+        from .rie import LocalLambda
 
         env: dict[str, str | None] = {
             **self._function_env(),
