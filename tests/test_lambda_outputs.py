@@ -16,13 +16,14 @@ from hyperframes_lambda import cli, still
 from hyperframes_lambda.handler.dispatch import thumbnail_uri_for
 from hyperframes_lambda.media.probe import audio_sample_count, probe
 
-from .conftest import COMPOSITIONS
+from .conftest import COMPOSITIONS, EXAMPLES
 from .media_fixtures import tone
 from .test_aws_client import stack_for
 from .test_lambda_handler import (  # noqa: F401 - fresh_container is autouse by name
     error_of,
     fresh_container,
     invoke,
+    sample,
     upload_project,
 )
 from .test_state_machine import (  # noqa: F401 - the machine fixture is used by name
@@ -185,3 +186,14 @@ def test_cli_lambda_still_returns_the_uri_and_a_working_signed_url(
         signed = response.read()
     reference = still(KNOWN, tmp_path / "ref.png", frames=[30])[0]
     assert signed == reference.path.read_bytes() == (tmp_path / "p.png").read_bytes()
+
+
+@pytest.mark.slow
+def test_the_sample_still_event_runs(bucket: str, tmp_path: Path) -> None:
+    upload_project(EXAMPLES / "title-card", bucket, "projects/title-card.tar.gz", tmp_path)
+    result = invoke(sample("still.json", bucket))
+    (image,) = result["Stills"]
+    assert (image["Frame"], image["Width"], image["Height"]) == (60, 640, 360)
+    assert image["S3Uri"] == f"s3://{bucket}/outputs/sample-poster.png"
+    png = download(image["S3Uri"], tmp_path / "poster.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
