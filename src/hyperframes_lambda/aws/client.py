@@ -83,7 +83,7 @@ class RenderSummary:
     def text(self) -> str:
         stages = ", ".join(
             f"{name} {self.stage_seconds[name]:.1f}s"
-            for name in ("Plan", "RenderChunks", "Assemble")
+            for name in ("Plan", "RenderChunks", "Assemble", "AssembleAudioOnly")
             if name in self.stage_seconds
         )
         where = self.output_path or self.output_uri
@@ -441,7 +441,10 @@ class RenderClient:
         record = self.record(execution_arn)
         output = str(record.input.get("OutputS3Uri", ""))
         return CancelResult(
-            execution_arn, status, "Assemble" in record.entered_states, self._exists(output)
+            execution_arn,
+            status,
+            any(s.startswith("Assemble") for s in record.entered_states),
+            self._exists(output),
         )
 
     def _exists(self, uri: str) -> bool:
