@@ -83,7 +83,7 @@ def test_envelopes_are_unwrapped(wrap: Any) -> None:
     [
         ([], "must be a JSON object"),
         ({}, "event.Action is missing"),
-        ({"Action": "render"}, "event.Action: must be one of plan, renderChunk, assemble (got 'render')"),
+        ({"Action": "render"}, "event.Action: must be one of plan, renderChunk, assemble, still (got 'render')"),
         ({"Action": "plan", "PlanOutputS3Prefix": "s3://bucket-a/x/"}, "event.ProjectS3Uri: Field required"),
         ({"Action": "plan", "ProjectS3Uri": "https://x.test/p.tgz", "PlanOutputS3Prefix": "s3://bucket-a/x/"},
          "event.ProjectS3Uri: 'https://x.test/p.tgz' must be an s3://bucket/key"),
@@ -98,7 +98,7 @@ def test_envelopes_are_unwrapped(wrap: Any) -> None:
         ({"Action": "assemble", "PlanS3Uri": "s3://bucket-a/p", "PlanHash": SHA, "ChunkS3Uris": [],
           "OutputS3Uri": "s3://bucket-a/o.mp4", "Format": "mp4"}, "event.ChunkS3Uris"),
         ({"Action": "assemble", "PlanS3Uri": "s3://bucket-a/p", "PlanHash": SHA, "ChunkS3Uris": ["s3://bucket-a/c"],
-          "OutputS3Uri": "s3://bucket-a/o.gif", "Format": "gif"}, "event.Format"),
+          "OutputS3Uri": "s3://bucket-a/o.avi", "Format": "avi"}, "event.Format"),
     ],
 )  # fmt: skip
 def test_malformed_events_name_the_field(event: Any, message: str) -> None:

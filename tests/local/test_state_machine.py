@@ -267,7 +267,8 @@ def test_terminal_retriers_match_errors_py() -> None:
     definition = json.loads(text)
     tasks = [(w, s) for w, s in asl.iter_states(definition["States"]) if s["Type"] == "Task"]
     assert [w for w, _ in tasks] == [
-        "Plan", "RenderChunks/RenderChunk", "Assemble", "NotifySucceeded", "NotifyFailed",
+        "Plan", "RenderChunks/RenderChunk", "Assemble", "AssembleAudioOnly", "NotifySucceeded",
+        "NotifyFailed",
     ]  # fmt: skip
     for where, state in tasks:
         first, throttling, catch_all = state["Retry"]
