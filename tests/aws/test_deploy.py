@@ -19,6 +19,7 @@ Against moto on 127.0.0.1. What moto can and cannot show, said plainly:
 from __future__ import annotations
 
 import json
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -121,6 +122,15 @@ def plain_stack(endpoint: str, name: str) -> dict[str, str]:
 def test_destroy_stops_deletes_and_verifies_nothing_is_left(
     s3_endpoint: str, delete_outputs: bool, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    # CloudFormation creates its state machine in moto's plain Step Functions backend;
+    # with the ASL interpreter on (tests/local/test_state_machine.py's machine turns it
+    # on for the session's server), StartExecution looks in another backend.
+    request = urllib.request.Request(
+        f"{s3_endpoint}/moto-api/config",
+        data=json.dumps({"stepfunctions": {"execute_state_machine": False}}).encode(),
+        method="POST",
+    )
+    urllib.request.urlopen(request).close()
     name = f"hfdestroy{int(delete_outputs)}"
     outputs = plain_stack(s3_endpoint, name)
     bucket = outputs["RenderBucketName"]
