@@ -451,6 +451,92 @@
     return pending;
   }
 
+  // ---- loads: a frame is captured only once everything it shows has loaded --------------
+  // Chrome asks for a font face when layout first needs it, and for a CSS image when style
+  // first applies it to a rendered element: both can happen at any seek (an element shown
+  // mid-render), and a frame drawn before they arrive shows invisible text or no image.
+  // How fast they arrive depends on how busy the machine is, so such a frame would depend
+  // on the load (measured: style-3-prod's frame 5 drew a caption box without its text on a
+  // quiet machine). So each seek forces style and layout and waits on what the page
+  // reports: document.fonts (loading faces), <img> completion and the CSS images.
+  const IMAGE_PROPERTY = /image|^(background|mask|-webkit-mask|border-image|list-style|content)$/;
+  const cssImages = new Map();   // absolute URL -> {image, settled}
+  let scannedSheets = -1;
+  function cssImageUrls(style, base, out) {
+    for (let i = 0; i < style.length; i++) {
+      const name = style[i];
+      if (!IMAGE_PROPERTY.test(name)) continue;
+      const value = style.getPropertyValue(name);
+      if (!value.includes("url(")) continue;
+      for (const match of value.matchAll(/url\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([^)\s]*))\s*\)/g)) {
+        const raw = match[1] ?? match[2] ?? match[3] ?? "";
+        if (!raw || raw.startsWith("#")) continue;
+        try { out.add(new URL(raw, base).href); } catch (e) { /* not a URL */ }
+      }
+    }
+  }
+  function ruleImageUrls(rules, base, out) {
+    for (const rule of rules) {
+      if (rule.style && !(rule instanceof CSSFontFaceRule)) cssImageUrls(rule.style, base, out);
+      if (rule.cssRules) ruleImageUrls(rule.cssRules, base, out);
+      if (rule.styleSheet) sheetImageUrls(rule.styleSheet, out);   // @import
+    }
+  }
+  function sheetImageUrls(sheet, out) {
+    let rules;
+    try { rules = sheet.cssRules; } catch (e) { return; }   // cross-origin: not ours to read
+    ruleImageUrls(rules, sheet.href || document.baseURI, out);
+  }
+  // Every image a style rule or a style="" attribute names is fetched and decoded as an
+  // <img> (Chrome then reuses it for CSS: one resource per URL within a document), and the
+  // seek waits until each has settled. The style sheets are read again when their number
+  // changes; style="" attributes (which scripts may write) at every seek.
+  function pendingCssImages(doc) {
+    const urls = new Set();
+    if (doc.styleSheets.length !== scannedSheets) {
+      scannedSheets = doc.styleSheets.length;
+      for (const sheet of doc.styleSheets) sheetImageUrls(sheet, urls);
+    }
+    for (const el of doc.querySelectorAll('[style*="url("]')) cssImageUrls(el.style, doc.baseURI, urls);
+    for (const url of urls) {
+      if (cssImages.has(url)) continue;
+      const image = new Image();
+      const entry = { image, settled: false, promise: null };
+      image.src = url;
+      entry.promise = image.decode().catch(() => {}).then(() => { entry.settled = true; });
+      cssImages.set(url, entry);
+    }
+    const pending = [];
+    for (const entry of cssImages.values()) if (!entry.settled) pending.push(entry.promise);
+    return pending;
+  }
+  function sameOriginDocuments() {
+    const docs = [document];
+    for (let i = 0; i < window.frames.length; i++) {
+      try {
+        const doc = window.frames[i].document;
+        if (doc && doc.documentElement) docs.push(doc);
+      } catch (e) { /* cross-origin frame */ }
+    }
+    return docs;
+  }
+  // Style and layout, then wait for what they asked for; again until nothing is pending
+  // (a face that arrives can change layout, which can need another face). Bounded: a load
+  // that never finishes is left to the seek's call timeout, which names the frame.
+  async function settleLoads() {
+    for (let round = 0; round < 16; round++) {
+      const pending = [];
+      for (const doc of sameOriginDocuments()) {
+        void doc.documentElement.getBoundingClientRect();   // forces style + layout
+        if (doc.fonts && doc.fonts.status !== "loaded") pending.push(doc.fonts.ready);
+        for (const img of doc.images) if (!img.complete) pending.push(img.decode().catch(() => {}));
+        if (doc === document) pending.push(...pendingCssImages(doc));
+      }
+      if (!pending.length) return;
+      await Promise.all(pending);
+    }
+  }
+
   // ---- raster scale: a frame must not depend on the frames drawn before it --------------
   // A paused animation of a transform keeps its layer marked as animating, and Chrome then
   // keeps whatever raster scale the layer had (no re-raster while a transform animates):
@@ -586,6 +672,7 @@
       const frames = seekVideos(t);
       const pending = [...frames, ...pendingImages()];
       if (pending.length) await Promise.all(pending);
+      await settleLoads();
       // New video frames: scenes that sample videos as textures redraw (runtime hook).
       if (frames.length && typeof window.__hfReseekGpu === "function") window.__hfReseekGpu(t);
       if (typeof window.__hfWaitForSeekCompletion === "function") await window.__hfWaitForSeekCompletion();
