@@ -27,6 +27,7 @@
   const errors = [];
   // A broken image renders as a broken image (as in HyperFrames): reported, not fatal.
   const warnings = [];
+  const failedLoads = [];  // scripts and stylesheets that did not load: the renderer decides
   function recordError(e, where) {
     const message = (e && (e.stack || e.message)) || String(e);
     errors.push(where ? `${where}: ${message}` : message);
@@ -43,6 +44,20 @@
       if (url.startsWith(location.origin + "/")) return;
       const text = `image ${url} failed to load; it renders as a broken image`;
       if (!warnings.includes(text)) warnings.push(text);
+      return;
+    }
+    // A <script> or stylesheet that fails to load (an empty src included) fires this
+    // event and the page goes on without it, in a browser as in HyperFrames' renders:
+    // the renderer warns, naming the element (or fails with strict assets). One the page
+    // needed fails it anyway, through the errors its absence causes.
+    if (tag === "SCRIPT" || (tag === "LINK" && /\bstylesheet\b/i.test(target.rel || ""))) {
+      const attr = tag === "SCRIPT" ? "src" : "href";
+      const all = Array.from(document.querySelectorAll(tag === "SCRIPT" ? "script" : "link"));
+      const value = target.getAttribute(attr) || "";
+      const element = `<${tag.toLowerCase()} ${attr}="${value}"${target.id ? ` id="${target.id}"` : ""}>`
+        + ` (<${tag.toLowerCase()}> number ${all.indexOf(target) + 1} in the document)`;
+      const text = value.trim() ? `${element} failed to load` : `${element} has an empty ${attr}`;
+      if (!failedLoads.includes(text)) failedLoads.push(text);
       return;
     }
     if (target && target !== window && (target.src || target.href)) {
@@ -637,6 +652,7 @@
         readyState: document.readyState,
         errors: errors.slice(),
         warnings: warnings.slice(),
+        failedLoads: failedLoads.slice(),
         startupError: typeof window.__hfStartupError === "string" ? window.__hfStartupError : null,
         player: bound,
         renderReady: !!window.__renderReady,
