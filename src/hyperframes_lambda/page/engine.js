@@ -372,6 +372,24 @@
     }
     return id;
   }
+  // Without its source a <video> has no natural size (CSS then sizes it 300x150), while
+  // in a browser, and in HyperFrames' renders, it has the file's dimensions once its
+  // metadata is in: `width: 100%; height: auto` is full-frame there, a 2:1 strip here.
+  // A poster the file's size gives the element that natural size (a <video> with no
+  // frame is sized by its poster); it is never painted, the video being hidden. An SVG
+  // data: URL is loaded synchronously, so layout has it before the next frame. Scripts
+  // reading videoWidth/videoHeight get the file's size too.
+  function keepNaturalSize(el, info) {
+    const width = Number(info.width);
+    const height = Number(info.height);
+    if (!(width > 0 && height > 0)) return;
+    el.poster = "data:image/svg+xml," + encodeURIComponent(
+      `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"/>`);
+    try {
+      Object.defineProperty(el, "videoWidth", { get: () => width, configurable: true });
+      Object.defineProperty(el, "videoHeight", { get: () => height, configurable: true });
+    } catch (e) { /* leave the element's own */ }
+  }
   function prepareVideos() {
     if (videos) return;
     const frames = window.__hfVideoFrames || [];
@@ -388,6 +406,7 @@
         for (const source of el.querySelectorAll("source")) source.remove();
         el.preload = "none";
         el.load();
+        keepNaturalSize(el, info);
         el.style.setProperty("visibility", "hidden", "important");
         el.style.setProperty("pointer-events", "none", "important");
         img = document.createElement("img");
