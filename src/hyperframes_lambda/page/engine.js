@@ -278,10 +278,15 @@
   }
 
   // ---- clip windows of media (for the planner and the video frames) --------------------
+  // A media element's data-start counts from the start of the composition it is in: its
+  // nearest enclosing composition host, not any timed ancestor. As in HyperFrames'
+  // producer (hyperframes@0.8.170, renderMediaCollector): a <video data-start="0.5">
+  // inside a plain `.clip` div that also starts at 0.5 s plays from 0.5 s, not 1 s.
+  const COMPOSITION_HOST = "[data-composition-id], [data-composition-src], [data-composition-file]";
   function timedAncestor(el, root) {
     for (let p = el.parentElement; p; p = p.parentElement) {
       if (p === root) return null;
-      if (p.hasAttribute("data-start")) return p;
+      if (p.matches(COMPOSITION_HOST)) return p;
     }
     return null;
   }
