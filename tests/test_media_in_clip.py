@@ -24,7 +24,8 @@ pytestmark = pytest.mark.slow
 
 W, H = 320, 180
 RED, LIME, BLUE = (255, 0, 0), (0, 255, 0), (0, 0, 255)
-IN_CLIP, IN_HOST = (80, 90), (240, 90)  # (x, y) inside each video
+IN_CLIP, IN_HOST, ENDS = (80, 90), (240, 90), (20, 15)  # (x, y) inside each video
+BLACK = (0, 0, 0)
 
 
 @pytest.fixture(scope="module")
@@ -58,6 +59,8 @@ def near(actual: tuple[int, ...], rgb: tuple[int, int, int]) -> bool:
         (36, IN_CLIP, BLUE),  # t=1.2: 0.7 s in
         (24, IN_HOST, RED),  # t=0.8: the host's 0.5 s + 0.2 s
         (33, IN_HOST, LIME),  # t=1.1: 0.4 s in
+        (12, ENDS, LIME),  # t=0.4: before its data-end
+        (18, ENDS, BLACK),  # t=0.6: after its data-end (0.5 s)
     ],
 )
 def test_nested_video_clock(

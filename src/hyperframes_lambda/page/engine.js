@@ -315,6 +315,12 @@
         start = resolve(ref).end + offset;
       }
       let length = numberAttr(el, "data-duration");
+      // No data-duration: data-end, in the same clock as data-start, when it
+      // is after the start (HyperFrames' resolveAuthoredTimingWindow).
+      const endAttr = numberAttr(el, "data-end");
+      if (length === null && endAttr !== null && parentWindow.start + endAttr > start) {
+        length = parentWindow.start + endAttr - start;
+      }
       if (length === null) {
         const id = el.getAttribute("data-composition-id");
         const tl = id && window.__timelines && window.__timelines[id];
