@@ -63,6 +63,14 @@ eval-local: setup
 	HF_PYTHON=$(BIN)/python scripts/eval.sh --local-only --iterations 3 \
 	  --fixtures-dir ../shared/conformance/fixtures --fixtures $(EVAL_FIXTURES) $(EVAL_ARGS)
 
+# Try the AWS path without AWS: the stack on 127.0.0.1 (moto's S3, CloudFormation and Step
+# Functions running sam/statemachine/render.asl.json; Lambda invocations served by local
+# processes of the real handler). Prints the exports for a second shell; Ctrl-C stops it.
+# EMULATE_ARGS passes options through, e.g. EMULATE_ARGS="--port 0 --data-dir out/emulator".
+.PHONY: emulate
+emulate: setup
+	$(BIN)/hyperframes-lambda lambda emulate $(EMULATE_ARGS)
+
 # The state machine's terminal-error retriers, regenerated from hyperframes_lambda.errors.
 .PHONY: asl sam-cli
 asl: setup

@@ -27,9 +27,15 @@ For every fixture, --iterations times: a one-chunk render in process by this pac
 baseline), and a chunked render of the same staged copy: on AWS through a per-run stack
 (deployed once, torn down at the end), or with --local-only by
 'python -m hyperframes_lambda.local --parallel P' (the state machine's flow in worker
-processes; no AWS at all). Reports median render times, the speedup, per-frame PSNR (mean
-and worst frame), seams at the chunk boundaries and the audio residual of each chunked
-output against the first baseline render, as an aligned table and CSV; gates.
+processes; no AWS at all). Reports render times (first run and the median of the later
+ones apart), the speedup, frame count / fps / timestamps / duration checks, per-frame
+PSNR (pooled over the frames that differ, and the worst frame), seams at the chunk
+boundaries and the audio duration, layout and residual of each chunked output against
+the first baseline render, as an aligned table and CSV; gates.
+
+AWS: as scripts/smoke.sh (see its --help): a new stack of its own (hfeval-, tagged
+$TAG_KEY=<this run's id>), sam with the script's own config and SAM_CLI_TELEMETRY=0,
+aws cli $MIN_AWS_V2+ (v2) or $MIN_AWS_V1+ (v1) and SAM CLI $MIN_SAM+ checked before any AWS change.
 
 fixtures: the examples (examples/*; --no-examples drops them) plus the compositions in
 --fixtures-dir DIR (every subdirectory with index.html, or those named by --fixtures).
@@ -42,6 +48,10 @@ timing (like with like: both sides are render time, medians of the iterations):
               Functions execution's startDate -> stopDate (plan, chunks including Lambda
               cold starts and S3 transfers inside the workflow, assemble). Neither includes
               uploading the project (once per fixture) or downloading the output.
+  first/later: iteration 1 and the median of iterations 2+ are reported apart: on Lambda
+              the first run starts cold, later ones may reuse warm containers (and their
+              pooled browser), while every local run starts cold. The speedups compare
+              each with the local median.
 
 options:
   --local-only             no AWS: chunked renders with python -m hyperframes_lambda.local
@@ -51,12 +61,13 @@ options:
   --fixtures-dir DIR       more compositions (e.g. ../shared/conformance/fixtures)
   --fixtures LIST          comma-separated names, looked up in --fixtures-dir, then examples/
   --no-examples            do not add examples/*
-  --psnr-threshold DB      fail below this mean PSNR (default: $PSNR_THRESHOLD)
+  --psnr-threshold DB      fail below this PSNR, pooled over the frames that differ (default: $PSNR_THRESHOLD)
   --min-psnr-threshold DB  fail when any frame is below this (default: $MIN_PSNR_THRESHOLD)
   --audio-threshold DBFS   audio DRIFT above this residual RMS (default: $AUDIO_THRESHOLD)
-  --artifacts DIR          outputs, runs.jsonl, results.json, results.csv (default: out/eval-<run>/)
+  --artifacts DIR          outputs, runs.jsonl, results.json, results.csv; a new or empty
+                           directory (default: out/eval-<run>/)
   AWS only:
-  --profile NAME, --region NAME, --stack-name NAME, --memory-mb MB (default: $MEMORY_MB),
+  --profile NAME, --region NAME, --stack-name NAME (hfeval-...), --memory-mb MB (default: $MEMORY_MB),
   --reserved-concurrency N (default: $RESERVED_CONCURRENCY = unreserved; N caps parallel chunks and cost),
   --map-max-concurrency N (default: $MAP_MAX_CONCURRENCY), --timeout-minutes M (default: $TIMEOUT_MINUTES),
   --skip-build, --keep-stack: as in scripts/smoke.sh --help
@@ -65,10 +76,12 @@ options:
 
 exit codes:
   0    every fixture rendered on both sides, every iteration, and passed
-  1    the gate failed (a failed or missing render, PSNR below a threshold, a seam, audio
-       DRIFT or stream mismatch); the table and results.json say which
-  2    bad arguments
-  3    pre-flight failed (a tool, the package, or AWS credentials missing)
+  1    the gate failed (a failed or missing render, frame count / fps / timestamps /
+       duration unlike the baseline, PSNR below a threshold, a seam, audio DRIFT or a
+       duration, layout or stream mismatch); the table and results.json say which
+  2    bad arguments (checked before anything starts)
+  3    pre-flight failed (a tool or its version, the package, AWS credentials, or the
+       stack or deploy-bucket name is taken); nothing in the account was changed
   4    the run could not complete before the gate (build, deploy, upload, an AWS call)
   5    (AWS) the teardown could not verify that everything was removed
   130  interrupted (SIGINT/SIGTERM); the teardown still ran
@@ -76,9 +89,10 @@ exit codes:
 cost (AWS; us-east-1 list prices; each run's actual cost is computed from its execution
 histories, billed duration x memory, and printed per fixture):
   Lambda      \$0.0000166667 per GB-second + \$0.0000000309 per GB-second of ephemeral
-              storage beyond 512 MB + \$0.20 per million requests (10240 MB: ~\$0.0102 per
-              minute of rendering, summed over all chunks).
-  Step Fns    \$0.025 per 1,000 state transitions (~15 per execution + ~3 per chunk).
+              storage beyond 512 MB + \$0.20 per million requests (10240 MB: \$0.0100 +
+              \$0.000018 storage per minute of rendering, summed over all chunks; an
+              invocation left running by a stopped execution counted up to its timeout).
+  Step Fns    \$0.025 per 1,000 state transitions (~13 per execution + ~1 per chunk, + retries).
   S3          \$0.005 per 1,000 PUTs, \$0.0004 per 1,000 GETs (~N+4 and ~2N+4 per render).
   An eval of the two examples x 3 iterations x 4 chunks is a few cents. --local-only is free.
 USAGE
@@ -114,9 +128,16 @@ while [[ $# -gt 0 ]]; do
   esac
 done
 
-for value in "$ITERATIONS" "$CHUNKS" "$PARALLEL"; do
-  [[ $value =~ ^[1-9][0-9]*$ ]] || die "$EXIT_USAGE" "--iterations, --chunks and --parallel take positive integers"
-done
+need_int --iterations "$ITERATIONS" 1 1000
+need_int --chunks "$CHUNKS" 1 10000
+need_int --parallel "$PARALLEL" 1 256
+need_number --psnr-threshold "$PSNR_THRESHOLD"
+need_number --min-psnr-threshold "$MIN_PSNR_THRESHOLD"
+need_number --audio-threshold "$AUDIO_THRESHOLD"
+need_int --memory-mb "$MEMORY_MB" 2048 10240
+need_int --reserved-concurrency "$RESERVED_CONCURRENCY" -1
+need_int --map-max-concurrency "$MAP_MAX_CONCURRENCY" 0 10000
+need_int --timeout-minutes "$TIMEOUT_MINUTES" 1 60
 [[ -z $FIXTURES_DIR || -d $FIXTURES_DIR ]] || die "$EXIT_USAGE" "--fixtures-dir $FIXTURES_DIR is not a directory"
 [[ -z $BASELINE_DIR || -d $BASELINE_DIR ]] || die "$EXIT_USAGE" "--baseline-dir $BASELINE_DIR is not a directory"
 
@@ -148,26 +169,24 @@ fi
 [[ ${#NAMES[@]} -gt 0 ]] || die "$EXIT_USAGE" "no fixtures (see --fixtures-dir, --fixtures)"
 
 if [[ $LOCAL_ONLY -eq 1 ]]; then
-  RUN_ID=local-$(date -u +%m%d%H%M%S)
+  RUN_NAME=local-$(date -u +%m%d%H%M%S)
   BASE_SIDE=one-chunk
   CHUNKED_SIDE=local-p$PARALLEL
   TIMING="timing: medians of $ITERATIONS; both sides = process wall clock of the CLI command (interpreter and browser start, plan, capture, encode, assemble, output written)"
 else
   if [[ -n $STACK_NAME ]]; then
-    [[ $STACK_NAME =~ ^[a-z][a-z0-9-]{1,30}$ ]] || die "$EXIT_USAGE" "--stack-name must match ^[a-z][a-z0-9-]{1,30}\$"
-    PROJECT_NAME=$STACK_NAME
+    check_stack_name hfeval
   else
     new_run_names hfeval
   fi
-  RUN_ID=$STACK_NAME
+  RUN_NAME=$STACK_NAME
   BASE_SIDE=local
   CHUNKED_SIDE=lambda-N$CHUNKS
   TIMING="timing: medians of $ITERATIONS; local = process wall clock of a one-chunk render; lambda = Step Functions execution start->stop (plan, chunks incl. cold starts and S3 transfers, assemble; not the project upload or output download)"
 fi
-ARTIFACTS=${ARTIFACTS:-$ROOT/out/eval-$RUN_ID}
+ARTIFACTS=${ARTIFACTS:-$ROOT/out/eval-$RUN_NAME}
+fresh_artifacts "$ARTIFACTS"
 RUNS=$ARTIFACTS/runs.jsonl
-mkdir -p "$ARTIFACTS"
-rm -f "$RUNS"
 
 install_traps
 if [[ $LOCAL_ONLY -eq 0 ]]; then
@@ -195,7 +214,7 @@ baseline_render() {
     return 0
   fi
   start=$(now_ms)
-  if "$PY" -m hyperframes_lambda.cli render "$staged" -o "$out" --chunks 1 --quiet >"$out.log" 2>&1; then
+  if run_child "$PY" -m hyperframes_lambda.cli render "$staged" -o "$out" --chunks 1 --quiet >"$out.log" 2>&1; then
     record --fixture "$name" --side "$BASE_SIDE" --iteration "$i" --output "$out" --seconds "$(seconds_since "$start")"
   else
     record --fixture "$name" --side "$BASE_SIDE" --iteration "$i" --failed "one-chunk render failed: $(tail -n 1 "$out.log")"
@@ -220,7 +239,7 @@ for index in "${!NAMES[@]}"; do
     continue
   fi
   if [[ $LOCAL_ONLY -eq 0 ]]; then
-    upload_project "$staged" "$name-$RUN_ID.tar.gz"
+    upload_project "$staged" "$name-$RUN_NAME.tar.gz"
   fi
   baseline=""
   chunk_frames=0
@@ -240,7 +259,7 @@ for index in "${!NAMES[@]}"; do
     out=$dir/$CHUNKED_SIDE-$i.mp4
     if [[ $LOCAL_ONLY -eq 1 ]]; then
       start=$(now_ms)
-      if "$PY" -m hyperframes_lambda.local "$staged" -o "$out" --parallel "$PARALLEL" --chunk-size "$chunk_frames" >"$out.log" 2>&1; then
+      if run_child "$PY" -m hyperframes_lambda.local "$staged" -o "$out" --parallel "$PARALLEL" --chunk-size "$chunk_frames" >"$out.log" 2>&1; then
         failed=()
       else
         failed=(--failed "local chunked render failed: $(tail -n 1 "$out.log")")
@@ -249,11 +268,14 @@ for index in "${!NAMES[@]}"; do
         --seconds "$(seconds_since "$start")" --baseline "$baseline" --chunks "$CHUNKS" \
         --chunk-frames "$chunk_frames" "${failed[@]}"
     else
-      run="$name-$i-$RUN_ID"
-      run_execution "${run:0:80}" "$name-$RUN_ID.tar.gz" "$chunk_frames" "$CHUNKS" "$dir/lambda-$i"
-      cp "$dir/lambda-$i/output.mp4" "$out" 2>/dev/null || true
+      run="$name-$i-$RUN_NAME"
+      run_execution "${run:0:80}" "$name-$RUN_NAME.tar.gz" "$chunk_frames" "$CHUNKS" "$dir/lambda-$i"
+      if [[ -f $dir/lambda-$i/output.mp4 ]]; then
+        cp "$dir/lambda-$i/output.mp4" "$out"
+      fi
       record --fixture "$name" --side "$CHUNKED_SIDE" --iteration "$i" --output "$out" \
-        --describe "$dir/lambda-$i/describe.json" --history "$dir/lambda-$i"/history-*.json \
+        --describe "$dir/lambda-$i/describe.json" --history "$dir/lambda-$i/history-parent.json" \
+        --chunk-history "$dir/lambda-$i"/history-chunk-*.json --region "$REGION" \
         --baseline "$baseline" --chunks "$CHUNKS" --chunk-frames "$chunk_frames" --memory-mb "$MEMORY_MB"
     fi
   done

@@ -16,28 +16,38 @@ usage() {
   cat <<USAGE
 usage: scripts/smoke.sh [options]
 
-Deploys sam/template.yaml to your AWS account under a per-run stack name, uploads one
+Deploys sam/template.yaml to your AWS account as a new stack of its own, uploads one
 fixture, renders it through the state machine at several chunk counts, downloads each
 output and its execution histories (parent and every chunk's child execution), compares
-each output with a local one-chunk render by this package (per-frame PSNR, seams at the
-chunk boundaries, audio residual), writes results.json, gates, and tears the stack down.
+each output with a local one-chunk render by this package (frame count, fps, per-frame
+timestamps and duration; per-frame PSNR; seams at the chunk boundaries; audio duration,
+layout and residual), writes results.json, gates, and tears the stack down.
+
+what it touches: only a stack it creates (a free name starting hfsmoke-, refused if it
+exists) and buckets it creates, all tagged $TAG_KEY=<this run's id>; the teardown
+deletes or empties only what carries that tag with this run's id. sam runs with a config
+file of the script's own (your sam/samconfig.toml is not read) and SAM_CLI_TELEMETRY=0.
+needs: aws cli $MIN_AWS_V2+ (v2) or $MIN_AWS_V1+ (v1), SAM CLI $MIN_SAM+ (checked before any
+AWS change), and this package's .venv (make setup).
 
 options:
   --fixture DIR            composition to render (default: examples/title-card)
   --chunk-counts LIST      comma-separated chunk counts (default: $CHUNK_COUNTS)
-  --psnr-threshold DB      fail below this mean PSNR per output (default: $PSNR_THRESHOLD)
+  --psnr-threshold DB      fail below this PSNR, pooled over the frames that differ from
+                           the baseline (identical frames are counted apart) (default: $PSNR_THRESHOLD)
   --min-psnr-threshold DB  fail when any frame is below this (default: $MIN_PSNR_THRESHOLD)
   --profile NAME           AWS profile (default: \$AWS_PROFILE or the standard credential chain)
   --region NAME            AWS region (default: \$AWS_REGION, \$AWS_DEFAULT_REGION or us-east-1)
-  --stack-name NAME        override the per-run name (hfsmoke-MMDDhhmmss-NNNN); it is also
-                           the template's ProjectName, so it must match ^[a-z][a-z0-9-]{1,30}$
+  --stack-name NAME        override the per-run name (hfsmoke-MMDDhhmmss-NNNN): it must start
+                           with hfsmoke-, match ^[a-z][a-z0-9-]{1,30}$ (it is also the
+                           template's ProjectName) and be free (no such stack yet)
   --memory-mb MB           LambdaMemoryMb (default: $MEMORY_MB; 2048-10240)
   --reserved-concurrency N reserve N concurrent executions for the function, a hard cap on
                            parallel chunks and cost (default: $RESERVED_CONCURRENCY = unreserved)
   --map-max-concurrency N  chunks rendering at once (default: $MAP_MAX_CONCURRENCY, a new account's quota)
   --timeout-minutes M      stop an execution still running after M minutes (default: $TIMEOUT_MINUTES)
   --baseline FILE          use this local render as the baseline instead of rendering one
-  --artifacts DIR          where outputs go (default: out/smoke-<stack>/)
+  --artifacts DIR          where outputs go; a new or empty directory (default: out/smoke-<stack>/)
   --skip-build             do not run 'make zip' (build/dist/hyperframes-lambda.zip exists)
   --keep-stack             do not tear down (the stack and its buckets keep existing)
   -h, --help               this text
@@ -46,23 +56,29 @@ artifacts: baseline.mp4, N<n>/output.mp4, N<n>/describe.json, N<n>/history-*.jso
 runs.jsonl, results.json (settings, per-output PSNR/seams/audio/cost, gate), results.csv.
 
 exit codes:
-  0    every output rendered and passed (PSNR, no seam, audio OK)
-  1    the gate failed: an execution failed, an output is missing, PSNR below a threshold,
-       a visible seam, or audio DRIFT/stream mismatch (results.json says which)
-  2    bad arguments
-  3    pre-flight failed (a tool, the package, or AWS credentials missing)
+  0    every output rendered and passed (timing, PSNR, no seam, audio OK)
+  1    the gate failed: an execution failed, an output is missing, frame count, fps,
+       timestamps or duration differ from the baseline, PSNR below a threshold, a visible
+       seam, or audio DRIFT/duration/layout/stream mismatch (results.json says which)
+  2    bad arguments (checked before anything starts: numbers, names, directories)
+  3    pre-flight failed (a tool or its version, the package, AWS credentials, or the
+       stack or deploy-bucket name is taken); nothing in the account was changed
   4    the run could not complete before the gate (build, deploy, upload, an AWS call)
-  5    the teardown could not verify that everything was removed (it lists what is left)
+  5    the teardown could not verify that everything was removed (it lists what is left
+       as LEAK lines)
   130  interrupted (SIGINT/SIGTERM); the teardown still ran
-  The teardown (stop running executions, sam delete, empty and remove the render and deploy
-  buckets, check that the stack, buckets and log groups are gone) runs on every exit unless
-  --keep-stack.
+  The teardown (stop running executions, sam delete, empty and remove the render bucket,
+  found from the stack's resources also after a rollback, and the deploy bucket; check
+  that the stack, buckets and log groups are gone) runs on every exit unless --keep-stack.
+  Once it started, Ctrl-C and TERM are logged and ignored until it is done.
 
 cost (us-east-1 list prices, x86_64; printed per run from the execution histories):
   Lambda      \$0.0000166667 per GB-second (memory x billed duration) + \$0.0000000309 per
               GB-second of ephemeral storage beyond 512 MB (the template sets 10240 MB) +
-              \$0.20 per million requests: at 10240 MB a minute of rendering is about \$0.0102.
-  Step Fns    \$0.025 per 1,000 state transitions (~15 per execution + ~3 per chunk).
+              \$0.20 per million requests: at 10240 MB a minute of rendering is \$0.0100
+              + \$0.000018 of storage. An invocation still running when an execution is
+              stopped is billed until it ends: counted up to the function's timeout.
+  Step Fns    \$0.025 per 1,000 state transitions (~13 per execution + ~1 per chunk, + retries).
   S3          \$0.005 per 1,000 PUTs, \$0.0004 per 1,000 GETs (~N+4 and ~2N+4 per render).
   A default smoke (title-card, 2+4+8 chunks) is a few cents; deploy and teardown are free.
 USAGE
@@ -93,19 +109,23 @@ while [[ $# -gt 0 ]]; do
 done
 
 [[ -d $FIXTURE ]] || die "$EXIT_USAGE" "--fixture $FIXTURE is not a directory"
-[[ $CHUNK_COUNTS =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || die "$EXIT_USAGE" "--chunk-counts must be like 2,4,8"
+[[ $CHUNK_COUNTS =~ ^[1-9][0-9]{0,4}(,[1-9][0-9]{0,4})*$ ]] || die "$EXIT_USAGE" "--chunk-counts must be like 2,4,8"
 [[ -z $BASELINE || -f $BASELINE ]] || die "$EXIT_USAGE" "--baseline $BASELINE is not a file"
+need_number --psnr-threshold "$PSNR_THRESHOLD"
+need_number --min-psnr-threshold "$MIN_PSNR_THRESHOLD"
+need_int --memory-mb "$MEMORY_MB" 2048 10240
+need_int --reserved-concurrency "$RESERVED_CONCURRENCY" -1
+need_int --map-max-concurrency "$MAP_MAX_CONCURRENCY" 0 10000
+need_int --timeout-minutes "$TIMEOUT_MINUTES" 1 60
 if [[ -n $STACK_NAME ]]; then
-  [[ $STACK_NAME =~ ^[a-z][a-z0-9-]{1,30}$ ]] || die "$EXIT_USAGE" "--stack-name must match ^[a-z][a-z0-9-]{1,30}\$"
-  PROJECT_NAME=$STACK_NAME
+  check_stack_name hfsmoke
 else
   new_run_names hfsmoke
 fi
 ARTIFACTS=${ARTIFACTS:-$ROOT/out/smoke-$STACK_NAME}
+fresh_artifacts "$ARTIFACTS"
 FIXTURE_NAME=$(basename "$FIXTURE")
 RUNS=$ARTIFACTS/runs.jsonl
-mkdir -p "$ARTIFACTS"
-rm -f "$RUNS"
 
 install_traps
 preflight_aws
@@ -118,7 +138,7 @@ if [[ -n $BASELINE ]]; then
 else
   log "local baseline: one chunk, in process"
   start=$(now_ms)
-  if "$PY" -m hyperframes_lambda.cli render "$FIXTURE" -o "$ARTIFACTS/baseline.mp4" --chunks 1 --quiet >"$ARTIFACTS/baseline.log" 2>&1; then
+  if run_child "$PY" -m hyperframes_lambda.cli render "$FIXTURE" -o "$ARTIFACTS/baseline.mp4" --chunks 1 --quiet >"$ARTIFACTS/baseline.log" 2>&1; then
     failed=()
   else
     failed=(--failed "local render failed: see $ARTIFACTS/baseline.log")
@@ -142,7 +162,8 @@ for n in "${COUNTS[@]}"; do
   dir=$ARTIFACTS/N$n
   run_execution "smoke-n$n-$STACK_NAME" "$PROJECT_KEY" "$chunk_frames" "$n" "$dir"
   "$PY" -m hyperframes_lambda.compare.runs record --results "$RUNS" --fixture "$FIXTURE_NAME" \
-    --side "lambda-N$n" --describe "$dir/describe.json" --history "$dir"/history-*.json \
+    --side "lambda-N$n" --describe "$dir/describe.json" --history "$dir/history-parent.json" \
+    --chunk-history "$dir"/history-chunk-*.json --region "$REGION" \
     --output "$dir/output.mp4" --baseline "$ARTIFACTS/baseline.mp4" --chunks "$n" \
     --chunk-frames "$chunk_frames" --memory-mb "$MEMORY_MB"
   SIDES+=("lambda-N$n")

@@ -197,9 +197,9 @@ def test_signature_verifies_only_with_the_right_secret_body_and_time() -> None:
     assert not verify_webhook(body, "garbage", "s3cret")
 
 
-def test_the_readmes_verification_snippet_agrees_with_sign() -> None:
+def test_the_documented_verification_snippet_agrees_with_sign() -> None:
     namespace: dict[str, Any] = {}
-    exec(readme_block("### Render on AWS: three commands"), namespace)
+    exec(documented_block("### Webhooks"), namespace)
     verify = namespace["verify"]
     body = b'{"status": "FAILED"}'
     header = sign(body, "key", int(time.time()))
@@ -563,28 +563,28 @@ def test_tampered_plan_fails_with_its_error_after_a_signed_failure_webhook(
     assert [e.error for e in notify_errors] == (["INVALID_WEBHOOK"] if refused else [])
 
 
-def readme_block(heading: str) -> str:
-    text = (ROOT / "README.md").read_text()
+def documented_block(heading: str) -> str:
+    text = (ROOT / "docs" / "aws.md").read_text()
     section = text.split(heading, 1)[1]
     return section.split("```python\n", 1)[1].split("```", 1)[0]
 
 
 @pytest.mark.slow
-def test_python_api_exactly_as_the_readme_shows_it(
+def test_python_api_exactly_as_the_docs_show_it(
     sfn_machine: StateMachine,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     sm = sfn_machine
     with_rie(sm, **_lambda_env(sm))
-    stack_for(sm, "hyperframes")  # the README's stack name
+    stack_for(sm, "hyperframes")  # the documented stack name
     monkeypatch.setenv("AWS_ENDPOINT_URL", sm.endpoint)  # boto3 reads it: no AWS
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     (tmp_path / "examples").symlink_to(EXAMPLES)
     monkeypatch.chdir(tmp_path)
-    code = readme_block("### Render on AWS from Python")
+    code = documented_block("## Render on AWS from Python")
     namespace: dict[str, Any] = {}
-    exec(compile(code, "README.md", "exec"), namespace)
+    exec(compile(code, "docs/aws.md", "exec"), namespace)
     summary = namespace["summary"]
     assert summary.frames == 120 and summary.cost.total_usd > 0
     assert len(decoded(tmp_path / "out.mp4", 320, 180)) == 120

@@ -93,7 +93,7 @@ def test_usage_errors_exit_2_up_front_naming_the_problem(
     assert result.returncode == EXIT_USAGE, result.stderr
     assert message.format(tmp=tmp_path) in result.stderr, result.stderr
     assert "Traceback" not in result.stderr
-    assert "plan…" not in result.stderr and " frames (" not in result.stderr  # nothing ran
+    assert "planning…" not in result.stderr and " frames (" not in result.stderr  # nothing ran
     assert contents(tmp_path) == before  # nothing written
 
 
@@ -116,6 +116,34 @@ def test_the_local_runner_reports_usage_errors_too(
     assert result.returncode == EXIT_USAGE, result.stderr
     assert message.format(tmp=tmp_path) in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (["render", "{kp}", "-o", "{tmp}/o.mp4", "--fsp", "30"],
+         "hyperframes-lambda render: unknown option --fsp (did you mean --fps?); "
+         "see 'hyperframes-lambda render --help'"),
+        (["rendr", "{kp}"],
+         "hyperframes-lambda: unknown command 'rendr' (did you mean 'render'?); "
+         "see 'hyperframes-lambda --help'"),
+        (["lambda", "progres", "arn"],
+         "hyperframes-lambda lambda: unknown command 'progres' (did you mean 'progress'?); "
+         "see 'hyperframes-lambda lambda --help'"),
+        (["lambda", "render", "{kp}", "--wiat"],
+         "hyperframes-lambda lambda render: unknown option --wiat (did you mean --wait?); "
+         "see 'hyperframes-lambda lambda render --help'"),
+        (["fonts"],
+         "hyperframes-lambda fonts: a command is required: install, which; "
+         "see 'hyperframes-lambda fonts --help'"),
+    ],
+)  # fmt: skip
+def test_a_usage_error_is_one_line_with_the_subcommands_help_and_a_near_miss(
+    tmp_path: Path, args: list[str], line: str
+) -> None:
+    result = cli(*(arg.format(tmp=tmp_path, kp=KNOWN) for arg in args))
+    assert result.returncode == EXIT_USAGE
+    assert result.stderr.splitlines() == [line]
 
 
 def test_main_in_process_puts_the_signal_handlers_back(tmp_path: Path) -> None:
@@ -156,7 +184,7 @@ def test_an_unexpected_exception_is_internal_with_a_debug_hint(debug: bool) -> N
     assert status == EXIT_FAILED and usage == []
     last = err.getvalue().splitlines()[-1]
     assert last == (
-        "error [INTERNAL]: KeyError: 'missing' (a bug; rerun with --debug for the traceback)"
+        "error [INTERNAL_ERROR]: KeyError: 'missing' (a bug; rerun with --debug for the traceback)"
     )
     assert ("Traceback" in err.getvalue()) is debug
 
@@ -290,7 +318,7 @@ def test_the_output_extension_picks_the_format_and_progress_is_plain_lines(
     assert (info.video_codec, info.frame_count) == ("vp9", 60)
     lines = result.stderr.splitlines()
     assert "\r" not in result.stderr
-    assert lines[0] == "kp.webm: plan…"
+    assert lines[0] == "kp.webm: planning…"
     assert any(line.startswith("kp.webm: plan done in ") for line in lines)
     frames = [line for line in lines if " frames (" in line]
     assert frames[-1].startswith("kp.webm: 60/60 frames (100%), ") and "eta 0s" in frames[-1]

@@ -51,7 +51,8 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "short": write_frames(frames[:59], root / "short.mkv"),
         "tone": render_like(root / "tone.mp4", 30),
         "tone-again": render_like(root / "tone-again.mp4", 30),
-        "silence": render_like(root / "silence.mp4", 30, "anullsrc=channel_layout=stereo"),
+        "silence": render_like(root / "silence.mp4", 30, "anullsrc=channel_layout=mono"),
+        "stereo-silence": render_like(root / "stereo.mp4", 30, "anullsrc=channel_layout=stereo"),
         "mute": render_like(root / "mute.mp4", 30, None),
     }
 
@@ -86,10 +87,14 @@ def test_noised_frame_is_found_at_its_index(clips: dict[str, Path]) -> None:
     assert result.worst_frame == 37
     assert result.identical_frames == 59
     assert result.min_db < 30
-    # One bad frame among identical ones: the mean counts identical frames at 100 dB.
-    assert result.mean_db == pytest.approx((59 * 100 + result.min_db) / 60)
+    # One bad frame among identical ones: the headline figure is that frame's, not lifted
+    # by the 59 identical ones (which are counted apart).
+    assert result.differing_frames == 1
+    assert result.mean_db == pytest.approx(result.min_db)
     code, doc = cli("psnr", str(clips["noisy"]), str(clips["clean"]), "--min-threshold", "40")
     assert code == 1 and doc["worst_frame"] == 37 and doc["passed"] is False
+    code, doc = cli("psnr", str(clips["noisy"]), str(clips["clean"]), "--threshold", "40")
+    assert code == 1 and doc["identical_frames"] == 59 and doc["differing_frames"] == 1
 
 
 def test_shifted_frame_is_found_by_psnr_and_hashes(clips: dict[str, Path]) -> None:
@@ -190,6 +195,12 @@ def test_tone_against_silence_is_drift(clips: dict[str, Path]) -> None:
     assert code == 1 and doc["status"] == "DRIFT"
     # A bar above the residual lets it through.
     assert compare_audio(clips["tone"], clips["silence"], threshold_dbfs=0).status == "OK"
+    # Another channel layout is reported as such, whatever the bar.
+    other = compare_audio(clips["silence"], clips["stereo-silence"], threshold_dbfs=0)
+    assert other.status == "layout-mismatch" and other.layout == (
+        "48000 Hz mono",
+        "48000 Hz stereo",
+    )
 
 
 def test_amix_default_normalisation_hides_6_db(clips: dict[str, Path]) -> None:

@@ -25,3 +25,13 @@ def test_retryable_names_are_not_terminal() -> None:
     assert not retryable & set(errors.terminal_codes())
     codes = [cls.code for cls in errors.all_error_classes()]
     assert len(codes) == len(set(codes)), "every error class has its own stable name"
+
+
+def test_every_code_is_upper_snake_and_lambda_names_differ_only_where_spec_keeps_them() -> None:
+    import re
+
+    for cls in errors.all_error_classes():
+        assert re.fullmatch(r"[A-Z][A-Z0-9]*(_[A-Z0-9]+)*", cls.code), cls
+    renamed = {cls.code: cls.error_type() for cls in errors.all_error_classes()}
+    renamed = {code: name for code, name in renamed.items() if code != name}
+    assert renamed == {"CHROME_BINARY_UNAVAILABLE": "ChromeBinaryUnavailableError"}

@@ -141,6 +141,17 @@ def test_fallback_and_missing_glyph_warnings() -> None:
     assert "U+E000" in text and "empty boxes" in text
 
 
+def test_only_families_the_author_named_are_reported(tmp_path: Path) -> None:
+    """An unstyled element resolves to Chrome's default, "Times New Roman": not the author's."""
+    (tmp_path / "index.html").write_text("<p style=\"font-family: 'Comic Sans MS'\">hi</p>")
+    (tmp_path / "linked").symlink_to(tmp_path)  # a loop is not followed
+    report = font_report.FontReport(
+        fallbacks={"Comic Sans MS": {"Inter"}, "Times New Roman": {"Liberation Serif"}}
+    )
+    text = "\n".join(report.warnings(font_report.authored_text(tmp_path)))
+    assert "'Comic Sans MS'" in text and "Times New Roman" not in text
+
+
 # --- real browsers ---------------------------------------------------------------------------
 
 # Each row: (id, style, text, the families that must draw it).

@@ -25,12 +25,15 @@ ROOT = Path(hyperframes_lambda.__file__).resolve().parent
 
 # Top floor first. A unit is a folder of the package or a module at its top.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
+    # aws.cli is a way in that lives beside the client it drives (the ``lambda``
+    # commands): a unit of its own.
     ("ways in: the package face, the command lines", ("__init__", "cli", "rie")),
+    ("ways in: the lambda commands", ("aws.cli",)),
     ("ways in: the Python API, Step Functions on this machine", ("api", "local")),
     ("ways in: the Lambda adapter", ("handler",)),
     ("a whole render in this process", ("runner",)),
     ("the three stages", ("stages",)),
-    ("the compile; frames out of a page", ("compile", "capture")),
+    ("the compile; frames out of a page; the linter", ("compile", "capture", "lint")),
     ("the browser; what runs in the page; comparing renders", ("browser", "page", "compare")),
     ("media, the network, the AWS client", ("media", "net", "aws")),
     ("ground: files and caches, the render configuration", ("cache", "config")),
@@ -50,8 +53,12 @@ MODULES = {module_name(p): p for p in sorted(ROOT.rglob("*.py"))}
 
 
 def unit_of(module: str) -> str:
-    parts = module.split(".")
-    return parts[1] if len(parts) > 1 else "__init__"
+    """The longest unit of :data:`LAYERS` that holds ``module`` (a folder or a module)."""
+    parts = module.split(".")[1:]
+    for size in range(len(parts), 0, -1):
+        if ".".join(parts[:size]) in FLOOR:
+            return ".".join(parts[:size])
+    return parts[0] if parts else "__init__"
 
 
 def imports_of(module: str) -> list[tuple[str, str, int]]:
@@ -132,3 +139,14 @@ def test_every_folder_says_what_it_is_and_may_import() -> None:
         if "may import" not in (ast.get_docstring(ast.parse(init.read_text())) or "").lower()
     ]
     assert not silent, f"these folders' docstrings do not say what they may import: {silent}"
+
+
+def test_the_architecture_page_names_every_module() -> None:
+    """docs/architecture.md is the layout a newcomer reads: it keeps up with the code."""
+    page = (ROOT.parents[1] / "docs" / "architecture.md").read_text(encoding="utf-8")
+    missing = [
+        name
+        for name, path in MODULES.items()
+        if path.stem not in ("__init__", "__main__") and f"`{path.stem}" not in page
+    ]
+    assert missing == [], f"docs/architecture.md does not mention {missing}"

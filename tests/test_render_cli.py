@@ -33,7 +33,12 @@ def test_example_renders_with_exact_frames_size_and_duration(tmp_path: Path) -> 
     out = tmp_path / "title.mp4"
     result = run_cli("render", EXAMPLES / "title-card", "-o", out, "--quiet")
     assert result.returncode == 0, result.stderr
-    assert "120 frames" in result.stdout and "fps end to end" in result.stdout
+    summary = result.stdout.splitlines()
+    assert len(summary) == 3, summary
+    assert summary[0] == f"{out}: 120 frames, 1920x1080 at 30 fps (4.00 s), " + (
+        f"{out.stat().st_size / 1024:.1f} KiB"
+    )
+    assert summary[1].startswith("took ") and "1 chunk on 1 worker" in summary[1]
     info = probe(out)
     assert (info.frame_count, info.width, info.height) == (120, 1920, 1080)
     assert info.video_codec == "h264" and info.pixel_format == "yuv420p"
@@ -71,7 +76,7 @@ def test_encoded_frames_match_the_captured_screenshots(tmp_path: Path) -> None:
         ("zero-duration", "duration is 0", (), 1),
         ("throws", "boom: scene config missing", (), 1),
         ("unreachable", "https://assets.invalid/brand/logo.png", ("--strict-assets",), 1),
-        ("missing-local", "/images/not-there.png", ("--strict-assets",), 1),
+        ("missing-local", " images/not-there.png", ("--strict-assets",), 1),  # as written
         ("empty-script", '<script src=""> (<script> number 1 in', ("--strict-assets",), 1),
     ],
 )
@@ -96,7 +101,7 @@ def test_bad_input_fails_clearly_and_leaves_nothing(
     ("project", "url"),
     [
         ("unreachable", "https://assets.invalid/brand/logo.png"),
-        ("missing-local", "/images/not-there.png"),
+        ("missing-local", "image images/not-there.png is not in the project"),
     ],
 )
 def test_a_missing_image_renders_broken_and_warns(tmp_path: Path, project: str, url: str) -> None:
@@ -106,6 +111,7 @@ def test_a_missing_image_renders_broken_and_warns(tmp_path: Path, project: str, 
     assert result.returncode == 0, result.stderr
     warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
     assert any(url in line for line in warnings), warnings
+    assert not any("/compiled/" in line for line in warnings), "the author's paths, not ours"
     assert probe(out).frame_count > 0
 
 
@@ -152,10 +158,10 @@ def test_missing_browser_names_both_install_routes(tmp_path: Path) -> None:
         env={**__import__("os").environ, "HYPERFRAMES_CHROME_PATH": str(fake)},
     )  # fmt: skip
     assert env_result.returncode == 1
-    # SPEC §10 keeps the reference's name as the code; the message is for humans, one line.
+    # UPPER_SNAKE like every CLI code (on Lambda, SPEC §10 keeps the reference's name).
     (line,) = [x for x in env_result.stderr.splitlines() if x.startswith("error")]
     assert "Traceback" not in env_result.stderr
-    assert line.startswith(f"error [ChromeBinaryUnavailableError]: HYPERFRAMES_CHROME_PATH={fake}")
+    assert line.startswith(f"error [CHROME_BINARY_UNAVAILABLE]: HYPERFRAMES_CHROME_PATH={fake}")
     assert "hyperframes-lambda browser install" in line
     assert "apt-get install chromium-headless-shell" in line
     assert not (tmp_path / "x.mp4").exists()

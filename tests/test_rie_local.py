@@ -1,18 +1,21 @@
 """Issue 10, item 14: ``python -m hyperframes_lambda.rie`` on a plain install says how to
-get awslambdaric, and the README's ``curl -d @sam/events/plan.json`` example works as
-written (``--local-storage``: no S3, no credentials), on 127.0.0.1 only."""
+get awslambdaric, and docs/aws.md's sample-event example (plan, both chunks, assembly, the
+plan's hash carried over by the script) works as written (``--local-storage``: no S3, no
+credentials), on 127.0.0.1 only."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
-import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from hyperframes_lambda.media.probe import probe
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -42,50 +45,47 @@ def test_missing_awslambdaric_names_the_install_command(tmp_path: Path) -> None:
     assert re.search(r'^lambda-local = \["awslambdaric', pyproject, re.MULTILINE)
 
 
-def readme_local_block() -> list[str]:
-    """The shell commands of the README's --local-storage example, in order."""
-    text = (ROOT / "README.md").read_text()
+def documented_local_block() -> str:
+    """docs/aws.md's --local-storage example: plan, both chunks and assembly of the sample events."""
+    text = (ROOT / "docs" / "aws.md").read_text()
     block = re.search(r"```sh\n(mkdir -p local-s3.*?)```", text, re.DOTALL)
-    assert block is not None, "the README's local RIE example"
-    return [line for line in block[1].splitlines() if line and not line.startswith("#")]
+    assert block is not None, "docs/aws.md's local RIE example"
+    return block[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @pytest.mark.slow
-def test_the_readme_curl_example_runs_as_written(tmp_path: Path) -> None:
-    mkdir, tar, rie, curl = readme_local_block()
+def test_the_documented_sample_events_run_as_written(tmp_path: Path) -> None:
+    """The block as a reader pastes it, on another port (9000 may be taken here)."""
+    block = documented_local_block()
+    assert "--port 9000" in block and "PLAN_HASH" in block
+    script = block.replace("9000", str(free_port()))
     for name in ("examples", "sam", ".venv"):  # run from a scratch copy of the repo layout
         (tmp_path / name).symlink_to(ROOT / name)
-    for command in (mkdir, tar):
-        subprocess.run(["bash", "-c", command], cwd=tmp_path, check=True, timeout=60)
-    assert rie.endswith(" &") and "--port 9000" in rie
-    argv = rie.removesuffix(" &").replace("--port 9000", "--port 0").split()
     env = {**os.environ}
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_ENDPOINT_URL_S3",
                  "HYPERFRAMES_S3_ENDPOINT_URL", "HYPERFRAMES_RENDER_BUCKET"):  # fmt: skip
         env.pop(name, None)  # no credentials, no S3: the point of --local-storage
     env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"  # were S3 called anyway, it stays local
-    server = subprocess.Popen(
-        argv, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    try:
-        assert server.stdout is not None
-        ready = server.stdout.readline()
-        match = re.search(r"invoke URL (http://127\.0\.0\.1:\d+\S*)", ready)
-        assert match is not None, ready
-        command = curl.replace(
-            "http://127.0.0.1:9000/2015-03-31/functions/function/invocations", match[1]
-        )
-        assert command != curl and command.startswith("curl -d @sam/events/plan.json ")
-        reply = subprocess.run(
-            ["bash", "-c", command + " --silent --max-time 600"],
-            cwd=tmp_path, capture_output=True, text=True, timeout=660, check=True,
-        )  # fmt: skip
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
-    result = json.loads(reply.stdout)
-    assert "errorType" not in result, result
-    assert result["PlanS3Uri"] == "s3://hyperframes-render-bucket/renders/sample/plan.tar.gz"
-    assert (result["ChunkCount"], result["TotalFrames"]) == (2, 120)
-    stored = tmp_path / "local-s3" / "hyperframes-render-bucket" / "renders" / "sample"
-    assert (stored / "plan.tar.gz").is_file()
+    result = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    lines = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    replies = [r for r in lines if "level" not in r and "_aws" not in r]  # not the handler's logs
+    assert [r.get("errorType") for r in replies] == [None] * 4, replies
+    plan, chunk0, chunk1, assembled = replies
+    assert plan["PlanS3Uri"] == "s3://hyperframes-render-bucket/renders/sample/plan.tar.gz"
+    assert (plan["ChunkCount"], plan["TotalFrames"]) == (2, 120)
+    # The emulated function renders with the pinned build, as Lambda does (not Debian's).
+    assert plan["BrowserBuild"].startswith("@sparticuz/chromium@"), plan["BrowserBuild"]
+    assert (chunk0["ChunkIndex"], chunk1["ChunkIndex"]) == (0, 1)
+    assert assembled["FramesEncoded"] == 120
+    output = tmp_path / "local-s3" / "hyperframes-render-bucket" / "outputs" / "sample.mp4"
+    assert probe(output).frame_count == 120

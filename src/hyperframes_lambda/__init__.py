@@ -5,6 +5,23 @@
 
 The render API loads on first use (PEP 562), so importing the package (as the Lambda
 handler and the CLI do) stays cheap.
+
+The folders are the layers, top down; a module imports only its own folder and the floors
+below it (``tests/test_layers.py`` holds the code to this table)::
+
+    ways in   __init__ api cli rie    the Python API, ``hyperframes-lambda``, the RIE command
+              local/                  Step Functions and a Lambda runtime on this machine
+              handler/                the Lambda adapter: events, storage, work dirs, dispatch
+    runner/   a whole render in this process: progress, output target, exit codes
+    stages/   plan, render a chunk, assemble, and the plan's hash, archive and chunking
+    compile/  capture/  lint/         the project into one page; frames out of a page; the linter
+    browser/  page/  compare/         Chromium and its font set; what runs in the page; measures
+    media/  net/  aws/                ffmpeg; fetching; the client for a deployed stack
+    ground    cache config errors timing _version
+
+Where to start: the Lambda entry point is ``handler/dispatch.py`` (SAM's Handler
+``hyperframes_lambda.handler.handler``), a local render is ``runner/local_render.py``, the
+three stages are ``stages/plan.py``, ``stages/render_chunk.py`` and ``stages/assemble.py``.
 """
 
 from __future__ import annotations

@@ -34,6 +34,8 @@ def render(
     entry: str | None = None,
     variables: Mapping[str, Any] | None = None,
     strict_assets: bool = False,
+    lint: bool = True,
+    strict_lint: bool = False,
     chunks: int | None = None,
     chunk_size: int | None = None,
     workers: int | None = None,
@@ -49,11 +51,16 @@ def render(
     composition's. ``chunks``/``chunk_size`` split the frames, rendered by ``workers``
     processes with ``pages`` browsers each. ``on_progress`` receives
     :class:`~hyperframes_lambda.runner.progress.Progress` events for plan, frames and assemble.
+
+    HyperFrames' linter runs first (``lint``): its findings are ``RenderResult.lint``;
+    ``strict_lint`` makes an error-severity finding raise
+    :class:`~hyperframes_lambda.errors.LintFailedError` (``LINT_FAILED``).
     """
     options = RenderOptions(
         fps=fps, width=width, height=height, quality=quality, format=format, codec=codec,
         crf=crf, bitrate=bitrate, entry_file=entry, variables=dict(variables or {}),
-        strict_assets=strict_assets, chunks=chunks, chunk_size=chunk_size, workers=workers,
+        strict_assets=strict_assets, lint=lint, strict_lint=strict_lint, chunks=chunks,
+        chunk_size=chunk_size, workers=workers,
         pages=pages, dump_frames=Path(dump_frames) if dump_frames is not None else None,
     )  # fmt: skip
     return render_local(Path(project), Path(output), options, on_progress=on_progress)

@@ -20,7 +20,9 @@ from ._version import __version__
 from .errors import CompositionError, InvalidConfigError, InvalidOutputError
 from .runner.cli_errors import (
     EXIT_CODES_HELP,
+    CliParser,
     UsageError,
+    chosen_parser,
     install_interrupt_handlers,
     int_at_least,
     run_guarded,
@@ -28,7 +30,7 @@ from .runner.cli_errors import (
 from .timing import FPS_RULE, fps_json, fps_text, parse_fps
 
 if TYPE_CHECKING:
-    from .runner.local_render import RenderOptions
+    from .runner.local_render import RenderOptions, RenderResult
 
 
 _positive = int_at_least(1)
@@ -74,7 +76,7 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = CliParser(
         prog="hyperframes-lambda",
         description="Render HyperFrames HTML compositions to video, deterministically.",
         epilog=EXIT_CODES_HELP,
@@ -82,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of failures")
-    common = argparse.ArgumentParser(add_help=False)
+    common = CliParser(add_help=False)
     common.add_argument(
         "--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks"
     )
@@ -119,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="fail when a remote image cannot be fetched (default: render without it, warn)",
     )
+    render.add_argument(
+        "--strict-lint",
+        action="store_true",
+        help="fail when HyperFrames' linter finds an error (default: print findings, render)",
+    )
     split = render.add_mutually_exclusive_group()
     split.add_argument("--chunks", type=_positive, help="split into about N chunks (default 1)")
     split.add_argument("--chunk-size", type=_positive, metavar="F", help="or: F frames per chunk")
@@ -130,6 +137,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--pages", type=_positive, help="browsers capturing in parallel (default: 2 on 2+ cores)"
     )
     render.add_argument("--quiet", action="store_true", help="no progress output")
+
+    lint = command("lint", help="check a composition with HyperFrames' own linter")
+    lint.add_argument("project", type=Path, help="project directory (or its entry .html file)")
+    lint.add_argument("--entry", help="entry HTML file in the project (default index.html)")
+    lint.add_argument("--json", action="store_true", help="print the findings as JSON")
+    lint.add_argument("--verbose", action="store_true", help="also show info-level findings")
 
     plan = command("plan", help="freeze a project into OUT_DIR/plan.tar.gz (+ plan/)")
     plan.add_argument("project", type=Path)
@@ -185,7 +198,7 @@ def _render_options(args: argparse.Namespace) -> tuple[Path, Path, RenderOptions
         fps=args.fps, width=args.width, height=args.height, quality=args.quality,
         format=output_format, codec=args.codec, crf=args.crf, bitrate=args.bitrate,
         entry_file=entry, variables=variables, dump_frames=args.dump_frames,
-        strict_assets=args.strict_assets,
+        strict_assets=args.strict_assets, strict_lint=args.strict_lint,
         pages=args.pages, chunks=args.chunks, chunk_size=args.chunk_size, workers=args.workers,
     )  # fmt: skip
     try:
@@ -196,33 +209,70 @@ def _render_options(args: argparse.Namespace) -> tuple[Path, Path, RenderOptions
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
+    from .runner.first_run import ensure_pinned_browser
     from .runner.local_render import render_local
-    from .runner.progress import ProgressPrinter
+    from .runner.progress import ProgressPrinter, showing_downloads
 
     project, output, options = _render_options(args)
     printer = None if args.quiet else ProgressPrinter(output.name)
-    try:
-        result = render_local(project, output, options, on_progress=printer)
-    finally:
-        if printer is not None:
-            printer.close()
-    t = result.timings
-    print(
-        f"{result.output}: {result.frames} frames, {result.duration:.2f}s at "
-        f"{fps_text(result.plan.fps)} fps, "
-        f"{result.plan.width}x{result.plan.height}, {len(result.chunks)} chunk(s) on "
-        f"{result.workers} worker(s) | plan {t['plan']:.1f}s, chunks {t['chunks']:.1f}s "
-        f"(capture {result.capture_fps:.1f} fps per worker, {result.capture_mode}), assemble "
-        f"{t['assemble']:.1f}s | total {t['total']:.1f}s "
-        f"({result.frames / t['total']:.1f} fps end to end)"
-    )
-    print(
-        f"rendered with {result.plan.browser_build}, font set {result.plan.font_set}, "
-        f"{result.plan.ffmpeg_version.split(' Copyright')[0]}"
-    )
-    for warning in result.plan.warnings:
+    with contextlib.nullcontext() if args.quiet else showing_downloads():
+        ensure_pinned_browser(lambda line: None if args.quiet else print(line, file=sys.stderr))
+        try:
+            result = render_local(project, output, options, on_progress=printer)
+        finally:
+            if printer is not None:
+                printer.close()
+    for warning in result.warnings:  # lint findings, then the plan's: before the summary
         print(f"warning: {warning}", file=sys.stderr)
+    for line in summary_lines(result):
+        print(line)
     return 0
+
+
+def _cmd_lint(args: argparse.Namespace) -> int:
+    """Exit 0: no errors (warnings allowed); 1: errors; 2: usage."""
+    from .lint import lint_project
+    from .runner.local_render import resolve_project
+
+    try:
+        project, entry = resolve_project(args.project, args.entry, entry_name="--entry")
+    except CompositionError as exc:
+        raise UsageError(str(exc)) from None
+    report = lint_project(project, entry)
+    if args.json:
+        print(json.dumps(report.to_json(verbose=args.verbose), indent=2))
+    else:
+        for finding in report.shown(verbose=args.verbose):
+            print(finding.line_text())
+        print(f"{project / entry}: {report.summary()}")
+    return 0 if report.ok else 1
+
+
+def summary_lines(result: RenderResult) -> list[str]:
+    """A render's summary in three short lines: what was made, where the time went, and
+    what made it (the browser, fonts and ffmpeg builds that decide the pixels)."""
+    plan, t = result.plan, result.timings
+    chunks = f"{len(result.chunks)} chunk{'s' if len(result.chunks) != 1 else ''}"
+    workers = f"{result.workers} worker{'s' if result.workers != 1 else ''}"
+    return [
+        f"{result.output}: {result.frames} frames, {plan.width}x{plan.height} at "
+        f"{fps_text(plan.fps)} fps ({result.duration:.2f} s), {_size_text(result.output)}",
+        f"took {t['total']:.1f} s: plan {t['plan']:.1f} s, frames {t['chunks']:.1f} s "
+        f"({result.capture_fps:.0f} fps, {chunks} on {workers}), assemble {t['assemble']:.1f} s",
+        f"made with {plan.browser_build}, font set {plan.font_set}, "
+        f"ffmpeg {plan.ffmpeg_version.split(' Copyright')[0].removeprefix('ffmpeg version ')}",
+    ]
+
+
+def _size_text(output: Path) -> str:
+    """The output's size (a png-sequence directory: its files together)."""
+    paths = list(output.iterdir()) if output.is_dir() else [output]
+    size = float(sum(p.stat().st_size for p in paths if p.is_file()))
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("not reached")
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -343,10 +393,12 @@ def _cmd_assemble(args: argparse.Namespace) -> int:
 def _cmd_browser(args: argparse.Namespace) -> int:
     from .browser import sparticuz
     from .browser.resolve import browser_build, resolve_chrome
+    from .runner.progress import showing_downloads
 
     if args.browser_command == "install":
         version = args.chromium_version or sparticuz.SPARTICUZ_VERSION
-        binary = sparticuz.install(version, progress=lambda line: print(line, file=sys.stderr))
+        with showing_downloads():
+            binary = sparticuz.install(version, progress=lambda line: print(line, file=sys.stderr))
         print(binary.path)
         return 0
     binary = resolve_chrome()
@@ -356,8 +408,10 @@ def _cmd_browser(args: argparse.Namespace) -> int:
 
 def _cmd_fonts(args: argparse.Namespace) -> int:
     from .browser import font_set
+    from .runner.progress import showing_downloads
 
-    directory = font_set.font_set_dir()  # installs on first use
+    with showing_downloads():
+        directory = font_set.font_set_dir()  # installs on first use
     if args.fonts_command == "install":
         print(directory)
         return 0
@@ -377,6 +431,7 @@ def _cmd_lambda(args: argparse.Namespace) -> int:
 
 RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "render": _cmd_render,
+    "lint": _cmd_lint,
     "plan": _cmd_plan,
     "render-chunk": _cmd_render_chunk,
     "assemble": _cmd_assemble,
@@ -398,8 +453,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    command_parser: argparse.ArgumentParser = subparsers.choices[args.command]
+    command_parser = chosen_parser(parser, args)
     return run_guarded(
         lambda: RUNNERS[args.command](args),
         usage_error=command_parser.error,

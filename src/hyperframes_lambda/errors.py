@@ -16,6 +16,14 @@ class RenderError(Exception):
 
     code: ClassVar[str] = "RENDER_FAILED"
     retryable: ClassVar[bool] = False
+    # The name Step Functions sees when it is not ``code``: only where SPEC §10 keeps the
+    # reference's own spelling, so a HyperFrames client's retry lists keep matching.
+    lambda_name: ClassVar[str] = ""
+
+    @classmethod
+    def error_type(cls) -> str:
+        """What Lambda reports as ``errorType`` (and the state machine matches)."""
+        return cls.lambda_name or cls.code
 
 
 # --- terminal: bad input or a broken contract; retrying cannot help -------------------
@@ -139,7 +147,10 @@ class NotMediaPayloadError(RenderError):
 
 
 class ChromeBinaryUnavailableError(RenderError):
-    code = "ChromeBinaryUnavailableError"
+    """No browser to render with (missing, corrupt, or it cannot start)."""
+
+    code = "CHROME_BINARY_UNAVAILABLE"
+    lambda_name = "ChromeBinaryUnavailableError"  # SPEC §10: the reference's name on Lambda
 
 
 class ChunkIndexOutOfRangeError(RenderError):
@@ -190,6 +201,20 @@ class OutputVerificationError(RenderError):
     code = "OUTPUT_VERIFICATION_FAILED"
 
 
+class LintFailedError(RenderError):
+    """``strict_lint``: HyperFrames' linter found error-severity problems in the
+    composition (the message lists them, with project-relative file names)."""
+
+    code = "LINT_FAILED"
+
+
+class LintUnavailableError(RenderError):
+    """HyperFrames' linter could not be loaded or run in the browser (the message says
+    why: a changed pinned file, a page error, a timeout)."""
+
+    code = "LINT_UNAVAILABLE"
+
+
 class FetchNotAllowedError(RenderError):
     """The fetch policy refused a URL the composition names: not http(s), or its host is
     (or a redirect leads to) a private, loopback, link-local, multicast or reserved
@@ -236,6 +261,42 @@ class ExecutionNotFoundError(RenderError):
     code = "EXECUTION_NOT_FOUND"
 
 
+class AwsConfigMissingError(RenderError):
+    """No region, or a named profile that does not exist: the AWS client cannot start."""
+
+    code = "AWS_CONFIG_MISSING"
+
+
+class AwsCredentialsMissingError(RenderError):
+    code = "AWS_CREDENTIALS_MISSING"
+
+
+class AwsUnreachableError(RenderError):
+    """The AWS endpoint (or ``--endpoint-url``) did not answer."""
+
+    code = "AWS_UNREACHABLE"
+
+
+class AwsAccessDeniedError(RenderError):
+    """The caller's credentials lack a permission the command needs (named in the message)."""
+
+    code = "AWS_ACCESS_DENIED"
+
+
+class AwsRequestFailedError(RenderError):
+    """An AWS API refused a request for a reason with no code of its own here; the
+    message holds the service's own error code and text."""
+
+    code = "AWS_REQUEST_FAILED"
+
+
+class EmulatorUnavailableError(RenderError):
+    """``lambda emulate`` cannot start: a missing optional dependency (moto, awslambdaric),
+    no state machine definition (not a clone), or its port taken. The message says which."""
+
+    code = "EMULATOR_UNAVAILABLE"
+
+
 class RemoteExecutionFailedError(RenderError):
     """A render execution on AWS ended FAILED, TIMED_OUT or ABORTED; the message holds
     its own error name and cause (``error_name`` too)."""
@@ -246,6 +307,13 @@ class RemoteExecutionFailedError(RenderError):
         super().__init__(message)
         self.error_name = error_name
         self.cause = cause
+
+
+class ExecutionOutputMissingError(RenderError):
+    """A finished execution's result names no output object to download (an execution
+    started by another client, or one whose Assemble never ran)."""
+
+    code = "EXECUTION_OUTPUT_MISSING"
 
 
 class ExecutionNotResumableError(RenderError):
@@ -387,4 +455,4 @@ def all_error_classes() -> list[type[RenderError]]:
 
 def terminal_codes() -> list[str]:
     """Stable names Step Functions must not retry, sorted."""
-    return sorted({cls.code for cls in all_error_classes() if not cls.retryable})
+    return sorted({cls.error_type() for cls in all_error_classes() if not cls.retryable})

@@ -5,8 +5,9 @@
 render before it runs; ``verify_webhook`` checks a completion webhook's signature. The
 ``hyperframes-lambda lambda …`` commands (:mod:`.cli`) are the same from a shell.
 
-May import: the ground modules only; the Lambda handler imports its webhook step, the
-command line its ``lambda`` commands.
+May import: the ground modules only (except ``cli``, a way in that stands on the top floors:
+see ``tests/test_layers.py``); the Lambda handler imports its webhook step, the command line
+its ``lambda`` commands, ``local/emulate`` the state machine definition and stack outputs.
 """
 
 from __future__ import annotations

@@ -16,8 +16,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import RemoteExecutionFailedError, RenderError
-
 ENV_STACK = "HYPERFRAMES_STACK"
 
 
@@ -103,7 +101,47 @@ def add_lambda_commands(subparsers: Any) -> argparse.ArgumentParser:
     est.add_argument("--chunks", type=int, default=16)
     est.add_argument("--memory-mb", type=int, default=10240)
     est.add_argument("--ephemeral-mb", type=int, default=10240)
+    _emulate_command(commands)
     return group
+
+
+def _emulate_command(commands: Any) -> None:
+    from ..local.emulate import DEFAULT_CONCURRENCY, DEFAULT_PORT, DEFAULT_REGION, stack_name
+    from ..runner.cli_errors import int_at_least
+
+    emulate = commands.add_parser(
+        "emulate",
+        help="try the AWS path without AWS: the stack on 127.0.0.1 (moto + the real handler)",
+        description="Run S3, CloudFormation and Step Functions (moto) on 127.0.0.1 with the "
+        "stack of sam/template.yaml: the real state machine definition, Lambda invocations "
+        "served by local processes of the real handler. Prints the environment to export in "
+        "another shell; stays in the foreground until Ctrl-C.",
+    )
+    emulate.add_argument(
+        "--port",
+        type=int_at_least(0),
+        default=DEFAULT_PORT,
+        help=f"on 127.0.0.1 (default {DEFAULT_PORT}; 0 picks a free one)",
+    )
+    emulate.add_argument(
+        "--stack",
+        type=stack_name,
+        default=os.environ.get(ENV_STACK, "hyperframes"),
+        help=f"the emulated stack's name (default ${ENV_STACK} or hyperframes)",
+    )
+    emulate.add_argument("--region", default=DEFAULT_REGION, help="its region")
+    emulate.add_argument(
+        "--data-dir",
+        type=Path,
+        help="the function's /tmp and its log (default: a temporary directory, removed)",
+    )
+    emulate.add_argument(
+        "--concurrency",
+        type=int_at_least(1),
+        default=DEFAULT_CONCURRENCY,
+        help="handler processes, i.e. invocations at once (more queue, as under a "
+        "reserved concurrency)",
+    )
 
 
 def _client(args: argparse.Namespace) -> Any:
@@ -185,6 +223,10 @@ def _started(job: Any, args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     command = args.lambda_command
+    if command == "emulate":
+        from ..local.emulate import run
+
+        return run(args)
     if command == "estimate":
         from .cost import estimate
 
@@ -249,42 +291,16 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def run_lambda_command(args: argparse.Namespace) -> int:
-    """Run ``hyperframes-lambda lambda …``; errors become one ``error [CODE]: …`` line."""
+    """Run ``hyperframes-lambda lambda …``. botocore's failures become this package's
+    errors (:mod:`.client_errors`), so :func:`~hyperframes_lambda.runner.cli_errors.run_guarded`
+    prints them as one ``error [CODE]: …`` line like every other command."""
     from botocore.exceptions import BotoCoreError, ClientError
+
+    from .client_errors import from_botocore
 
     try:
         return _run(args)
-    except RemoteExecutionFailedError as exc:
-        print(f"error [{exc.error_name or exc.code}]: {exc}", file=sys.stderr)
-        return 1
-    except RenderError as exc:
-        print(f"error [{exc.code}]: {exc}", file=sys.stderr)
-        return 1
-    except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "AWS_ERROR")
-        print(f"error [{code}]: {exc}", file=sys.stderr)
-        return 1
-    except BotoCoreError as exc:
-        print(f"error [{_botocore_code(exc)}]: {exc}", file=sys.stderr)
-        return 1
+    except (ClientError, BotoCoreError) as exc:
+        raise from_botocore(exc) from exc
     # KeyboardInterrupt (and SIGTERM's Terminated) propagate to cli_errors.run_guarded,
     # which prints the line and returns 130 or 143.
-
-
-def _botocore_code(exc: Exception) -> str:
-    """Stable codes for the client-side failures of botocore (its class names are not)."""
-    from botocore.exceptions import (
-        EndpointConnectionError,
-        NoCredentialsError,
-        NoRegionError,
-        PartialCredentialsError,
-        ProfileNotFound,
-    )
-
-    if isinstance(exc, NoRegionError | ProfileNotFound):
-        return "AWS_CONFIG_MISSING"
-    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-        return "AWS_CREDENTIALS_MISSING"
-    if isinstance(exc, EndpointConnectionError):
-        return "AWS_UNREACHABLE"
-    return "AWS_CLIENT_ERROR"

@@ -30,7 +30,11 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from ..errors import ExecutionNotResumableError, RemoteExecutionFailedError
+from ..errors import (
+    ExecutionNotResumableError,
+    ExecutionOutputMissingError,
+    RemoteExecutionFailedError,
+)
 from .cost import DEFAULT_EPHEMERAL_MB, DEFAULT_MEMORY_MB, CostReport, cost_from_records
 from .executions import console_url, load_history, load_records
 from .history import ExecutionError, ExecutionRecord, parse_history
@@ -323,6 +327,11 @@ class RenderClient:
         client_s3: tuple[int, int] = (0, 0),
     ) -> RenderSummary:
         uri = str(record.output.get("OutputS3Uri", ""))
+        if output is not None and not (uri.startswith("s3://") and "/" in uri[5:]):
+            raise ExecutionOutputMissingError(
+                f"{execution_arn} {record.status}, but its result names no output object "
+                f"(OutputS3Uri: {uri or 'absent'}): nothing to download to {output}"
+            )
         path = self.download(uri, output) if output is not None else None
         return RenderSummary(
             execution_arn=execution_arn, output_uri=uri, output_path=path,

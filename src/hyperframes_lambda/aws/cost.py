@@ -7,11 +7,13 @@ Actual cost (:func:`cost_from_records`):
   in every result, and the history keeps that result, so the billed duration is read, not
   guessed; a failed attempt (no result) counts its TaskStarted → TaskFailed span. That is
   the low end; the high end counts every invocation's span in the history, which also holds
-  the invoke overhead and a cold start's init (Lambda bills init too).
+  the invoke overhead and a cold start's init (Lambda bills init too). An invocation still
+  running when its execution ended (stopped, timed out) is billed by Lambda until it
+  returns: at least until the execution's end (low), at most the function's timeout (high).
 - **Lambda requests**: one per invocation.
 - **Ephemeral storage** beyond the free 512 MB, for the same duration.
 - **Step Functions** state transitions: every state entered (and every retry), in the
-  parent execution and in each chunk's child execution.
+  parent execution (about 13) and in each chunk's child execution (one: its task).
 - **S3 requests**: counted from what each invocation did (project GET, plan PUT, chunk
   HEAD/GET/PUT, assemble GETs and PUT; single-part transfers) plus the client's own.
 
@@ -29,6 +31,7 @@ from .prices import Prices, prices_for
 FREE_EPHEMERAL_MB = 512
 DEFAULT_MEMORY_MB = 10240  # sam/template.yaml's LambdaMemoryMb default
 DEFAULT_EPHEMERAL_MB = 10240  # sam/template.yaml's EphemeralStorage
+DEFAULT_TIMEOUT_S = 900  # sam/template.yaml's LambdaTimeoutSec default
 
 
 @dataclass(frozen=True)
@@ -160,18 +163,24 @@ def cost_from_records(
     memory_mb: int = DEFAULT_MEMORY_MB,
     ephemeral_mb: int = DEFAULT_EPHEMERAL_MB,
     client_s3: tuple[int, int] = (0, 0),
+    timeout_s: int = DEFAULT_TIMEOUT_S,
 ) -> CostReport:
     """The actual cost of one execution. ``memory_mb`` is used for invocations that did not
-    report theirs; ``client_s3`` is (GET, PUT) requests the client made itself."""
+    report theirs; ``client_s3`` is (GET, PUT) requests the client made itself;
+    ``timeout_s`` is the function's timeout, the most an unfinished invocation is billed."""
     prices = prices_for(region)
     chunk_calls, chunk_transitions, notes = chunk_invocations(parent, children)
     calls = [c for c in parent.invocations if c.action != "renderChunk"] + chunk_calls
     gb_ms = gb_ms_high = eph_gb_ms = eph_gb_ms_high = 0.0
     billed_ms = span_ms = 0
+    unfinished = 0
     for call in calls:
         memory = call.memory_mb or memory_mb
         billed = call.duration_ms if call.duration_ms is not None else call.span_ms or 0
         span = max(call.span_ms or 0, billed)
+        if call.unfinished:
+            unfinished += 1
+            span = max(span, timeout_s * 1000)
         billed_ms, span_ms = billed_ms + billed, span_ms + span
         gb_ms += billed * memory / 1024
         gb_ms_high += span * memory / 1024
@@ -198,6 +207,12 @@ def cost_from_records(
         (gb_ms_high - gb_ms) / 1000 * prices.lambda_gb_second
         + (eph_gb_ms_high - eph_gb_ms) / 1000 * prices.ephemeral_gb_second
     )
+    if unfinished:
+        notes.append(
+            f"{unfinished} invocation(s) were still running when their execution ended: "
+            f"billed until they return, counted until the execution's end (low) and up to "
+            f"the function's {timeout_s} s timeout (high)"
+        )
     if prices.region == "default" and region:
         notes.append(f"no prices for {region}: us-east-1's list prices used")
     return CostReport(
@@ -263,7 +278,7 @@ def estimate(
         render_s = frames * scale / fps
         bounds.append(plan_s + assemble_s + render_s + chunks * overhead)
     low_s, high_s = bounds
-    transitions = 14 + 2 * chunks  # the parent's states; each chunk's child execution
+    transitions = 13 + chunks  # the parent's states; each chunk's child execution's task
     gets, puts = 2 + 3 * chunks, 3 + chunks
     requests = 2 + chunks
     extra_gb = max(0, ephemeral_mb - FREE_EPHEMERAL_MB) / 1024

@@ -55,9 +55,14 @@ class Invocation:
     error: str | None = None
     cause: str | None = None
     payload: dict[str, Any] = field(default_factory=dict)
+    # Started, and its execution ended (stopped, timed out) before it did: the function
+    # goes on running, and Lambda bills it, until it returns or reaches its timeout.
+    unfinished: bool = False
 
     @property
     def span_ms(self) -> int | None:
+        """TaskStarted -> its end; for an unfinished one, -> the execution's end (the
+        least it ran)."""
         if self.started is None or self.ended is None:
             return None
         return max(0, round((self.ended - self.started).total_seconds() * 1000))
@@ -138,6 +143,9 @@ def parse_history(events: Iterable[Mapping[str, Any]]) -> ExecutionRecord:
         elif kind in _TERMINAL:
             record.status = _TERMINAL[kind]
             record.ended = when
+            for call in record.invocations:
+                if call.started is not None and call.ended is None:
+                    call.unfinished, call.ended = True, when
             details = _details(event)
             if kind == "ExecutionSucceeded":
                 record.output = _json(details.get("output")) or {}

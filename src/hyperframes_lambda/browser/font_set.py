@@ -492,7 +492,7 @@ def _deb_bytes(package: str, version: str, deb: DebPackage) -> bytes:
         if hashlib.sha256(data).hexdigest() == deb.sha256:
             return data
     try:
-        data = npm_registry.http_get(deb.url)
+        data = npm_registry.http_get(deb.url, announce=f"Debian package {package} {version}")
     except AssetFetchError as exc:
         raise FontSetUnavailableError(
             f"font set: cannot fetch Debian package {package} {version}: {exc}"

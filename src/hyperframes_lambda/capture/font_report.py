@@ -12,9 +12,11 @@ the page's own.
 from __future__ import annotations
 
 import contextlib
+import os
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from ..browser import font_set
@@ -45,9 +47,15 @@ class FontReport:
     missing: dict[str, int] = field(default_factory=dict)  # character -> occurrences
     checked_elements: int = 0
 
-    def warnings(self) -> list[str]:
+    def warnings(self, authored: str | None = None) -> list[str]:
+        """The report in the author's terms. ``authored`` is the text of the project's
+        own files (:func:`authored_text`): a fallback is reported only for a family named
+        there, not for the browser's defaults (Chrome resolves an unstyled element's family
+        to "Times New Roman", which no author wrote)."""
         out = []
         for family in sorted(self.fallbacks):
+            if authored is not None and family.lower() not in authored:
+                continue
             instead = ", ".join(sorted(self.fallbacks[family])) or "the font set's fallback"
             out.append(
                 f"font family {family!r} is not available to the browser: its text rendered "
@@ -62,6 +70,32 @@ class FontReport:
                 f"{font_set.font_set_id()} and render as empty boxes: {shown}{more}"
             )
         return out
+
+
+AUTHORED_SUFFIXES = frozenset({".html", ".htm", ".css", ".js", ".mjs", ".svg"})
+AUTHORED_LIMIT = 8 * 1024 * 1024
+
+
+def authored_text(project_dir: Path) -> str:
+    """The project's markup, styles and scripts, lowercased (at most 8 MiB in all): where
+    an author names font families."""
+    parts: list[str] = []
+    budget = AUTHORED_LIMIT
+    files = sorted(
+        Path(top) / name
+        for top, _dirs, names in os.walk(project_dir)  # never follows a symlinked directory
+        for name in names
+    )
+    for path in files:
+        if budget <= 0:
+            break
+        if path.suffix.lower() in AUTHORED_SUFFIXES and path.is_file():
+            with contextlib.suppress(OSError):
+                with path.open("rb") as handle:
+                    data = handle.read(budget)
+                budget -= len(data)
+                parts.append(data.decode("utf-8", "replace").lower())
+    return "\n".join(parts)
 
 
 def _char_name(char: str) -> str:

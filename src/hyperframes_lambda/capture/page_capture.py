@@ -343,7 +343,8 @@ class PageCapture:
         """A missing script, style, font or media file fails the render; a missing image
         renders as a broken image with a warning (as in HyperFrames) unless assets are
         strict."""
-        missing = sorted(set(self._missing_assets())) if self._missing_assets else []
+        asked = self._missing_assets() if self._missing_assets else []
+        missing = sorted({project_path(path) for path in asked})  # as the author wrote them
         images = [] if self.settings.strict_assets else [p for p in missing if _is_image(p)]
         fatal = [p for p in missing if p not in images]
         if fatal:

@@ -33,7 +33,8 @@ exit codes:
   2  bad arguments
   3  an input is missing or ffmpeg cannot decode it
 PSNR JSON: per-frame values from ffmpeg's psnr filter stats; "inf" (a string: JSON has no
-infinity) for identical frames. mean_db counts identical frames as 100 dB unless all are.
+infinity) for identical frames. mean_db is pooled over the frames that differ (the PSNR of
+their mean squared error); identical_frames counts the others.
 """
 
 

@@ -5,7 +5,8 @@ every pass/fail decision is made here.
 
     python -m hyperframes_lambda.compare.runs record --results runs.jsonl --fixture F \\
         --side S --iteration I (--seconds X | --describe execution.json) --output OUT \\
-        [--baseline B] [--chunk-frames N] [--chunks N] [--history H …] [--failed MSG]
+        [--baseline B] [--chunk-frames N] [--chunks N] [--history PARENT.json \\
+        --chunk-history CHUNK.json …] [--failed MSG]
     python -m hyperframes_lambda.compare.runs summarize --results runs.jsonl \\
         --fixtures a,b --baseline-side local --sides lambda --iterations N [--csv F] [--json F]
     python -m hyperframes_lambda.compare.runs count-frames FILE
@@ -13,6 +14,10 @@ every pass/fail decision is made here.
 A render that failed, or whose output is missing, is recorded as such and fails the gate;
 so does a fixture or side with fewer successful runs than ``--iterations`` (a fixture that
 never ran is not skipped, it is a failure).
+
+Timing is reported as the first run and the median of the later ones apart: on Lambda the
+first execution after a deploy starts cold and later ones may find warm containers (with
+their pooled browser), while every local run starts cold; a single median would mix them.
 """
 
 from __future__ import annotations
@@ -33,11 +38,14 @@ from .audio import DEFAULT_THRESHOLD_DBFS, compare_audio
 from .cost import (
     DEFAULT_EPHEMERAL_MB,
     DEFAULT_MEMORY_MB,
+    DEFAULT_TIMEOUT_S,
     PRICE_TEXT,
     execution_seconds,
+    history_record,
     run_cost,
 )
 from .media import MediaError, count_frames
+from .timing import compare_timing
 from .video import MismatchError, chunk_boundaries, json_db, psnr, seams
 
 DEFAULT_PSNR_DB = 40.0
@@ -61,7 +69,8 @@ def record(args: argparse.Namespace) -> dict[str, Any]:
         "fixture": args.fixture,
         "side": args.side,
         "iteration": args.iteration,
-        "chunks": args.chunks,
+        "chunks": args.chunks,  # the planned count once known (history, or frames)
+        "chunks_requested": args.chunks,
         "chunk_frames": args.chunk_frames,
         "status": "ok",
         "error": None,
@@ -83,9 +92,15 @@ def record(args: argparse.Namespace) -> dict[str, Any]:
             ).strip()
     if args.history:
         try:
-            cost = run_cost(args.history, args.chunks or 1, args.memory_mb, args.ephemeral_mb)
-            row["cost"] = cost.to_json()
-        except (OSError, ValueError) as exc:
+            cost = run_cost(
+                args.history, args.chunk_history, region=args.region, memory_mb=args.memory_mb,
+                ephemeral_mb=args.ephemeral_mb, timeout_s=args.timeout_s,
+            )  # fmt: skip
+            row["cost"] = cost.as_dict()
+            planned = history_record(args.history).chunk_total
+            if planned is not None:
+                row["chunks"] = planned
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             row["cost_error"] = f"{type(exc).__name__}: {exc}"
     if args.failed:
         row["status"], row["error"] = "failed", args.failed
@@ -96,13 +111,17 @@ def record(args: argparse.Namespace) -> dict[str, Any]:
         return row
     try:
         row["frames"] = count_frames(args.output)
+        if args.chunk_frames and not args.history:
+            row["chunks"] = math.ceil(row["frames"] / args.chunk_frames)  # as planned
         if args.baseline is not None:
+            row["timing"] = compare_timing(args.output, args.baseline).to_json()
             measured = psnr(args.output, args.baseline)
             row["psnr"] = {
                 "mean_db": json_db(measured.mean_db),
                 "min_db": json_db(measured.min_db),
                 "worst_frame": measured.worst_frame,
                 "identical_frames": measured.identical_frames,
+                "differing_frames": measured.differing_frames,
             }
             row["audio"] = compare_audio(args.output, args.baseline, args.audio_threshold).to_json()
             if args.chunk_frames:
@@ -123,6 +142,8 @@ class Summary:
     runs: int = 0
     ok: int = 0
     seconds: list[float] = field(default_factory=list)
+    first_seconds: float | None = None  # iteration 1 (on Lambda: cold)
+    later_seconds: list[float] = field(default_factory=list)  # iterations 2+ (maybe warm)
     baseline_seconds: float | None = None
     frames: int | None = None
     chunks: int | None = None
@@ -141,11 +162,20 @@ class Summary:
         return statistics.median(self.seconds) if self.seconds else None
 
     @property
+    def later_median(self) -> float | None:
+        return statistics.median(self.later_seconds) if self.later_seconds else None
+
+    @property
     def speedup(self) -> float | None:
-        median = self.median
-        if median and self.baseline_seconds:
-            return self.baseline_seconds / median
-        return None
+        return _ratio(self.baseline_seconds, self.median)
+
+    @property
+    def speedup_first(self) -> float | None:
+        return _ratio(self.baseline_seconds, self.first_seconds)
+
+    @property
+    def speedup_later(self) -> float | None:
+        return _ratio(self.baseline_seconds, self.later_median)
 
     @property
     def passed(self) -> bool:
@@ -161,6 +191,10 @@ class Summary:
             "seconds": [round(s, 3) for s in self.seconds],
             "baseline_median_seconds": _round(self.baseline_seconds),
             "speedup": _round(self.speedup),
+            "first_seconds": _round(self.first_seconds),
+            "later_median_seconds": _round(self.later_median),
+            "speedup_first": _round(self.speedup_first),
+            "speedup_later": _round(self.speedup_later),
             "frames": self.frames,
             "chunks": self.chunks,
             "psnr_mean_db": None if self.psnr_mean is None else json_db(self.psnr_mean),
@@ -175,6 +209,10 @@ class Summary:
             "passed": self.passed,
             "failures": self.failures,
         }
+
+
+def _ratio(baseline: float | None, seconds: float | None) -> float | None:
+    return baseline / seconds if baseline and seconds else None
 
 
 def _round(value: float | None, digits: int = 3) -> float | None:
@@ -210,10 +248,14 @@ def summarize_rows(
                 s.ok += 1
                 if r.get("seconds") is not None:
                     s.seconds.append(float(r["seconds"]))
+                    if r.get("iteration", 1) == 1:
+                        s.first_seconds = float(r["seconds"])
+                    else:
+                        s.later_seconds.append(float(r["seconds"]))
                 s.frames = r.get("frames", s.frames)
                 s.chunks = r.get("chunks") or s.chunks
                 if "cost" in r:
-                    s.cost_usd.append(float(r["cost"]["total_usd"]))
+                    s.cost_usd.append(float(r["cost"]["totalUsd"]))
                 if s.compared:
                     _judge(s, r, label, psnr_db, min_psnr_db)
             if s.ok < iterations:
@@ -228,6 +270,11 @@ def _judge(s: Summary, r: dict[str, Any], label: str, psnr_db: float, min_psnr_d
     if measured is None:
         s.failures.append(f"{label}: not compared with the baseline")
         return
+    timing = r.get("timing")
+    if timing is None:
+        s.failures.append(f"{label}: timing not compared with the baseline")
+    elif not timing["ok"]:
+        s.failures.append(f"{label}: timing: {'; '.join(timing['problems'])}")
     mean, low = _db(measured["mean_db"]), _db(measured["min_db"])
     assert mean is not None and low is not None
     if s.psnr_mean is None or mean < s.psnr_mean:
@@ -235,7 +282,10 @@ def _judge(s: Summary, r: dict[str, Any], label: str, psnr_db: float, min_psnr_d
     if s.psnr_min is None or low < s.psnr_min:
         s.psnr_min, s.worst_frame = low, measured["worst_frame"]
     if mean < psnr_db:
-        s.failures.append(f"{label}: mean PSNR {mean:.2f} dB below {psnr_db:g}")
+        s.failures.append(
+            f"{label}: mean PSNR {mean:.2f} dB (pooled over the "
+            f"{measured.get('differing_frames', '?')} frames that differ) below {psnr_db:g}"
+        )
     if low < min_psnr_db:
         s.failures.append(
             f"{label}: frame {measured['worst_frame']} PSNR {low:.2f} dB below {min_psnr_db:g}"
@@ -254,12 +304,18 @@ def _judge(s: Summary, r: dict[str, Any], label: str, psnr_db: float, min_psnr_d
     if level is not None and (s.audio_dbfs is None or level > s.audio_dbfs):
         s.audio_dbfs = level
     if status not in ("OK", "no-audio-on-either"):
-        s.failures.append(f"{label}: audio {status} (residual {audio.get('residual_dbfs')} dBFS)")
+        detail = f"residual {audio.get('residual_dbfs')} dBFS"
+        if status == "duration-mismatch":
+            detail = f"{audio.get('duration_s')} s against the baseline's"
+        elif status == "layout-mismatch":
+            detail = f"{audio.get('layout')}"
+        s.failures.append(f"{label}: audio {status} ({detail})")
 
 
 COLUMNS = (
-    "fixture", "side", "ok/runs", "frames", "chunks", "median s", "baseline s", "speedup",
-    "PSNR mean", "PSNR min@frame", "seams", "audio", "cost $/run", "gate",
+    "fixture", "side", "ok/runs", "frames", "chunks", "1st s", "later s", "baseline s",
+    "speedup 1st", "speedup later", "PSNR mean", "PSNR min@frame", "seams", "audio",
+    "cost $/run", "gate",
 )  # fmt: skip
 
 
@@ -283,9 +339,11 @@ def table_rows(summaries: Sequence[Summary]) -> list[list[str]]:
                 f"{s.ok}/{s.runs}",
                 "-" if s.frames is None else str(s.frames),
                 "-" if s.chunks is None else str(s.chunks),
-                "-" if s.median is None else f"{s.median:.2f}",
+                "-" if s.first_seconds is None else f"{s.first_seconds:.2f}",
+                "-" if s.later_median is None else f"{s.later_median:.2f}",
                 "-" if s.baseline_seconds is None else f"{s.baseline_seconds:.2f}",
-                "-" if s.speedup is None else f"{s.speedup:.2f}x",
+                "-" if s.speedup_first is None else f"{s.speedup_first:.2f}x",
+                "-" if s.speedup_later is None else f"{s.speedup_later:.2f}x",
                 _fmt_db(s.psnr_mean) if s.compared else "(baseline)",
                 f"{_fmt_db(s.psnr_min)}@{s.worst_frame}" if s.psnr_min is not None else "-",
                 ("none" if not s.seams else ",".join(map(str, s.seams))) if s.compared else "-",
@@ -300,7 +358,7 @@ def table_rows(summaries: Sequence[Summary]) -> list[list[str]]:
 def format_table(summaries: Sequence[Summary]) -> str:
     rows = [list(COLUMNS), *table_rows(summaries)]
     widths = [max(len(r[i]) for r in rows) for i in range(len(COLUMNS))]
-    numeric = {2, 3, 4, 5, 6, 7, 8, 9, 12}
+    numeric = {2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 14}
     lines = []
     for n, row in enumerate(rows):
         cells = [
@@ -377,6 +435,14 @@ def summarize(args: argparse.Namespace) -> int:
 # ---- command line ----------------------------------------------------------------------
 
 
+def _finite(text: str) -> float:
+    """A threshold: a finite number ('nan' would make every comparison pass)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m hyperframes_lambda.compare.runs",
@@ -395,12 +461,17 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seconds", type=float, help="render time measured by the caller")
     r.add_argument("--seconds-measure", default=None, help="what --seconds includes")
     r.add_argument("--describe", type=Path, help="describe-execution JSON (status, times)")
-    r.add_argument("--history", type=Path, nargs="*", default=[], help="execution histories")
+    r.add_argument("--history", type=Path, help="the parent execution's history (JSON)")
+    r.add_argument(
+        "--chunk-history", type=Path, nargs="*", default=[], help="each chunk's child history"
+    )
+    r.add_argument("--region", help="AWS region, for its prices")
+    r.add_argument("--timeout-s", type=int, default=DEFAULT_TIMEOUT_S, help="function timeout")
     r.add_argument("--chunks", type=int)
     r.add_argument("--chunk-frames", type=int, help="check seams at multiples of this")
     r.add_argument("--memory-mb", type=int, default=DEFAULT_MEMORY_MB)
     r.add_argument("--ephemeral-mb", type=int, default=DEFAULT_EPHEMERAL_MB)
-    r.add_argument("--audio-threshold", type=float, default=DEFAULT_THRESHOLD_DBFS)
+    r.add_argument("--audio-threshold", type=_finite, default=DEFAULT_THRESHOLD_DBFS)
     r.add_argument("--failed", help="the render failed with this message")
 
     s = commands.add_parser("summarize", help="table, CSV, JSON and the gate (exit 1: fail)")
@@ -409,8 +480,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--baseline-side", required=True)
     s.add_argument("--sides", required=True, help="comma-separated sides compared with it")
     s.add_argument("--iterations", type=int, default=1)
-    s.add_argument("--psnr-threshold", type=float, default=DEFAULT_PSNR_DB)
-    s.add_argument("--min-psnr-threshold", type=float, default=DEFAULT_MIN_PSNR_DB)
+    s.add_argument("--psnr-threshold", type=_finite, default=DEFAULT_PSNR_DB)
+    s.add_argument("--min-psnr-threshold", type=_finite, default=DEFAULT_MIN_PSNR_DB)
     s.add_argument("--csv", type=Path)
     s.add_argument("--json", type=Path)
     s.add_argument("--timing-note", default="", help="what the seconds columns include")
@@ -428,6 +499,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         with args.results.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(row, allow_nan=False) + "\n")
         detail = row.get("error") or ""
+        if row.get("chunks") is not None:
+            detail = (
+                f"{row['chunks']} chunks planned ({row['chunks_requested']} requested) {detail}"
+            )
         print(f"[{row['fixture']} {row['side']} #{row['iteration']}] {row['status']} {detail}")
         return 0
     if args.command == "summarize":

@@ -1,12 +1,12 @@
 """Video comparisons: per-frame PSNR (ffmpeg's ``psnr`` filter), decoded-frame hashes,
 and seams at chunk boundaries.
 
-PSNR is the mean of the per-frame values ffmpeg writes to the filter's ``stats_file`` (the
-filter's own summary line is an average of MSEs, which hides one bad frame among good
-ones), with the minimum and the index of the worst frame beside it. Identical frames have
-an infinite PSNR: they are counted (``identical_frames``), and the mean counts them at
-:data:`IDENTICAL_DB` so one identical frame does not make the mean infinite; when every
-frame is identical the mean and minimum are ``inf`` themselves.
+PSNR is read per frame from the filter's ``stats_file``, with the minimum and the index of
+the worst frame beside it. Identical frames have an infinite PSNR: they are counted apart
+(``identical_frames``), and the headline figure (``mean_db``) is pooled over the frames
+that differ only: the PSNR of their mean squared error. Counting identical frames in (at
+any stand-in value) would let a video that is a third identical and otherwise bad pass a
+40 dB bar. When every frame is identical the figure and the minimum are ``inf``.
 """
 
 from __future__ import annotations
@@ -23,8 +23,6 @@ import numpy as np
 
 from .media import count_frames, decode_gray, decoder_args, run_ffmpeg, video_size
 
-# The mean's stand-in for an identical frame (the conformance runner uses the same cap).
-IDENTICAL_DB = 100.0
 _STATS_FIELD = re.compile(r"(\w+):(\S+)")
 # Seams: decoded at most this wide (the change between frames is a coarse measure).
 SEAM_WIDTH = 320
@@ -59,10 +57,17 @@ class PsnrResult:
         return sum(1 for v in self.per_frame if math.isinf(v))
 
     @property
+    def differing_frames(self) -> int:
+        return len(self.per_frame) - self.identical_frames
+
+    @property
     def mean_db(self) -> float:
-        if self.identical_frames == len(self.per_frame):
+        """PSNR of the mean squared error pooled over the frames that differ (``inf`` when
+        none does); each frame's MSE is recovered from its dB (peak normalised to 1)."""
+        errors = [10 ** (-v / 10) for v in self.per_frame if not math.isinf(v)]
+        if not errors:
             return math.inf
-        return statistics.fmean(min(v, IDENTICAL_DB) for v in self.per_frame)
+        return -10 * math.log10(statistics.fmean(errors))
 
     @property
     def min_db(self) -> float:
@@ -80,6 +85,7 @@ class PsnrResult:
             "min_db": json_db(self.min_db),
             "worst_frame": self.worst_frame,
             "identical_frames": self.identical_frames,
+            "differing_frames": self.differing_frames,
             "per_frame_db": [json_db(v) for v in self.per_frame],
         }
 

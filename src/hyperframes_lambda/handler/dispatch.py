@@ -155,15 +155,17 @@ def storage() -> Storage:
 
 
 def as_lambda_error(exc: RenderError) -> RenderError:
-    """The same error as an instance of a class named exactly ``exc.code``.
+    """The same error as an instance of a class named exactly ``exc.error_type()`` (its
+    code, or the reference's name where SPEC §10 keeps it).
 
     The Python runtime reports ``type(exc).__name__`` as ``errorType``; Step Functions
     matches those names against the template's terminal list.
     """
-    cls = _LAMBDA_ERROR_CLASSES.get(exc.code)
+    name = exc.error_type()
+    cls = _LAMBDA_ERROR_CLASSES.get(name)
     if cls is None or not issubclass(cls, type(exc)):
-        cls = type(exc.code, (type(exc),), {"__module__": __name__})
-        _LAMBDA_ERROR_CLASSES[exc.code] = cls
+        cls = type(name, (type(exc),), {"__module__": __name__})
+        _LAMBDA_ERROR_CLASSES[name] = cls
     return cls(str(exc))
 
 
@@ -212,11 +214,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         parsed = parse_event(event)
         check_allowed(_uris(parsed))
     except RenderError as exc:
-        logger.error("rejected", extra={"errorType": exc.code, "error": str(exc)})
+        logger.error("rejected", extra={"errorType": exc.error_type(), "error": str(exc)})
         raise as_lambda_error(exc) from None
     except Exception as exc:
         error = internal_error(exc)
-        logger.exception("rejected unexpectedly", extra={"errorType": error.code})
+        logger.exception("rejected unexpectedly", extra={"errorType": error.error_type()})
         raise as_lambda_error(error) from exc
     keys: dict[str, Any] = {"action": parsed.Action}
     if isinstance(parsed, RenderChunkEvent):
@@ -242,12 +244,12 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except RenderError as exc:
         logger.error(
             "failed",
-            extra={"errorType": exc.code, "retryable": exc.retryable, "error": str(exc)},
+            extra={"errorType": exc.error_type(), "retryable": exc.retryable, "error": str(exc)},
         )
         raise as_lambda_error(exc) from exc
     except Exception as exc:
         error = internal_error(exc)
-        logger.exception("failed unexpectedly", extra={"errorType": error.code})
+        logger.exception("failed unexpectedly", extra={"errorType": error.error_type()})
         raise as_lambda_error(error) from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -13,6 +13,10 @@ On Lambda (``AWS_LAMBDA_FUNCTION_NAME`` set) ``file://`` URIs are refused unless
 event naming ``file:///tmp/...`` could overwrite any file there. For local emulation,
 ``HYPERFRAMES_LOCAL_STORAGE=DIR`` keeps the events' ``s3://`` URIs and stores
 ``s3://BUCKET/KEY`` as the file ``DIR/BUCKET/KEY`` (no S3, no credentials).
+
+:class:`Storage` is what callers hold; it routes each URI to an :class:`ObjectStore`
+(:class:`S3Storage` or :class:`FileStorage`) and checks digests, so no method branches on
+the scheme.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from ..cache import file_sha256
@@ -121,18 +125,64 @@ def check_allowed(uris: Iterable[str | None]) -> None:
             )
 
 
-class Storage:
-    """One per container: the S3 client is created lazily and reused across invocations."""
+class ObjectStore(Protocol):
+    """Where the objects of one URI scheme live. :class:`Storage` picks one per URI and
+    checks digests; a store only moves bytes and metadata, with typed errors."""
+
+    def head(self, location: Location, uri: str) -> ObjectInfo | None:
+        """Size and metadata of the object, or None when it does not exist."""
+        ...
+
+    def fetch(self, location: Location, uri: str, dest: Path) -> str | None:
+        """Copy the object to ``dest``; return the SHA-256 stored with it, if any."""
+        ...
+
+    def store(self, src: Path, location: Location, uri: str, metadata: dict[str, str]) -> None:
+        """Put ``src`` at the location atomically, with ``metadata`` (the digest included)."""
+        ...
+
+
+class FileStorage:
+    """``file://`` objects: a file on the local disk, its metadata in a sidecar beside it."""
+
+    def head(self, location: Location, uri: str) -> ObjectInfo | None:
+        with _file_errors("head", uri):
+            if not location.path.is_file():
+                return None
+            return ObjectInfo(location.path.stat().st_size, _read_sidecar(location.path))
+
+    def fetch(self, location: Location, uri: str, dest: Path) -> str | None:
+        with _file_errors("download", uri):
+            if not location.path.is_file():
+                raise StorageObjectNotFoundError(f"{uri} does not exist (download)")
+            shutil.copyfile(location.path, dest)
+            return _read_sidecar(location.path).get(SHA256_METADATA)
+
+    def store(self, src: Path, location: Location, uri: str, metadata: dict[str, str]) -> None:
+        target = location.path
+        partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
+        with _file_errors("upload", uri):
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(src, partial)
+                os.replace(partial, target)
+            finally:
+                partial.unlink(missing_ok=True)
+            if set(metadata) != {SHA256_METADATA}:  # only the digest: no sidecar needed
+                _sidecar(target).write_text(json.dumps(metadata, sort_keys=True))
+
+
+class S3Storage:
+    """``s3://`` objects through boto3's managed transfers. One per container: the client
+    is created lazily and reused across invocations."""
 
     def __init__(self, endpoint_url: str | None = None) -> None:
-        self._endpoint_url = endpoint_url or os.environ.get(ENV_S3_ENDPOINT) or None
+        self._endpoint_url = endpoint_url
         self._client: S3Client | None = None
         self._lock = threading.Lock()
 
-    # ---- S3 plumbing ---------------------------------------------------------------
-
     @property
-    def s3(self) -> S3Client:
+    def client(self) -> S3Client:
         with self._lock:
             if self._client is None:
                 import boto3
@@ -191,7 +241,7 @@ class Storage:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            self.s3.head_bucket(Bucket=parse_uri(uri).bucket)
+            self.client.head_bucket(Bucket=parse_uri(uri).bucket)
         except ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             return code not in ("404", "NoSuchBucket", "NotFound")
@@ -199,8 +249,47 @@ class Storage:
             return True  # cannot tell: keep the original error
         return True
 
-    def _where(self, uri: str) -> Location:
-        """Where ``uri`` lives: S3, a file, or (local storage) ``DIR/bucket/key``."""
+    def head(self, location: Location, uri: str) -> ObjectInfo | None:
+        try:
+            with self._errors("head", uri):
+                reply = self.client.head_object(Bucket=location.bucket, Key=location.key)
+        except StorageObjectNotFoundError:
+            return None
+        return ObjectInfo(int(reply["ContentLength"]), dict(reply.get("Metadata", {})))
+
+    def fetch(self, location: Location, uri: str, dest: Path) -> str | None:
+        with self._errors("download", uri):
+            info = self.client.head_object(Bucket=location.bucket, Key=location.key)
+            self.client.download_file(
+                location.bucket, location.key, str(dest), Config=self._transfer_config()
+            )
+        return info.get("Metadata", {}).get(SHA256_METADATA)
+
+    def store(self, src: Path, location: Location, uri: str, metadata: dict[str, str]) -> None:
+        extra = {"Metadata": metadata, "ChecksumAlgorithm": "SHA256"}
+        with self._errors("upload", uri):
+            self.client.upload_file(
+                str(src), location.bucket, location.key,
+                ExtraArgs=extra, Config=self._transfer_config(),
+            )  # fmt: skip
+
+
+class Storage:
+    """Objects by URI: routes each to its :class:`ObjectStore` and checks SHA-256 digests.
+
+    One per container (the S3 client inside is reused across invocations)."""
+
+    def __init__(self, endpoint_url: str | None = None) -> None:
+        self.files = FileStorage()
+        self.objects = S3Storage(endpoint_url or os.environ.get(ENV_S3_ENDPOINT) or None)
+
+    @property
+    def s3(self) -> S3Client:
+        """The S3 client (created on first use)."""
+        return self.objects.client
+
+    def _where(self, uri: str) -> tuple[ObjectStore, Location]:
+        """Where ``uri`` lives: S3, a file, or (local storage) the file ``DIR/bucket/key``."""
         try:
             location = parse_uri(uri)
         except ValueError as exc:
@@ -210,44 +299,19 @@ class Storage:
             relative = Path(location.bucket, location.key)
             if ".." in relative.parts or not location.key:
                 raise StorageRequestRejectedError(f"{uri}: not a storable object key")
-            return Location("file", "", str(Path(root).resolve() / relative))
-        return location
-
-    # ---- operations ----------------------------------------------------------------
+            location = Location("file", "", str(Path(root).resolve() / relative))
+        return (self.files if location.scheme == "file" else self.objects), location
 
     def head(self, uri: str) -> ObjectInfo | None:
         """Size and metadata of an object, or None when it does not exist."""
-        location = self._where(uri)
-        if location.scheme == "file":
-            with _file_errors("head", uri):
-                if not location.path.is_file():
-                    return None
-                return ObjectInfo(location.path.stat().st_size, _read_sidecar(location.path))
-        try:
-            with self._errors("head", uri):
-                reply = self.s3.head_object(Bucket=location.bucket, Key=location.key)
-        except StorageObjectNotFoundError:
-            return None
-        return ObjectInfo(int(reply["ContentLength"]), dict(reply.get("Metadata", {})))
+        store, location = self._where(uri)
+        return store.head(location, uri)
 
     def download(self, uri: str, dest: Path, expected_sha256: str | None = None) -> Path:
         """Fetch ``uri`` to ``dest``; verify its SHA-256 (given, or stored at upload)."""
-        location = self._where(uri)
+        store, location = self._where(uri)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        stored: str | None = None
-        if location.scheme == "file":
-            with _file_errors("download", uri):
-                if not location.path.is_file():
-                    raise StorageObjectNotFoundError(f"{uri} does not exist (download)")
-                shutil.copyfile(location.path, dest)
-                stored = _read_sidecar(location.path).get(SHA256_METADATA)
-        else:
-            with self._errors("download", uri):
-                info = self.s3.head_object(Bucket=location.bucket, Key=location.key)
-                stored = info.get("Metadata", {}).get(SHA256_METADATA)
-                self.s3.download_file(
-                    location.bucket, location.key, str(dest), Config=self._transfer_config()
-                )
+        stored = store.fetch(location, uri, dest)
         for expected in (expected_sha256, stored):
             if expected:
                 actual = file_sha256(dest)
@@ -261,27 +325,8 @@ class Storage:
     def upload(self, src: Path, uri: str, metadata: dict[str, str] | None = None) -> str:
         """Store ``src`` at ``uri`` (replacing it atomically); returns its SHA-256."""
         digest = file_sha256(src)
-        meta = {**(metadata or {}), SHA256_METADATA: digest}
-        location = self._where(uri)
-        if location.scheme == "file":
-            target = location.path
-            partial = target.with_name(f".{target.name}.partial-{os.getpid()}")
-            with _file_errors("upload", uri):
-                try:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    shutil.copyfile(src, partial)
-                    os.replace(partial, target)
-                finally:
-                    partial.unlink(missing_ok=True)
-                if metadata:
-                    _sidecar(target).write_text(json.dumps(meta, sort_keys=True))
-            return digest
-        extra = {"Metadata": meta, "ChecksumAlgorithm": "SHA256"}
-        with self._errors("upload", uri):
-            self.s3.upload_file(
-                str(src), location.bucket, location.key,
-                ExtraArgs=extra, Config=self._transfer_config(),
-            )  # fmt: skip
+        store, location = self._where(uri)
+        store.store(src, location, uri, {**(metadata or {}), SHA256_METADATA: digest})
         return digest
 
 

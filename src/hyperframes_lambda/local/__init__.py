@@ -6,7 +6,11 @@
     rie             ``python -m hyperframes_lambda.rie``: a Docker-free Lambda runtime
                     interface emulator running the real ``awslambdaric`` client
     runtime_api     the Lambda Runtime API and the RIE invoke endpoint it serves
+    emulate         ``hyperframes-lambda lambda emulate``: a whole stack on 127.0.0.1 (moto's
+                    S3, CloudFormation and Step Functions running the real state machine,
+                    Lambda invocations to the real handler through ``rie``)
 
 May import: ``handler/`` (it calls the handler the way Lambda does), ``runner/`` (exit codes
-and interrupts) and the ground modules. Nothing in the package imports it.
+and interrupts), ``aws/`` (the state machine definition, the stack's outputs) and the
+ground modules. Only the ``lambda`` commands (``aws/cli``) import it.
 """

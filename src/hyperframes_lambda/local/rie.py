@@ -40,6 +40,7 @@ from dataclasses import dataclass
 from types import FrameType, TracebackType
 from typing import IO, Any
 
+from hyperframes_lambda.cache import ENV_CACHE_DIR, cache_root
 from hyperframes_lambda.local.runtime_api import (
     DEFAULT_REGION,
     DEFAULT_TIMEOUT_S,
@@ -233,6 +234,11 @@ class LocalLambda:
                 "AWS_DEFAULT_REGION": env.get("AWS_DEFAULT_REGION") or region,
             }
         )
+        # On Lambda the cache is /tmp's, and the ZIP carries the browser. Here, the clients
+        # would otherwise take AWS_LAMBDA_FUNCTION_NAME for Lambda, cache in a fresh /tmp
+        # directory and render with Debian's browser instead of the pinned build (other
+        # pixels than Lambda's): they share this machine's cache, where the build is.
+        env.setdefault(ENV_CACHE_DIR, str(cache_root()))
         if self.function_name:
             env["AWS_LAMBDA_FUNCTION_NAME"] = self.function_name
         else:
@@ -310,7 +316,9 @@ class LocalLambda:
 
 
 def _parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    from ..runner.cli_errors import CliParser
+
+    parser = CliParser(
         prog="python -m hyperframes_lambda.rie",
         description="Serve a Lambda handler through the real awslambdaric, RIE-style.",
     )

@@ -45,6 +45,7 @@ from ..errors import terminal_codes
 from ..handler.storage import Storage, join_uri
 from ..runner.cli_errors import (
     EXIT_FAILED,
+    CliParser,
     install_interrupt_handlers,
     install_worker_interrupt_handlers,
     int_at_least,
@@ -283,7 +284,7 @@ def pack_project(project_dir: Path, dest: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
+    parser = CliParser(
         prog="python -m hyperframes_lambda.local", description=__doc__.splitlines()[0]
     )
     parser.add_argument("project", type=Path)

@@ -27,6 +27,7 @@ from typing import Any
 
 from ..cache import atomic_writer, cache_root, write_atomic
 from ..errors import AssetFetchError, AssetIntegrityError
+from .downloads import DownloadMeter
 
 DEFAULT_REGISTRY = "https://registry.npmjs.org"
 ENV_REGISTRY = "HYPERFRAMES_NPM_REGISTRY"
@@ -105,19 +106,46 @@ def _with_retries(url: str, action: Any) -> Any:
     raise AssetFetchError(f"could not fetch {url} after {ATTEMPTS} attempts: {last}") from last
 
 
-def http_get(url: str, *, accept: str | None = None, timeout: float = REQUEST_TIMEOUT_S) -> bytes:
-    """GET ``url`` with a timeout and a retry; non-2xx and network errors raise AssetFetchError."""
+def http_get(
+    url: str,
+    *,
+    accept: str | None = None,
+    timeout: float = REQUEST_TIMEOUT_S,
+    announce: str | None = None,
+) -> bytes:
+    """GET ``url`` with a timeout and a retry; non-2xx and network errors raise AssetFetchError.
+
+    ``announce`` names a download worth reporting (:mod:`.downloads`): a large file that
+    fills a cache, not the registry's small metadata documents."""
 
     def once() -> bytes:
         with _open(url, accept=accept, timeout=timeout) as response:
-            data: bytes = response.read()
-            return data
+            if announce is None:
+                data: bytes = response.read()
+                return data
+            meter = DownloadMeter(announce, _host(url), _length(response))
+            parts = []
+            while chunk := response.read(1 << 20):
+                parts.append(chunk)
+                meter.advance(len(chunk))
+            meter.finish()
+            return b"".join(parts)
 
     try:
         result: bytes = _with_retries(url, once)
     except _HttpStatusError as exc:
         raise AssetFetchError(f"could not fetch {url}: HTTP {exc.status}") from exc
     return result
+
+
+def _host(url: str) -> str:
+    return urllib.parse.urlsplit(url).netloc or url
+
+
+def _length(response: Any) -> int | None:
+    """The response's Content-Length, when it gives one."""
+    value = response.headers.get("Content-Length") if response.headers else None
+    return int(value) if value and str(value).isdigit() else None
 
 
 # --- metadata and versions -------------------------------------------------------------
@@ -310,10 +338,13 @@ def fetch_tarball(name: str, version: str) -> Path:
         sha512 = hashlib.sha512()
         sha1 = hashlib.sha1(usedforsecurity=False)
         with atomic_writer(dest) as out, _open(url) as response:
+            meter = DownloadMeter(f"{name}@{version}", _host(url), _length(response))
             while chunk := response.read(1 << 20):
                 sha512.update(chunk)
                 sha1.update(chunk)
                 out.write(chunk)
+                meter.advance(len(chunk))
+            meter.finish()
             # Raises inside the writer: the unverified file never replaces ``dest``.
             verify_digest(
                 what,

@@ -7,7 +7,8 @@ stages. It owns what a run needs around the stages, not what a frame needs:
     progress        the progress model a caller sees (``on_progress``, the CLI's bar)
     output_target   where the output goes: checked, its parents made (and removed on failure)
     cli_errors      exit codes, one-line error text, SIGINT/SIGTERM for runs and their workers
+    first_run       the pinned browser installed on a first render (or one line saying why not)
 
-May import: ``stages/`` and everything under it (``capture/``, ``compile/``, ``browser/``,
-``page/``, ``media/``, ``net/``) and the ground modules. Never a way in.
+May import: ``stages/`` and everything under it (``capture/``, ``compile/``, ``lint/``,
+``browser/``, ``page/``, ``media/``, ``net/``) and the ground modules. Never a way in.
 """

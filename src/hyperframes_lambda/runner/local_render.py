@@ -21,6 +21,8 @@ from typing import Any, Literal
 from ..capture.page_capture import CaptureMode
 from ..config import RenderConfig, parse_config
 from ..errors import CompositionError
+from ..lint import LintReport
+from ..lint.render_check import run_lint
 from ..net.remote_assets import RemoteFetcher
 from ..stages.assemble import assemble
 from ..stages.plan import PlanResult, plan
@@ -50,6 +52,8 @@ class RenderOptions:
     workers: int | None = None  # chunk worker processes (default: min(chunks, cores))
     pages: int | None = None  # browsers per chunk (default: cores / workers, at most 2)
     dump_frames: Path | None = None
+    lint: bool = True  # run HyperFrames' linter first; findings become warnings
+    strict_lint: bool = False  # an error-severity finding fails the render (LINT_FAILED)
 
     def config(self) -> RenderConfig:
         data: dict[str, Any] = {
@@ -78,6 +82,8 @@ class RenderResult:
     workers: int
     capture_mode: CaptureMode
     timings: dict[str, float]
+    lint: LintReport | None = None  # None: not linted (lint=False, or the linter failed)
+    lint_warnings: list[str] = field(default_factory=list)  # "lint: index.html:3: …" lines
 
     @property
     def frames(self) -> int:
@@ -105,7 +111,8 @@ class RenderResult:
 
     @property
     def warnings(self) -> list[str]:
-        return list(self.plan.warnings)
+        """The linter's findings (``lint: …``), then the plan's warnings."""
+        return [*self.lint_warnings, *self.plan.warnings]
 
     @property
     def capture_seconds(self) -> float:
@@ -178,6 +185,7 @@ def render_local(
     project_dir, entry = resolve_project(project_dir, options.entry_file)
     options = replace(options, format=output_format, entry_file=entry)
     config = options.config()
+    linted = run_lint(project_dir, entry, strict=options.strict_lint) if options.lint else None
 
     def report(stage: Stage, done: int, total: int) -> None:
         if on_progress is not None:
@@ -212,7 +220,10 @@ def render_local(
         timings["assemble"] = time.perf_counter() - t
         report("assemble", 1, 1)
     timings["total"] = time.perf_counter() - started
-    return RenderResult(output, planned, results, workers, results[0].capture_mode, timings)
+    return RenderResult(
+        output, planned, results, workers, results[0].capture_mode, timings,
+        lint=linted.report if linted else None, lint_warnings=linted.warnings if linted else [],
+    )  # fmt: skip
 
 
 def _render_chunks_here(

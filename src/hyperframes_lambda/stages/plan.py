@@ -169,7 +169,8 @@ def _plan(
         )
         media: list[dict[str, Any]] = page.evaluate("window.__hfEngine.media()") or []
         # Named families that fell back, glyphs no font has (once per render, here).
-        warnings.extend(font_report.check_page(page.cdp_call, page.evaluate).warnings())
+        report = font_report.check_page(page.cdp_call, page.evaluate)
+        warnings.extend(report.warnings(font_report.authored_text(project_dir)))
     timings["probe"] = time.perf_counter() - t
     if duration <= 0:
         raise CompositionError(
