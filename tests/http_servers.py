@@ -1,10 +1,12 @@
-"""Tiny real HTTP servers for failure tests: one that counts requests and answers 503."""
+"""Real HTTP servers on 127.0.0.1 for the tests: :func:`loopback_server` runs any handler
+class (one copy of the start/stop dance), :func:`throttling_s3` counts requests and answers
+503."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -12,6 +14,28 @@ SLOW_DOWN = (
     b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>SlowDown</Code>'
     b"<Message>Please reduce your request rate.</Message></Error>"
 )
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that keeps the test output free of access-log lines."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@contextlib.contextmanager
+def loopback_server(
+    handler: Callable[..., BaseHTTPRequestHandler], host: str = "127.0.0.1"
+) -> Iterator[str]:
+    """Serve ``handler`` on ``host`` (a free port) in a thread; yields ``http://host:port``."""
+    server = ThreadingHTTPServer((host, 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host}:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 class _Counter:
@@ -24,7 +48,7 @@ def throttling_s3() -> Iterator[tuple[str, _Counter]]:
     """An 'S3 endpoint' that answers every request 503 SlowDown and counts them."""
     counter = _Counter()
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def _answer(self) -> None:
             counter.requests.append(f"{self.command} {self.path}")
             length = int(self.headers.get("Content-Length") or 0)
@@ -39,14 +63,5 @@ def throttling_s3() -> Iterator[tuple[str, _Counter]]:
 
         do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _answer
 
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}", counter
-    finally:
-        server.shutdown()
-        server.server_close()
+    with loopback_server(Handler) as url:
+        yield url, counter

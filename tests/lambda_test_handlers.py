@@ -1,4 +1,4 @@
-"""Tiny Lambda handlers served by the real awslambdaric in tests/test_runtime_api.py.
+"""Tiny Lambda handlers served by the real awslambdaric in tests/local/test_runtime_api.py.
 
 They live in an importable module (``tests.lambda_test_handlers``) because each runtime
 client is a separate ``python -m awslambdaric <module.function>`` process.

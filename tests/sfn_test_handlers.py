@@ -1,4 +1,4 @@
-"""Lambda handlers for tests/test_state_machine.py that wrap the real one to inject faults.
+"""Lambda handlers for tests/local/test_state_machine.py that wrap the real one to inject faults.
 
 Each runs in an awslambdaric process (``python -m awslambdaric tests.sfn_test_handlers.X``)
 and delegates to :func:`hyperframes_lambda.handler.handler`; only what the name says is

@@ -15,8 +15,8 @@ from hyperframes_lambda import cli, errors
 from hyperframes_lambda.aws.client import RenderClient
 from hyperframes_lambda.aws.history import ExecutionRecord
 
+from .aws.test_aws_client import REGION, create_stack
 from .conftest import EXAMPLES
-from .test_aws_client import REGION, create_stack
 
 CODES = {cls.code for cls in errors.all_error_classes()}
 ERROR_LINE = re.compile(r"^error \[([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)\]: \S")

@@ -48,7 +48,17 @@ def contents(directory: Path) -> list[str]:
 
 
 USAGE_CASES: list[tuple[list[str], str]] = [
-    (["render", "{kp}", "-o", "{tmp}/x.gif"], "-o {tmp}/x.gif: unsupported extension '.gif'"),
+    (["render", "{kp}", "-o", "{tmp}/x.avi"], "-o {tmp}/x.avi: unsupported extension '.avi'"),
+    (["render", "{kp}", "-o", "{tmp}/o.mp4", "--gif-loop", "2"], "--gif-loop applies to gif only"),
+    (["render", "{kp}", "-o", "{tmp}/o.mp4", "--from", "1"], "--from and --to go together"),
+    (["render", "{kp}", "-o", "{tmp}/o.mp4", "--frames", "9-3"], "the last frame is before"),
+    (["render", "{kp}", "-o", "{tmp}/o.mp3", "--muted"], "--muted contradicts the audio-only"),
+    (
+        ["render", "{kp}", "-o", "{tmp}/o.wav", "--audio-bitrate", "96k"],
+        "--audio-bitrate does not apply",
+    ),
+    (["still", "{kp}", "-o", "{tmp}/p.png"], "give the frame: --frame N"),
+    (["still", "{kp}", "-o", "{tmp}/p.bmp", "--frame", "1"], "a still is .png, .jpg or .webp"),
     (["render", "{kp}", "--format", "mp4", "-o", "{tmp}/x.webm"], "--format mp4 does not"),
     (["render", "{kp}", "--format", "mp4", "-o", "{tmp}/x.webm"], "'.webm'"),
     (["render", "{kp}", "--format", "png-sequence", "-o", "{tmp}/o.mp4"], "writes a directory"),
@@ -151,7 +161,7 @@ def test_main_in_process_puts_the_signal_handlers_back(tmp_path: Path) -> None:
 
     before = (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT))
     with pytest.raises(SystemExit) as caught:
-        main(["render", str(KNOWN), "-o", str(tmp_path / "x.gif")])
+        main(["render", str(KNOWN), "-o", str(tmp_path / "x.avi")])
     assert caught.value.code == EXIT_USAGE
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
 

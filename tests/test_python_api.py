@@ -40,9 +40,9 @@ def test_the_package_exports_a_render_function_and_its_types() -> None:
 
 def test_a_bad_output_is_refused_before_any_work(tmp_path: Path) -> None:
     events: list[Progress] = []
-    with pytest.raises(InvalidOutputError, match=r"unsupported extension '\.gif'") as caught:
+    with pytest.raises(InvalidOutputError, match=r"unsupported extension '\.avi'") as caught:
         render(
-            str(COMPOSITIONS / "known-pixels"), str(tmp_path / "x.gif"), on_progress=events.append
+            str(COMPOSITIONS / "known-pixels"), str(tmp_path / "x.avi"), on_progress=events.append
         )
     assert isinstance(caught.value, RenderError) and caught.value.code == "INVALID_OUTPUT"
     with pytest.raises(InvalidOutputError, match="format mp4 does not match output"):

@@ -32,7 +32,7 @@ from ._version import __version__
 from .errors import RenderError
 
 if TYPE_CHECKING:
-    from .api import render
+    from .api import render, still
     from .runner.local_render import RenderOptions, RenderResult
     from .runner.progress import Progress, ProgressCallback
 
@@ -44,10 +44,12 @@ __all__ = [
     "RenderResult",
     "__version__",
     "render",
+    "still",
 ]
 
 _LAZY = {
     "render": ".api",
+    "still": ".api",
     "RenderOptions": ".runner.local_render",
     "RenderResult": ".runner.local_render",
     "Progress": ".runner.progress",

@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
+import re
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
@@ -23,10 +25,10 @@ from .runner.cli_errors import (
     CliParser,
     UsageError,
     chosen_parser,
-    install_interrupt_handlers,
     int_at_least,
     run_guarded,
 )
+from .runner.interrupts import install_interrupt_handlers
 from .timing import FPS_RULE, fps_json, fps_text, parse_fps
 
 if TYPE_CHECKING:
@@ -48,6 +50,33 @@ def _crf(text: str) -> int:
     value = _index(text)
     if value > 51:
         raise argparse.ArgumentTypeError(f"must be 0…51 (got {value})")
+    return value
+
+
+def _frame_span(text: str) -> tuple[int, int]:
+    """``30-89``: frames 30 to 89, inclusive, 0-based."""
+    first, dash, last = text.partition("-")
+    if not dash or not first.strip().isdigit() or not last.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not FIRST-LAST (e.g. 30-89, 0-based)")
+    if int(last) < int(first):
+        raise argparse.ArgumentTypeError(f"{text!r}: the last frame is before the first")
+    return int(first), int(last)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a time >= 0 (seconds)")
+    return value
+
+
+def _gif_loop(text: str) -> int:
+    value = int_at_least(-1)(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"must be -1…65535 (got {value})")
     return value
 
 
@@ -99,7 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("project", type=Path, help="project directory (or its entry .html file)")
     render.add_argument(
         "-o", "--output", type=Path, required=True,
-        help="output: .mp4, .mov, .webm, or a directory for png-sequence",
+        help="output: .mp4, .mov, .webm, .gif, audio only .m4a, .mp3, .wav, "
+        "or a directory for png-sequence",
     )  # fmt: skip
     render.add_argument(
         "--fps", type=_fps, metavar="N|N/D", help=f"{FPS_RULE} (default: data-fps or 30)"
@@ -108,8 +138,33 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--width", type=_positive_even, help="output width (scales the page)")
     render.add_argument("--height", type=_positive_even, help="output height")
     render.add_argument(
-        "--format", choices=("mp4", "mov", "webm", "png-sequence"),
+        "--format", choices=("mp4", "mov", "webm", "png-sequence", "gif", "aac", "mp3", "wav"),
         help="default: from the -o extension (none: png-sequence)",
+    )  # fmt: skip
+    span = render.add_argument_group("part of the composition")
+    span.add_argument(
+        "--frames", type=_frame_span, metavar="FIRST-LAST",
+        help="render only these frames (inclusive, 0-based), e.g. 30-89",
+    )  # fmt: skip
+    span.add_argument(
+        "--from", dest="from_s", type=_seconds, metavar="S", help="or: from S seconds…"
+    )
+    span.add_argument("--to", dest="to_s", type=_seconds, metavar="S", help="…up to S seconds")
+    gif = render.add_argument_group("gif")
+    gif.add_argument(
+        "--every-nth-frame", type=_positive, metavar="K",
+        help="keep every Kth frame (plays at fps/K; gif only)",
+    )  # fmt: skip
+    gif.add_argument(
+        "--gif-loop", type=_gif_loop, metavar="N",
+        help="0 loops forever (default), N repeats N times, -1 plays once",
+    )  # fmt: skip
+    sound = render.add_argument_group("audio")
+    sound.add_argument("--muted", action="store_true", help="no audio stream at all")
+    sound.add_argument("--audio-bitrate", metavar="RATE", help="e.g. 128k (default 192k)")
+    render.add_argument(
+        "--thumbnail-at", type=_seconds, metavar="S",
+        help="also write the frame shown at S seconds as a PNG beside the output (x.mp4 → x.png)",
     )  # fmt: skip
     render.add_argument("--codec", choices=("h264", "h265"))
     render.add_argument("--crf", type=_crf, metavar="0-51")
@@ -137,6 +192,27 @@ def build_parser() -> argparse.ArgumentParser:
         "--pages", type=_positive, help="browsers capturing in parallel (default: 2 on 2+ cores)"
     )
     render.add_argument("--quiet", action="store_true", help="no progress output")
+
+    still = command("still", help="render single frames as .png, .jpg or .webp images")
+    still.add_argument("project", type=Path, help="project directory (or its entry .html file)")
+    still.add_argument(
+        "-o", "--output", type=Path, required=True,
+        help="image: .png, .jpg or .webp (several frames: NAME-<frame>.png, …)",
+    )  # fmt: skip
+    at = still.add_argument_group("which frames (one or more, repeatable)")
+    at.add_argument("--frame", type=_index, action="append", default=[], metavar="N")
+    at.add_argument("--at", type=_seconds, action="append", default=[], metavar="S")
+    still.add_argument(
+        "--quality", type=int_at_least(1), metavar="1-100",
+        help="JPEG (default 90) or WebP (default: lossless) quality",
+    )  # fmt: skip
+    still.add_argument(
+        "--fps", type=_fps, metavar="N|N/D", help="frame rate --at counts in (default: data-fps)"
+    )
+    still.add_argument("--width", type=_positive_even, help="image width (scales the page)")
+    still.add_argument("--height", type=_positive_even, help="image height")
+    still.add_argument("--entry", help="entry HTML file in the project (default index.html)")
+    still.add_argument("--variables", help="JSON object exposed as window.__hfVariables")
 
     lint = command("lint", help="check a composition with HyperFrames' own linter")
     lint.add_argument("project", type=Path, help="project directory (or its entry .html file)")
@@ -194,18 +270,41 @@ def _render_options(args: argparse.Namespace) -> tuple[Path, Path, RenderOptions
         )
     except (CompositionError, InvalidOutputError) as exc:
         raise UsageError(str(exc)) from None
+    if (args.from_s is None) != (args.to_s is None):
+        raise UsageError("--from and --to go together (seconds: --from 1.0 --to 3.0)")
+    if args.frames is not None and args.from_s is not None:
+        raise UsageError("--frames and --from/--to both choose the frames; give one")
+    if args.from_s is not None and args.to_s <= args.from_s:
+        raise UsageError(f"--to {args.to_s:g} must be after --from {args.from_s:g}")
     options = RenderOptions(
         fps=args.fps, width=args.width, height=args.height, quality=args.quality,
         format=output_format, codec=args.codec, crf=args.crf, bitrate=args.bitrate,
         entry_file=entry, variables=variables, dump_frames=args.dump_frames,
         strict_assets=args.strict_assets, strict_lint=args.strict_lint,
         pages=args.pages, chunks=args.chunks, chunk_size=args.chunk_size, workers=args.workers,
+        frame_range=args.frames,
+        time_range=(args.from_s, args.to_s) if args.from_s is not None else None,
+        every_nth_frame=args.every_nth_frame, gif_loop=args.gif_loop, muted=args.muted,
+        audio_bitrate=args.audio_bitrate, thumbnail=args.thumbnail_at,
     )  # fmt: skip
     try:
         options.config()
     except InvalidConfigError as exc:
-        raise UsageError(str(exc).replace("Config.", "--").replace("Config: ", "")) from None
+        raise UsageError(_as_flags(str(exc))) from None
     return project, args.output, options
+
+
+_FLAG_NAMES = {
+    "frameRange": "frames", "everyNthFrame": "every-nth-frame", "gifLoop": "gif-loop",
+    "audioBitrate": "audio-bitrate", "thumbnail": "thumbnail-at", "muted": "muted",
+}  # fmt: skip
+
+
+def _as_flags(message: str) -> str:
+    """A Config error in the command line's words (``Config.gifLoop`` → ``--gif-loop``)."""
+    for field, flag in _FLAG_NAMES.items():
+        message = re.sub(rf"(?:Config\.)?(?<![-\w]){field}\b", f"--{flag}", message)
+    return message.replace("Config.", "--").replace("Config: ", "")
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
@@ -226,6 +325,38 @@ def _cmd_render(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     for line in summary_lines(result):
         print(line)
+    return 0
+
+
+def _cmd_still(args: argparse.Namespace) -> int:
+    from .config import parse_config
+    from .runner.local_render import resolve_project
+    from .runner.output_target import check_writable_parent
+    from .runner.still import render_still_files
+    from .stages.still import still_format
+
+    if not args.frame and not args.at:
+        raise UsageError("give the frame: --frame N (0-based) or --at SECONDS (repeatable)")
+    variables = _json_object("--variables", args.variables)
+    try:
+        project, entry = resolve_project(args.project, args.entry, entry_name="--entry")
+        still_format(args.output, "-o")
+        check_writable_parent(args.output, "-o")
+        config = {
+            "fps": args.fps, "width": args.width, "height": args.height,
+            "entryFile": entry, "variables": variables,
+        }  # fmt: skip
+        parse_config({k: v for k, v in config.items() if v is not None})
+    except (CompositionError, InvalidOutputError, InvalidConfigError) as exc:
+        raise UsageError(_as_flags(str(exc))) from None
+    if args.quality is not None and args.quality > 100:
+        raise UsageError(f"--quality must be 1…100 (got {args.quality})")
+    results = render_still_files(
+        project, args.output, frames=args.frame, times=args.at, quality=args.quality,
+        config={k: v for k, v in config.items() if v is not None},
+    )  # fmt: skip
+    for result in results:
+        print(f"{result.path}: frame {result.frame}, {result.width}x{result.height}")
     return 0
 
 
@@ -252,15 +383,25 @@ def summary_lines(result: RenderResult) -> list[str]:
     """A render's summary in three short lines: what was made, where the time went, and
     what made it (the browser, fonts and ffmpeg builds that decide the pixels)."""
     plan, t = result.plan, result.timings
+    made = (
+        f"made with {plan.browser_build}, font set {plan.font_set}, "
+        f"ffmpeg {plan.ffmpeg_version.split(' Copyright')[0].removeprefix('ffmpeg version ')}"
+    )
+    if result.capture_mode is None:  # audio only: no frame was captured
+        return [
+            f"{result.output}: {result.duration:.3f} s of {plan.format} audio, "
+            f"{_size_text(result.output)}",
+            f"took {t['total']:.1f} s: plan {t['plan']:.1f} s, assemble {t['assemble']:.1f} s",
+            made,
+        ]
     chunks = f"{len(result.chunks)} chunk{'s' if len(result.chunks) != 1 else ''}"
     workers = f"{result.workers} worker{'s' if result.workers != 1 else ''}"
     return [
         f"{result.output}: {result.frames} frames, {plan.width}x{plan.height} at "
-        f"{fps_text(plan.fps)} fps ({result.duration:.2f} s), {_size_text(result.output)}",
+        f"{fps_text(result.fps)} fps ({result.duration:.2f} s), {_size_text(result.output)}",
         f"took {t['total']:.1f} s: plan {t['plan']:.1f} s, frames {t['chunks']:.1f} s "
         f"({result.capture_fps:.0f} fps, {chunks} on {workers}), assemble {t['assemble']:.1f} s",
-        f"made with {plan.browser_build}, font set {plan.font_set}, "
-        f"ffmpeg {plan.ffmpeg_version.split(' Copyright')[0].removeprefix('ffmpeg version ')}",
+        made,
     ]
 
 
@@ -431,6 +572,7 @@ def _cmd_lambda(args: argparse.Namespace) -> int:
 
 RUNNERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "render": _cmd_render,
+    "still": _cmd_still,
     "lint": _cmd_lint,
     "plan": _cmd_plan,
     "render-chunk": _cmd_render_chunk,

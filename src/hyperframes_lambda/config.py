@@ -19,6 +19,11 @@ from .timing import parse_fps
 _BITRATE = re.compile(r"^[1-9][0-9]*(\.[0-9]+)?[kKmM]?$")
 
 RuntimeCap = Literal["lambda", "temporal", "cloud-run-job", "k8s-job", "none"]
+OutputFormat = Literal["mp4", "mov", "webm", "png-sequence", "gif", "aac", "mp3", "wav"]
+# Formats made of frames, and formats made of the soundtrack alone (no browser at all).
+VIDEO_FORMATS: tuple[OutputFormat, ...] = ("mp4", "mov", "webm", "png-sequence", "gif")
+AUDIO_FORMATS: tuple[OutputFormat, ...] = ("aac", "mp3", "wav")
+GIF_WIDTH_WARNING = 1280  # wider GIFs are huge and slow to decode: warn, do not refuse
 
 
 class RenderConfig(BaseModel):
@@ -30,7 +35,7 @@ class RenderConfig(BaseModel):
     fps: Fraction | None = None
     width: int | None = Field(default=None, ge=16, le=7680)
     height: int | None = Field(default=None, ge=16, le=7680)
-    format: Literal["mp4", "mov", "webm", "png-sequence"] = "mp4"
+    format: OutputFormat = "mp4"
     codec: Literal["h264", "h265"] | None = None
     quality: Literal["draft", "standard", "high"] = "standard"
     crf: int | None = Field(default=None, ge=0, le=51)
@@ -43,6 +48,17 @@ class RenderConfig(BaseModel):
     entry_file: str = Field(default="index.html", alias="entryFile", min_length=1)
     # An unreachable remote image fails the plan instead of rendering without it.
     strict_assets: bool = Field(default=False, alias="strictAssets")
+    # [first, last] frame, inclusive and 0-based: only those frames are rendered.
+    frame_range: tuple[int, int] | None = Field(default=None, alias="frameRange")
+    # GIF only: keep every Kth frame (the GIF plays at fps/K), and its loop count.
+    every_nth_frame: int = Field(default=1, ge=1, le=1000, alias="everyNthFrame")
+    # -1 plays once (no loop extension), 0 loops forever, N repeats N times after the first.
+    gif_loop: int = Field(default=0, ge=-1, le=65535, alias="gifLoop")
+    # No audio stream at all, even when the composition has sound.
+    muted: bool = False
+    audio_bitrate: str | None = Field(default=None, alias="audioBitrate")
+    # Seconds: also write a still of the frame shown then (poster.png beside the output).
+    thumbnail: float | None = Field(default=None, ge=0)
 
     @field_validator("fps", mode="before")
     @classmethod
@@ -56,11 +72,22 @@ class RenderConfig(BaseModel):
             raise ValueError("must be even (yuv420p video needs even dimensions)")
         return value
 
-    @field_validator("bitrate")
+    @field_validator("bitrate", "audio_bitrate")
     @classmethod
     def _bitrate_shape(cls, value: str | None) -> str | None:
         if value is not None and not _BITRATE.match(value):
             raise ValueError("must look like 8M, 2500k or 800000")
+        return value
+
+    @field_validator("frame_range")
+    @classmethod
+    def _ordered_range(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None:
+            first, last = value
+            if first < 0:
+                raise ValueError("the first frame must be >= 0")
+            if last < first:
+                raise ValueError(f"the last frame {last} is before the first {first}")
         return value
 
     @field_validator("entry_file")
@@ -78,7 +105,26 @@ class RenderConfig(BaseModel):
             raise ValueError(f"codec applies to mp4 only (format is {self.format})")
         if (self.width is None) != (self.height is None):
             raise ValueError("width and height must be given together")
+        if self.format != "gif":
+            for name, value, default in (
+                ("everyNthFrame", self.every_nth_frame, 1),
+                ("gifLoop", self.gif_loop, 0),
+            ):
+                if value != default:
+                    raise ValueError(f"{name} applies to gif only (format is {self.format})")
+        if self.is_audio_only:
+            if self.muted:
+                raise ValueError(f"muted contradicts the audio-only format {self.format}")
+            if self.thumbnail is not None:
+                raise ValueError(f"thumbnail needs frames; format {self.format} has none")
+        if self.audio_bitrate is not None and (self.muted or self.format in ("gif", "wav")):
+            what = "muted" if self.muted else f"format {self.format}"
+            raise ValueError(f"audioBitrate does not apply: {what} has no compressed audio")
         return self
+
+    @property
+    def is_audio_only(self) -> bool:
+        return self.format in AUDIO_FORMATS
 
     @property
     def video_codec(self) -> Literal["h264", "h265"]:

@@ -139,3 +139,21 @@ def frame_time(index: int, fps: Fraction | int) -> float:
     computed exactly, then rounded once, so it is the same float in every process (for an
     integer rate, exactly Python's ``index / fps``)."""
     return float(Fraction(index) / fps)
+
+
+def frame_at(seconds: float, fps: Fraction | int) -> int:
+    """The frame shown at ``seconds`` (frame ``i`` lasts from ``i/fps`` to ``(i+1)/fps``).
+
+    The seconds are read as the decimal the user wrote (``0.7`` is 7/10, not the float just
+    below it), so ``--at 0.7`` at 30 fps is frame 21."""
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"{seconds!r} is not a time >= 0")
+    return math.floor(Fraction(repr(float(seconds))) * fps)
+
+
+def frames_between(start: float, end: float, fps: Fraction | int) -> tuple[int, int]:
+    """The frames ``[first, last]`` (inclusive) shown from ``start`` up to ``end`` seconds:
+    ``1.0`` to ``3.0`` at 30 fps is 30…89."""
+    first = math.ceil(Fraction(repr(float(start))) * fps)
+    last = math.ceil(Fraction(repr(float(end))) * fps) - 1
+    return first, last

@@ -73,12 +73,30 @@ def add_lambda_commands(subparsers: Any) -> argparse.ArgumentParser:
     render.add_argument("--config", type=_json_object, default={}, help="Config JSON object")
     render.add_argument("--variables", type=_json_object, help="JSON object: window.__hfVariables")
     render.add_argument("--name", help="execution name (default render-<time>-<random>)")
+    _output_options(render)
     render.add_argument("--webhook-url", help="POST a signed JSON here on success and failure")
     render.add_argument("--webhook-secret-arn", help="Secrets Manager secret with the signing key")
     render.add_argument(
         "--webhook-secret", help="signing key in the input (visible in the history; prefer -arn)"
     )
     _wait_options(render)
+
+    still = commands.add_parser(
+        "still", parents=[common], help="render frames as images in one invocation"
+    )
+    still.add_argument("project", type=Path)
+    still.add_argument("--frame", type=_frame_number, action="append", default=[], metavar="N")
+    still.add_argument("--at", type=_seconds, action="append", default=[], metavar="S")
+    still.add_argument(
+        "--image-format", choices=("png", "jpeg", "webp"), default="png", help="default png"
+    )
+    still.add_argument("--quality", type=int, metavar="1-100", help="JPEG/WebP quality")
+    still.add_argument("--config", type=_json_object, default={}, help="Config JSON object")
+    still.add_argument("--name", help="object name under outputs/ (default still-<time>-…)")
+    still.add_argument(
+        "--presign", action="store_true", help="also print a signed HTTPS URL (1 hour)"
+    )
+    still.add_argument("-o", "--output", type=Path, help="also download the image here")
 
     for name, text in (
         ("progress", "status, chunks done/total, errors"),
@@ -103,6 +121,62 @@ def add_lambda_commands(subparsers: Any) -> argparse.ArgumentParser:
     est.add_argument("--ephemeral-mb", type=int, default=10240)
     _emulate_command(commands)
     return group
+
+
+def _frame_number(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a frame number (0-based)")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a time >= 0 (seconds)")
+    return value
+
+
+def _frame_span(text: str) -> list[int]:
+    first, dash, last = text.partition("-")
+    if not dash or not first.isdigit() or not last.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not FIRST-LAST (e.g. 30-89, 0-based)")
+    return [int(first), int(last)]
+
+
+# flag → Config field: each is a shortcut for the same key of --config (which it overrides).
+_CONFIG_FLAGS = {
+    "format": "format", "frames": "frameRange", "muted": "muted",
+    "audio_bitrate": "audioBitrate", "gif_loop": "gifLoop",
+    "every_nth_frame": "everyNthFrame", "thumbnail_at": "thumbnail",
+}  # fmt: skip
+
+
+def _output_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--format", choices=("mp4", "mov", "webm", "png-sequence", "gif", "aac", "mp3", "wav")
+    )
+    parser.add_argument(
+        "--frames", type=_frame_span, metavar="FIRST-LAST", help="only these frames (0-based)"
+    )
+    parser.add_argument("--muted", action="store_true", default=None, help="no audio stream")
+    parser.add_argument("--audio-bitrate", metavar="RATE", help="e.g. 128k")
+    parser.add_argument("--gif-loop", type=int, metavar="N", help="gif: 0 forever, -1 once")
+    parser.add_argument("--every-nth-frame", type=int, metavar="K", help="gif: every Kth frame")
+    parser.add_argument(
+        "--thumbnail-at", type=_seconds, metavar="S", help="also write <output>.png of frame at S"
+    )
+
+
+def _config_with_flags(args: argparse.Namespace) -> dict[str, Any]:
+    config = dict(args.config)
+    for flag, key in _CONFIG_FLAGS.items():
+        value = getattr(args, flag, None)
+        if value is not None:
+            config[key] = value
+    return config
 
 
 def _emulate_command(commands: Any) -> None:
@@ -255,11 +329,35 @@ def _run(args: argparse.Namespace) -> int:
         return 0
     if command == "render":
         job = client.render(
-            args.project, config=args.config, variables=args.variables, name=args.name,
+            args.project, config=_config_with_flags(args), variables=args.variables,
+            name=args.name,
             webhook_url=args.webhook_url, webhook_secret_arn=args.webhook_secret_arn,
             webhook_secret=args.webhook_secret,
         )  # fmt: skip
         return _started(job, args)
+    if command == "still":
+        if not args.frame and not args.at:
+            print("error [INVALID_ARGUMENTS]: give --frame N or --at SECONDS", file=sys.stderr)
+            return 2
+        images = client.still(
+            args.project, frames=args.frame, times=args.at, image_format=args.image_format,
+            quality=args.quality, config=args.config, name=args.name, presign=args.presign,
+        )  # fmt: skip
+        if args.output is not None:
+            stem = args.output.name.removesuffix(args.output.suffix)
+            for image in images:  # several: NAME-<frame>.ext beside -o, as `still` writes
+                target = args.output
+                if len(images) > 1:
+                    target = args.output.with_name(f"{stem}-{image.frame:06d}{args.output.suffix}")
+                client.download(image.uri, target)
+        if args.json:
+            print(json.dumps([image.__dict__ for image in images]))
+        else:
+            for image in images:
+                print(f"{image.uri} (frame {image.frame}, {image.width}x{image.height})")
+                if image.url:
+                    print(image.url)
+        return 0
     if command == "resume":
         return _started(client.resume(args.execution), args)
     if command == "progress":

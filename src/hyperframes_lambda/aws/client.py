@@ -42,7 +42,11 @@ from .stack import AwsTarget, Stack, find_stack
 from .upload import UploadResult, project_archive, upload_archive
 
 FINISHED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
-OUTPUT_SUFFIX = {"mp4": ".mp4", "mov": ".mov", "webm": ".webm", "png-sequence": ".tar.gz"}
+OUTPUT_SUFFIX = {
+    "mp4": ".mp4", "mov": ".mov", "webm": ".webm", "png-sequence": ".tar.gz", "gif": ".gif",
+    "aac": ".m4a", "mp3": ".mp3", "wav": ".wav",
+}  # fmt: skip
+PRESIGN_SECONDS = 3600
 CANCEL_ERROR = "CANCELLED"
 
 
@@ -79,7 +83,7 @@ class RenderSummary:
     def text(self) -> str:
         stages = ", ".join(
             f"{name} {self.stage_seconds[name]:.1f}s"
-            for name in ("Plan", "RenderChunks", "Assemble")
+            for name in ("Plan", "RenderChunks", "Assemble", "AssembleAudioOnly")
             if name in self.stage_seconds
         )
         where = self.output_path or self.output_uri
@@ -89,6 +93,20 @@ class RenderSummary:
             f"(up to ${self.cost.high_usd:.6f}; prices {self.cost.prices.region}, "
             f"read {self.cost.prices.read_on})"
         )
+
+
+@dataclass(frozen=True)
+class StillImage:
+    """One image a ``still`` invocation wrote: its frame, object URI and (with
+    ``presign``) a signed HTTPS URL that fetches it without credentials."""
+
+    frame: int
+    uri: str
+    sha256: str
+    size: int
+    width: int
+    height: int
+    url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +222,61 @@ class RenderClient:
             if webhook_secret:
                 execution_input["WebhookSecret"] = webhook_secret
         return self.start(execution_input, run, upload)
+
+    def still(
+        self,
+        project: str | Path,
+        *,
+        frames: list[int] | None = None,
+        times: list[float] | None = None,
+        image_format: str = "png",
+        quality: int | None = None,
+        config: dict[str, Any] | None = None,
+        name: str | None = None,
+        presign: bool = False,
+    ) -> list[StillImage]:
+        """Frames of ``project`` as images, in one synchronous invocation of the stack's
+        function (its ``still`` action: no Step Functions, no plan in S3). The project is
+        uploaded only if that exact archive is not there yet. Images go to
+        ``s3://BUCKET/outputs/<name>.<ext>`` (several: ``<name>-<frame>.<ext>``)."""
+        config = dict(config or {})
+        upload = self.upload_project(project, str(config.get("entryFile", "index.html")))
+        ext = {"png": ".png", "jpeg": ".jpg", "jpg": ".jpg", "webp": ".webp"}[image_format]
+        run = name or f"still-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+        event: dict[str, Any] = {
+            "Action": "still", "ProjectS3Uri": upload.uri,
+            "OutputS3Uri": f"s3://{self.stack.bucket}/outputs/{run}{ext}",
+            "Frames": list(frames or []), "Times": list(times or []), "Config": config,
+        }  # fmt: skip
+        if quality is not None:
+            event["Quality"] = quality
+        response = self.target.client("lambda").invoke(
+            FunctionName=self.stack.function_arn, Payload=json.dumps(event).encode()
+        )
+        payload = json.loads(response["Payload"].read() or b"null")
+        if response.get("FunctionError") or not isinstance(payload, dict):
+            error = payload if isinstance(payload, dict) else {}
+            error_name = str(error.get("errorType") or "Unhandled")
+            message = str(error.get("errorMessage") or payload)
+            raise RemoteExecutionFailedError(
+                f"the still invocation failed: {error_name}: {message}", error_name, message
+            )
+        images = []
+        for item in payload["Stills"]:
+            bucket, _, key = str(item["S3Uri"]).removeprefix("s3://").partition("/")
+            url = (
+                self.s3.generate_presigned_url(
+                    "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=PRESIGN_SECONDS
+                )
+                if presign
+                else None
+            )
+            images.append(StillImage(
+                frame=int(item["Frame"]), uri=str(item["S3Uri"]), sha256=str(item["Sha256"]),
+                size=int(item["FileSize"]), width=int(item["Width"]), height=int(item["Height"]),
+                url=url,
+            ))  # fmt: skip
+        return images
 
     def start(
         self, execution_input: dict[str, Any], name: str, upload: UploadResult | None = None
@@ -368,7 +441,10 @@ class RenderClient:
         record = self.record(execution_arn)
         output = str(record.input.get("OutputS3Uri", ""))
         return CancelResult(
-            execution_arn, status, "Assemble" in record.entered_states, self._exists(output)
+            execution_arn,
+            status,
+            any(s.startswith("Assemble") for s in record.entered_states),
+            self._exists(output),
         )
 
     def _exists(self, uri: str) -> bool:

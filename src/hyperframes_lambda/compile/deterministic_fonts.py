@@ -28,7 +28,6 @@ shorthand, not scripts.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import re
 import urllib.parse
@@ -40,6 +39,7 @@ from ..cache import write_atomic
 from ..errors import AssetFetchError, AssetIntegrityError, FontFetchUnavailableError
 from ..net import npm_registry
 from ..net.safe_http import is_network_failure
+from .css_text import AtRule, Declaration, import_url, parse_css
 from .html_text import HtmlAttr, HtmlToken, parse_attrs, quote_attr, tokenize_html
 
 DETERMINISTIC_PRIMARY = "Inter"
@@ -257,7 +257,7 @@ def canonical_font(family: str) -> CanonicalFont | None:
     return CANONICAL_FONTS[canonical] if canonical else None
 
 
-# --- CSS reading -----------------------------------------------------------------------
+# --- font-family values (the stylesheets are read by css_text) -------------------------
 
 
 def _family_key(family: str) -> str:
@@ -268,167 +268,6 @@ def _family_key(family: str) -> str:
     if text[-1:] in "\"'":
         text = text[:-1]
     return text.strip().lower()
-
-
-_SIGNIFICANT = re.compile(r"""["'/()\[\]{};:]""")  # the characters the scanners look at
-_STRING_END = {q: re.compile(rf"[{q}\\]") for q in "\"'"}
-
-
-def _skip_literal(css: str, pos: int) -> int:
-    """The index after a string or comment starting at ``pos``; ``pos`` if none starts there."""
-    char = css[pos]
-    if char in "\"'":
-        pattern = _STRING_END[char]
-        i = pos + 1
-        while (found := pattern.search(css, i)) is not None:
-            if found.group() == char:
-                return found.end()
-            i = found.end() + 1  # a backslash escapes the next character
-        return len(css)
-    if css.startswith("/*", pos):
-        end = css.find("*/", pos + 2)
-        return len(css) if end < 0 else end + 2
-    return pos
-
-
-def _find_top_level(css: str, pos: int, end: int, stops: str) -> int:
-    """Index of the first char of ``stops`` in ``css[pos:end]`` outside strings, comments and
-    brackets; ``end`` if there is none."""
-    depth = 0
-    while (found := _SIGNIFICANT.search(css, pos, end)) is not None:
-        pos = found.start()
-        after = _skip_literal(css, pos)
-        if after != pos:
-            pos = after
-            continue
-        char = css[pos]
-        if char in "([":
-            depth += 1
-        elif char in ")]":
-            depth = max(0, depth - 1)
-        elif depth == 0 and char in stops:
-            return pos
-        pos += 1
-    return end
-
-
-def _block_end(css: str, open_brace: int) -> int:
-    """Index of the ``}`` closing the ``{`` at ``open_brace`` (len(css) if unclosed)."""
-    depth = 0
-    pos = open_brace
-    while (found := _SIGNIFICANT.search(css, pos)) is not None:
-        pos = found.start()
-        after = _skip_literal(css, pos)
-        if after != pos:
-            pos = after
-            continue
-        if css[pos] == "{":
-            depth += 1
-        elif css[pos] == "}":
-            depth -= 1
-            if depth == 0:
-                return pos
-        pos += 1
-    return len(css)
-
-
-def _strip_comments(text: str) -> str:
-    if "/*" not in text:
-        return text
-    out: list[str] = []
-    pos = 0
-    while pos < len(text):
-        after = _skip_literal(text, pos)
-        if after == pos:
-            out.append(text[pos])
-            pos += 1
-            continue
-        if text.startswith("/*", pos):
-            out.append(" ")
-        else:
-            out.append(text[pos:after])
-        pos = after
-    return "".join(out)
-
-
-_IMPORTANT = re.compile(r"\s*!\s*important\s*$", re.IGNORECASE)
-_AT_RULE_NAME = re.compile(r"@([\w-]+)")
-
-
-@dataclass(frozen=True)
-class _Decl:
-    prop: str  # as written
-    value: str  # comments removed, trimmed, without !important
-    span: tuple[int, int]  # the value as written (without !important) in the parsed text
-    in_font_face: bool
-    blank: bool  # nothing but whitespace/comments after the colon (and there is something)
-
-
-@dataclass(frozen=True)
-class _AtRule:
-    name: str  # lower case
-    prelude: str  # after the name, up to ``{`` or ``;``
-    span: tuple[int, int]  # the whole rule, in the parsed text
-    top_level: bool
-
-
-@functools.lru_cache(maxsize=256)
-def _parse_css(css: str) -> tuple[tuple[_Decl, ...], tuple[_AtRule, ...]]:
-    """Every declaration (at any nesting depth) and every at-rule of ``css``, in order."""
-    decls: list[_Decl] = []
-    at_rules: list[_AtRule] = []
-
-    def walk(start: int, end: int, in_font_face: bool, top_level: bool) -> None:
-        pos = start
-        while pos < end:
-            while pos < end and (css[pos].isspace() or css.startswith("/*", pos)):
-                pos = _skip_literal(css, pos) if css[pos] == "/" else pos + 1
-            if pos >= end:
-                return
-            stop = _find_top_level(css, pos, end, "{;}")
-            segment = css[pos:stop]
-            at_rule = _AT_RULE_NAME.match(segment)
-            if stop < end and css[stop] == "{":
-                close = min(_block_end(css, stop), end)
-                if at_rule:
-                    name = at_rule.group(1).lower()
-                    at_rules.append(
-                        _AtRule(name, segment[at_rule.end() :], (pos, close + 1), top_level)
-                    )
-                    walk(stop + 1, close, name == "font-face", False)
-                else:
-                    walk(stop + 1, close, False, False)
-                pos = close + 1
-                continue
-            if at_rule:
-                name = at_rule.group(1).lower()
-                at_rules.append(_AtRule(name, segment[at_rule.end() :], (pos, stop), top_level))
-            else:
-                decl = _declaration(css, pos, stop, in_font_face)
-                if decl is not None:
-                    decls.append(decl)
-            pos = stop + 1
-
-    walk(0, len(css), False, True)
-    return tuple(decls), tuple(at_rules)
-
-
-def _declaration(css: str, start: int, stop: int, in_font_face: bool) -> _Decl | None:
-    colon = _find_top_level(css, start, stop, ":")
-    if colon >= stop:
-        return None
-    prop = css[start:colon].strip()
-    if not prop or not re.fullmatch(r"-{0,2}[A-Za-z_][\w-]*|--[\w-]*", prop):
-        return None
-    raw = css[colon + 1 : stop]
-    value_start = colon + 1 + (len(raw) - len(raw.lstrip()))
-    written = raw.strip()
-    important = _IMPORTANT.search(written)
-    if important is not None:
-        written = written[: important.start()]
-    value = _strip_comments(written).strip()
-    blank = not value and bool(raw[: len(raw) - len(raw.lstrip())] + written)
-    return _Decl(prop, value, (value_start, value_start + len(written)), in_font_face, blank)
 
 
 def split_families(value: str) -> list[str]:
@@ -605,8 +444,8 @@ def _read_document(html: str) -> _Document:
     return doc
 
 
-def _inline_declarations(style: str) -> tuple[_Decl, ...]:
-    return _parse_css(style)[0]
+def _inline_declarations(style: str) -> tuple[Declaration, ...]:
+    return parse_css(style)[0]
 
 
 def _custom_properties(html: str, doc: _Document) -> dict[str, str]:
@@ -617,7 +456,7 @@ def _custom_properties(html: str, doc: _Document) -> dict[str, str]:
     for css in sources:
         if "--" not in css:
             continue
-        for decl in _parse_css(css)[0]:
+        for decl in parse_css(css)[0]:
             if decl.prop.startswith("--"):
                 # ``--x: ;`` defines --x as blank (var() takes it, not the fallback);
                 # ``--x:;`` does not.
@@ -644,7 +483,7 @@ def _generic_first_fix(value: str, custom: dict[str, str]) -> str | None:
 
 def _fix_css(css: str, custom: dict[str, str]) -> str:
     edits: list[tuple[tuple[int, int], str]] = []
-    for decl in _parse_css(css)[0]:
+    for decl in parse_css(css)[0]:
         is_family = decl.prop.lower() == "font-family" and not decl.in_font_face
         if not (is_family or decl.prop.startswith("--")):
             continue
@@ -708,7 +547,7 @@ def _family_declarations(html: str, doc: _Document) -> Iterator[str]:
     for block in doc.styles:
         css = html[block.content[0] : block.content[1]]
         if "font-family" in css.lower():
-            for decl in _parse_css(css)[0]:
+            for decl in parse_css(css)[0]:
                 if decl.prop.lower() == "font-family" and not decl.in_font_face:
                     yield decl.value
     for attr in doc.style_attrs:
@@ -879,14 +718,6 @@ def _unconditional(attrs: list[HtmlAttr]) -> bool:
     )
 
 
-def _import_url(prelude: str) -> str | None:
-    text = prelude.strip()
-    match = re.match(r"""url\(\s*(["']?)([^"')]*)\1\s*\)|(["'])(.*?)\3""", text, re.IGNORECASE)
-    if match is None or text[match.end() :].strip().lower() not in ("", "all"):
-        return None
-    return match.group(2) if match.group(2) is not None else match.group(4)
-
-
 def _declared_families(html: str, doc: _Document) -> dict[str, _DeclaredFamily]:
     """Families the document's own stylesheets declare: top-level @font-face rules and
     Google Fonts stylesheets (``<link>`` or ``@import``), keyed lower case."""
@@ -904,12 +735,12 @@ def _declared_families(html: str, doc: _Document) -> dict[str, _DeclaredFamily]:
         if not _unconditional(block.attrs):
             continue
         css = html[block.content[0] : block.content[1]]
-        decls, at_rules = _parse_css(css)
+        decls, at_rules = parse_css(css)
         for rule in at_rules:
             if not rule.top_level:
                 continue
             if rule.name == "import":
-                url = _import_url(rule.prelude)
+                url = import_url(rule.prelude)
                 for family in _google_families(url or ""):
                     add(family)
             elif rule.name == "font-face":
@@ -929,7 +760,7 @@ def _declared_families(html: str, doc: _Document) -> dict[str, _DeclaredFamily]:
     return declared
 
 
-def _rename_font_face(css: str, rule: _AtRule, family_decls: list[_Decl]) -> str:
+def _rename_font_face(css: str, rule: AtRule, family_decls: list[Declaration]) -> str:
     """The rule's text with a placeholder where its font-family values are."""
     start, end = rule.span
     edits = [((d.span[0] - start, d.span[1] - start), _FAMILY_PLACEHOLDER) for d in family_decls]

@@ -36,6 +36,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import CompositionError
+from .css_text import (
+    AT_RULE_NAME,
+    IMPORT_STRING,
+    URL_FUNCTION,
+    block_end,
+    find_top_level,
+    skip_space_and_comments,
+    split_top_level,
+)
 from .html_text import (
     HtmlAttr,
     HtmlToken,
@@ -97,10 +106,6 @@ def _rebase_srcset(value: str, from_dir: str, to_dir: str) -> str:
     return ",".join(candidates)
 
 
-_CSS_URL = re.compile(r"""(url\(\s*)(?:"([^"]*)"|'([^']*)'|([^)'"\s]*))(\s*\))""", re.IGNORECASE)
-_CSS_IMPORT_STRING = re.compile(r"""(@import\s+)(["'])([^"']*)\2""", re.IGNORECASE)
-
-
 def rebase_css_urls(css: str, from_dir: str, to_dir: str) -> str:
     """Rebase every relative ``url()`` and ``@import "…"`` of ``css``."""
     if from_dir == to_dir:
@@ -118,7 +123,7 @@ def rebase_css_urls(css: str, from_dir: str, to_dir: str) -> str:
         rebased = rebase_url(match.group(3), from_dir, to_dir)
         return f"{match.group(1)}{match.group(2)}{rebased}{match.group(2)}"
 
-    return _CSS_IMPORT_STRING.sub(import_, _CSS_URL.sub(url, css))
+    return IMPORT_STRING.sub(import_, URL_FUNCTION.sub(url, css))
 
 
 # --- CSS scoping ---------------------------------------------------------------------
@@ -137,69 +142,6 @@ def host_selector(composition_id: str) -> str:
     """The attribute selector matching the host of ``composition_id``."""
     escaped = composition_id.replace("\\", "\\\\").replace('"', '\\"')
     return f'[{ID_ATTR}="{escaped}"]'
-
-
-def _skip_string_or_comment(css: str, pos: int) -> int:
-    """If a string or comment starts at ``pos``, the index after it; else ``pos``."""
-    char = css[pos]
-    if char in "\"'":
-        i = pos + 1
-        while i < len(css) and css[i] != char:
-            i += 2 if css[i] == "\\" else 1
-        return min(i + 1, len(css))
-    if css.startswith("/*", pos):
-        end = css.find("*/", pos + 2)
-        return len(css) if end < 0 else end + 2
-    return pos
-
-
-def _scan(css: str, pos: int, stops: str) -> int:
-    """Index of the first char of ``stops`` outside strings, comments, () and []."""
-    depth = 0
-    i = pos
-    while i < len(css):
-        after = _skip_string_or_comment(css, i)
-        if after != i:
-            i = after
-            continue
-        char = css[i]
-        if char in "([":
-            depth += 1
-        elif char in ")]":
-            depth = max(0, depth - 1)
-        elif depth == 0 and char in stops:
-            return i
-        i += 1
-    return len(css)
-
-
-def _matching_brace(css: str, open_index: int) -> int:
-    depth = 0
-    i = open_index
-    while i < len(css):
-        after = _skip_string_or_comment(css, i)
-        if after != i:
-            i = after
-            continue
-        if css[i] == "{":
-            depth += 1
-        elif css[i] == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return len(css)
-
-
-def _skip_space_and_comments(css: str, pos: int) -> int:
-    while pos < len(css):
-        if css[pos].isspace():
-            pos += 1
-        elif css.startswith("/*", pos):
-            pos = _skip_string_or_comment(css, pos)
-        else:
-            break
-    return pos
 
 
 @dataclass(frozen=True)
@@ -239,20 +181,9 @@ def _scope_selector(selector: str, scope: _Scope) -> str:
     return f"{scope.host} {selector}"
 
 
-def _split_top_level(text: str, separator: str) -> list[str]:
-    parts: list[str] = []
-    start = 0
-    while True:
-        stop = _scan(text, start, separator)
-        parts.append(text[start:stop])
-        if stop >= len(text):
-            return parts
-        start = stop + 1
-
-
 def _scope_selector_list(prelude: str, scope: _Scope) -> str:
     scoped = []
-    for part in _split_top_level(prelude, ","):
+    for part in split_top_level(prelude, ","):
         core = part.strip()
         lead = part[: len(part) - len(part.lstrip())]
         trail = part[len(part.rstrip()) :]
@@ -264,12 +195,12 @@ def _scope_block(css: str, scope: _Scope) -> str:
     out: list[str] = []
     pos = 0
     while pos < len(css):
-        start = _skip_space_and_comments(css, pos)
+        start = skip_space_and_comments(css, pos)
         out.append(css[pos:start])
         pos = start
         if pos >= len(css):
             break
-        stop = _scan(css, pos, "{;}")
+        stop = find_top_level(css, pos, "{;}")
         if stop >= len(css) or css[stop] in ";}":
             # A statement (@import, @charset, @layer a, b;), a stray "}" or trailing junk.
             end = min(stop + 1, len(css))
@@ -277,11 +208,11 @@ def _scope_block(css: str, scope: _Scope) -> str:
             pos = end
             continue
         prelude = css[pos:stop]
-        close = _matching_brace(css, stop)
+        close = block_end(css, stop)
         body = css[stop + 1 : close]
         tail = "}" if close < len(css) else ""
         if prelude.startswith("@"):
-            name = re.match(r"@([\w-]+)", prelude)
+            name = AT_RULE_NAME.match(prelude)
             if name and name.group(1).lower() in _NESTING_AT_RULES:
                 out.append(prelude + "{" + _scope_block(body, scope) + tail)
             else:

@@ -42,19 +42,25 @@ from ..errors import (
     StoredObjectCorruptError,
 )
 from ..runner.local_render import default_page_count
+from ..runner.still import STILL_PLAN, still_paths
 from ..stages.assemble import assemble
 from ..stages.chunk_tag import read_tag
-from ..stages.plan import AUDIO_FILE, PlanResult, plan
+from ..stages.plan import PlanResult, plan
 from ..stages.plan_archive import extract_archive, extract_plan_archive
-from ..stages.render_chunk import CHUNK_EXTENSIONS, render_chunk
-from ..timing import fps_json
+from ..stages.render_chunk import CHUNK_EXTENSIONS, read_plan_document, render_chunk
+from ..stages.still import StillRequest, render_stills, still_format
+from ..timing import fps_json, frame_at
 from .events import (
+    AnyEvent,
     AssembleEvent,
     AssembleResultPayload,
     PlanEvent,
     PlanResultPayload,
     RenderChunkEvent,
     RenderChunkResultPayload,
+    StillEvent,
+    StillImage,
+    StillResultPayload,
     parse_event,
 )
 from .storage import SHA256_METADATA, Storage, check_allowed, join_uri
@@ -62,6 +68,8 @@ from .work_dirs import new_work_dir, release_work_dir, sweep_stale
 
 SERVICE = "hyperframes-render"
 PLAN_ARCHIVE = "plan.tar.gz"
+# What a still takes from its Config (the picture); the rest is about encoding a video.
+STILL_CONFIG_KEYS = ("fps", "width", "height", "variables", "entryFile", "strictAssets")
 META_PLAN_HASH = "plan-hash"
 META_FRAMES = "frames"
 META_CAPTURE_MODE = "capture-mode"
@@ -223,7 +231,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     keys: dict[str, Any] = {"action": parsed.Action}
     if isinstance(parsed, RenderChunkEvent):
         keys["chunk_index"] = parsed.ChunkIndex
-    if not isinstance(parsed, PlanEvent):
+    if not isinstance(parsed, PlanEvent | StillEvent):
         keys["plan_hash"] = parsed.PlanHash
     try:
         work = new_work_dir(Path(work_root()))
@@ -257,9 +265,11 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.remove_keys(list(keys))
 
 
-def _uris(event: PlanEvent | RenderChunkEvent | AssembleEvent) -> list[str | None]:
+def _uris(event: AnyEvent) -> list[str | None]:
     if isinstance(event, PlanEvent):
         return [event.ProjectS3Uri, event.PlanOutputS3Prefix]
+    if isinstance(event, StillEvent):
+        return [event.ProjectS3Uri, event.OutputS3Uri]
     if isinstance(event, RenderChunkEvent):
         return [event.PlanS3Uri, event.ChunkOutputS3Prefix]
     return [event.PlanS3Uri, event.AudioS3Uri, event.OutputS3Uri, *event.ChunkS3Uris]
@@ -282,14 +292,20 @@ def _project_root(extracted: Path, entry_file: str) -> Path:
     return extracted  # read_composition will name the missing entry file
 
 
-def _plan_project(event: PlanEvent, project: Path, work: Path) -> PlanResult:
+def _plan_project(
+    event: PlanEvent | StillEvent, project: Path, work: Path, *, archive: bool = True
+) -> PlanResult:
     """``plan`` with the failures a composition's content can cause deterministically (a
     malformed URL, absurd numbers, nesting too deep for the browser's DOM transfer, a path
     too long to copy) reported as ``INVALID_COMPOSITION`` naming the entry file, not as a
     retryable or raw error."""
     entry = event.config.entry_file
+    config: Any = event.config
+    if isinstance(event, StillEvent):
+        given = event.config.model_dump(by_alias=True, exclude_unset=True)
+        config = {**{k: v for k, v in given.items() if k in STILL_CONFIG_KEYS}, **STILL_PLAN}
     try:
-        return plan(project, event.config, work / "plan", work / PLAN_ARCHIVE)
+        return plan(project, config, work / "plan", work / PLAN_ARCHIVE if archive else None)
     except shutil.Error as exc:  # copytree gathers per-file failures (a path too long)
         failures = exc.args[0] if exc.args else None
         why = failures[0][-1] if isinstance(failures, list) and failures else exc
@@ -318,7 +334,7 @@ def _plan(event: PlanEvent, work: Path) -> dict[str, Any]:
     storage().upload(work / PLAN_ARCHIVE, plan_uri, {META_PLAN_HASH: result.plan_hash})
     audio_uri = None
     if result.audio_path is not None:
-        audio_uri = join_uri(event.PlanOutputS3Prefix, AUDIO_FILE)
+        audio_uri = join_uri(event.PlanOutputS3Prefix, result.audio_path.name)
         storage().upload(result.audio_path, audio_uri, {META_PLAN_HASH: result.plan_hash})
     metrics.add_metric(name="PlannedFrames", unit=MetricUnit.Count, value=result.total_frames)
     return PlanResultPayload(
@@ -414,7 +430,7 @@ def _assemble(event: AssembleEvent, work: Path) -> dict[str, Any]:
             f"{len(event.ChunkS3Uris)} ChunkS3Uris"
         )
     plan_dir = _fetch_plan(event.PlanS3Uri, work)
-    ext = CHUNK_EXTENSIONS[event.Format]
+    ext = CHUNK_EXTENSIONS.get(event.Format, "")  # none for an audio-only output
 
     def fetch_chunk(index: int, uri: str) -> Path:
         try:
@@ -422,7 +438,7 @@ def _assemble(event: AssembleEvent, work: Path) -> dict[str, Any]:
         except StorageObjectNotFoundError:
             raise ChunkMissingError(f"chunk {index} is missing: {uri}") from None
 
-    chunks = _parallel(event.ChunkS3Uris, fetch_chunk)
+    chunks = _parallel(event.ChunkS3Uris, fetch_chunk) if event.ChunkS3Uris else []
     out = work / ("output" if event.Format == "png-sequence" else f"output.{event.Format}")
     result = assemble(
         plan_dir, chunks, out, expected_hashes=event.ChunkSha256s,
@@ -431,16 +447,65 @@ def _assemble(event: AssembleEvent, work: Path) -> dict[str, Any]:
     upload = out
     if event.Format == "png-sequence":  # one object: the frames (and audio) as a tar.gz
         upload = Path(shutil.make_archive(str(work / "output-sequence"), "gztar", out))
+    thumbnail_uri = None
+    thumbnail_frame = read_plan_document(plan_dir).get("thumbnailFrame")
+    if thumbnail_frame is not None:  # Config.thumbnail: rendered before the output lands
+        thumbnail = work / "thumbnail.png"
+        render_stills(plan_dir, [StillRequest(int(thumbnail_frame), thumbnail)],
+                      expected_hash=event.PlanHash, browser_pool=_browser_pool())  # fmt: skip
+        thumbnail_uri = thumbnail_uri_for(event.OutputS3Uri)
     digest = storage().upload(upload, event.OutputS3Uri)
+    if thumbnail_uri is not None:
+        storage().upload(work / "thumbnail.png", thumbnail_uri, {META_PLAN_HASH: event.PlanHash})
     metrics.add_metric(name="AssembledFrames", unit=MetricUnit.Count, value=result.frames)
     return AssembleResultPayload(
         OutputS3Uri=event.OutputS3Uri, FramesEncoded=result.frames,
         FileSize=upload.stat().st_size, Sha256=digest, DurationMs=0,
+        ThumbnailS3Uri=thumbnail_uri,
     ).model_dump()  # fmt: skip
+
+
+def thumbnail_uri_for(output_uri: str) -> str:
+    """A render's thumbnail beside its output: ``…/promo.mp4`` → ``…/promo.png``
+    (``…/frames.tar.gz`` → ``…/frames.png``)."""
+    head, _, name = output_uri.rpartition("/")
+    for suffix in (".tar.gz", ".mp4", ".mov", ".webm", ".gif"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+            break
+    return f"{head}/{name}.png"
+
+
+def _still(event: StillEvent, work: Path) -> dict[str, Any]:
+    """Plan the project here (no plan upload) and capture only the frames asked for."""
+    image_format = still_format(Path(event.OutputS3Uri.rpartition("/")[2]), "OutputS3Uri")
+    archive = storage().download(event.ProjectS3Uri, work / "project.tar.gz")
+    project = _project_root(extract_archive(archive, work / "project"), event.config.entry_file)
+    planned = _plan_project(event, project, work, archive=False)
+    wanted = [*event.Frames, *(frame_at(t, planned.fps) for t in event.Times)]
+    frames = list(dict.fromkeys(wanted))
+    names = still_paths(Path(event.OutputS3Uri.rpartition("/")[2]), frames)
+    head = event.OutputS3Uri.rpartition("/")[0]
+    requests = [
+        StillRequest(frame, work / "stills" / name.name, image_format, event.Quality)
+        for frame, name in zip(frames, names, strict=True)
+    ]
+    results = render_stills(planned.plan_dir, requests, browser_pool=_browser_pool())
+    images = []
+    for result in results:
+        uri = f"{head}/{result.path.name}"
+        storage().upload(result.path, uri, {META_PLAN_HASH: planned.plan_hash})
+        images.append(StillImage(
+            Frame=result.frame, S3Uri=uri, Sha256=result.sha256, FileSize=result.size,
+            Width=result.width, Height=result.height,
+        ))  # fmt: skip
+    metrics.add_metric(name="StillsRendered", unit=MetricUnit.Count, value=len(images))
+    return StillResultPayload(Stills=images, PlanHash=planned.plan_hash, DurationMs=0).model_dump()
 
 
 _ACTIONS: dict[str, Callable[[Any, Path], dict[str, Any]]] = {
     "plan": _plan,
     "renderChunk": _render_chunk,
     "assemble": _assemble,
+    "still": _still,
 }

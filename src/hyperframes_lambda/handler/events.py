@@ -11,12 +11,23 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from ..config import RenderConfig, describe_validation_error
+from ..config import AUDIO_FORMATS, OutputFormat, RenderConfig, describe_validation_error
 from ..errors import InvalidEventError
 
-ACTIONS = ("plan", "renderChunk", "assemble")
+ACTIONS = ("plan", "renderChunk", "assemble", "still")
+STILL_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 ENVELOPE_KEYS = ("Payload", "Input")
 MAX_ENVELOPE_DEPTH = 4
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -43,7 +54,6 @@ def _sha256(value: str) -> str:
 
 StorageUri = Annotated[str, AfterValidator(_storage_uri)]
 Sha256 = Annotated[str, AfterValidator(_sha256)]
-OutputFormat = Literal["mp4", "mov", "webm", "png-sequence"]
 
 
 class _Event(BaseModel):
@@ -72,15 +82,47 @@ class AssembleEvent(_Event):
     Action: Literal["assemble"]
     PlanS3Uri: StorageUri
     PlanHash: Sha256
-    ChunkS3Uris: list[StorageUri] = Field(min_length=1)
+    Format: OutputFormat  # before ChunkS3Uris: its check reads it
+    # Empty only for an audio-only output (aac, mp3, wav): its plan holds the output.
+    ChunkS3Uris: list[StorageUri] = Field(default_factory=list)
     ChunkSha256s: list[Sha256] | None = None
     AudioS3Uri: StorageUri | None = None
     OutputS3Uri: StorageUri
-    Format: OutputFormat
+
+    @field_validator("ChunkS3Uris")
+    @classmethod
+    def _chunks_unless_audio_only(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        output_format = info.data.get("Format")
+        if not value and output_format is not None and output_format not in AUDIO_FORMATS:
+            raise ValueError(f"a {output_format} output needs at least one chunk")
+        return value
 
 
-LambdaEvent = Annotated[PlanEvent | RenderChunkEvent | AssembleEvent, Field(discriminator="Action")]
-_EVENT_ADAPTER: TypeAdapter[PlanEvent | RenderChunkEvent | AssembleEvent] = TypeAdapter(LambdaEvent)
+class StillEvent(_Event):
+    """Frames of a project as images, in one synchronous invocation (no Step Functions):
+    ``Frames`` (0-based) and ``Times`` (seconds); one frame goes to ``OutputS3Uri``, several
+    to ``<name>-<frame>.<ext>`` beside it."""
+
+    Action: Literal["still"]
+    ProjectS3Uri: StorageUri
+    OutputS3Uri: StorageUri
+    Frames: list[Annotated[int, Field(ge=0)]] = Field(default_factory=list)
+    Times: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(default_factory=list)
+    Quality: int | None = Field(default=None, ge=1, le=100)
+    config: RenderConfig = Field(default_factory=RenderConfig, alias="Config")
+
+    @model_validator(mode="after")
+    def _what_and_where(self) -> StillEvent:
+        if not self.Frames and not self.Times:
+            raise ValueError("Frames or Times: name at least one frame")
+        if not self.OutputS3Uri.lower().endswith(STILL_SUFFIXES):
+            raise ValueError(f"OutputS3Uri: a still is .png, .jpg or .webp ({self.OutputS3Uri})")
+        return self
+
+
+AnyEvent = PlanEvent | RenderChunkEvent | AssembleEvent | StillEvent
+LambdaEvent = Annotated[AnyEvent, Field(discriminator="Action")]
+_EVENT_ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(LambdaEvent)
 
 
 class PlanResultPayload(BaseModel):
@@ -121,6 +163,22 @@ class AssembleResultPayload(BaseModel):
     FileSize: int
     Sha256: str
     DurationMs: int
+    ThumbnailS3Uri: str | None = None  # Config.thumbnail: the PNG beside the output
+
+
+class StillImage(BaseModel):
+    Frame: int
+    S3Uri: str
+    Sha256: str
+    FileSize: int
+    Width: int
+    Height: int
+
+
+class StillResultPayload(BaseModel):
+    Stills: list[StillImage]
+    PlanHash: str
+    DurationMs: int
 
 
 def unwrap_envelopes(event: Any) -> Any:
@@ -135,14 +193,14 @@ def unwrap_envelopes(event: Any) -> Any:
     return event
 
 
-def parse_event(raw: Any) -> PlanEvent | RenderChunkEvent | AssembleEvent:
+def parse_event(raw: Any) -> AnyEvent:
     """Validate an invocation payload or raise ``INVALID_EVENT`` naming the field."""
     event = unwrap_envelopes(raw)
     if not isinstance(event, dict):
         raise InvalidEventError(f"the event must be a JSON object, got {type(event).__name__}")
     if "Action" not in event:
         raise InvalidEventError(
-            "event.Action is missing: expected one of plan, renderChunk, assemble"
+            "event.Action is missing: expected one of plan, renderChunk, assemble, still"
         )
     if event["Action"] not in ACTIONS:
         raise InvalidEventError(

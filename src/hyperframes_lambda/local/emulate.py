@@ -54,7 +54,7 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_CONCURRENCY = 2
 # moto accepts any credentials; these only have to be present.
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
-# sam/template.yaml's function (tests/test_emulate.py checks these against it).
+# sam/template.yaml's function (tests/local/test_emulate.py checks these against it).
 HANDLER = "hyperframes_lambda.handler.handler"
 RUNTIME = "python3.12"
 MEMORY_MB = 10240  # LambdaMemoryMb's default

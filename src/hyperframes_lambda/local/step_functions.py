@@ -41,17 +41,17 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from ..errors import terminal_codes
+from ..config import AUDIO_FORMATS
+from ..errors import InvalidOutputError, terminal_codes
 from ..handler.storage import Storage, join_uri
-from ..runner.cli_errors import (
-    EXIT_FAILED,
-    CliParser,
+from ..runner.cli_errors import EXIT_FAILED, CliParser, int_at_least
+from ..runner.interrupts import (
     install_interrupt_handlers,
     install_worker_interrupt_handlers,
-    int_at_least,
     stop_pool_workers,
     worker_task,
 )
+from ..runner.output_target import resolve_output
 from ..timing import fps_text, frames_duration, parse_fps
 
 Invocation = dict[str, Any]
@@ -98,7 +98,7 @@ class RunSummary:
 
 
 @dataclass(frozen=True)
-class _LocalContext:
+class LocalContext:
     """The attributes of a Lambda context object the handler and powertools read."""
 
     aws_request_id: str
@@ -118,7 +118,7 @@ def invoke_in_process(event: Invocation) -> Invocation:
     """Call the real handler; report errors the way the Lambda runtime does."""
     from ..handler.dispatch import handler
 
-    context = _LocalContext(aws_request_id=str(uuid.uuid4()), deadline=time.time() + 900)
+    context = LocalContext(aws_request_id=str(uuid.uuid4()), deadline=time.time() + 900)
     try:
         with worker_task():  # a SIGTERM from the runner interrupts the invocation cleanly
             return {"ok": handler(event, context)}
@@ -218,7 +218,7 @@ class LocalRunner:
             f"{planned['Width']}x{planned['Height']} {planned['Format']}, {count} chunks, "
             f"plan {planned['PlanHash'][:12]}…"
         )
-        if count == 0:
+        if count == 0 and planned["Format"] not in AUDIO_FORMATS:  # audio only: no chunks
             raise InvocationFailed("plan", "States.NoChunks", "the plan has no chunks")
         chunk_stats = summary.stages.setdefault("renderChunk", StageStats())
         t = time.perf_counter()
@@ -308,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(parser, args)
     except KeyboardInterrupt as exc:
-        from ..runner.cli_errors import Terminated, exit_code_for
+        from ..runner.cli_errors import exit_code_for
+        from ..runner.interrupts import Terminated
 
         print("terminated" if isinstance(exc, Terminated) else "interrupted", file=sys.stderr)
         return exit_code_for(exc)
@@ -326,6 +327,11 @@ def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     config.setdefault("maxParallelChunks", max(args.parallel, 1) if not args.chunk_size else 256)
     if args.s3_endpoint_url and not args.bucket:
         parser.error("--s3-endpoint-url needs --bucket")
+    if isinstance(config, dict) and "format" not in config:  # as `render`: from -o's extension
+        try:
+            config["format"] = resolve_output(args.output, None, output_name="-o")
+        except InvalidOutputError as exc:
+            parser.error(str(exc))
 
     output = args.output.resolve()
     with tempfile.TemporaryDirectory(prefix="hf-local-") as scratch_name:

@@ -17,7 +17,7 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from ..errors import EncodeError
 from ..media.ffmpeg import ffmpeg_exe
@@ -28,6 +28,13 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
 AAC_BITRATE = "192k"
+AudioCodec = Literal["aac", "mp3", "wav"]
+# What each codec is written as: ffmpeg encoder, and whether a bitrate applies.
+_CODEC_ARGS: dict[str, list[str]] = {
+    "aac": ["-c:a", "aac"],
+    "mp3": ["-c:a", "libmp3lame"],
+    "wav": ["-c:a", "pcm_s16le"],
+}
 _ALOOP_MAX_SAMPLES = 2**31 - 1
 _BITEXACT = ["-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact"]
 
@@ -57,12 +64,23 @@ class AudioTrack:
 
 
 def mix_audio(
-    tracks: Sequence[AudioTrack], total_seconds: float, out: Path, sample_rate: int = 48000
+    tracks: Sequence[AudioTrack],
+    total_seconds: float,
+    out: Path,
+    sample_rate: int = 48000,
+    *,
+    window: tuple[int, int] | None = None,
+    codec: AudioCodec = "aac",
+    bitrate: str | None = None,
 ) -> bool:
-    """Mix ``tracks`` into exactly ``total_seconds`` of stereo AAC at ``out`` (.m4a).
+    """Mix ``tracks`` into exactly ``total_seconds`` of stereo audio at ``out`` (AAC in
+    .m4a by default; ``codec`` mp3 or wav for an audio-only output).
 
-    Returns False, writing nothing, when no track has an audio stream (SPEC §8: no audio
-    elements, no audio stream). Non-media sources raise NotMediaPayloadError.
+    ``window`` (first sample, sample count) keeps only that span of the mix, cut in the
+    filter graph before the one encode, so a frame range's soundtrack is the full mix's
+    samples exactly. Returns False, writing nothing, when no track has an audio stream
+    (SPEC §8: no audio elements, no audio stream). Non-media sources raise
+    NotMediaPayloadError.
     """
     if total_seconds <= 0:
         raise ValueError(f"total_seconds must be > 0, got {total_seconds}")
@@ -70,6 +88,13 @@ def mix_audio(
     if not audible:
         return False
     total_samples = round(total_seconds * sample_rate)
+    first, count = window if window is not None else (0, total_samples)
+    cut = (
+        f"atrim=start_sample={first}:end_sample={first + count},asetpts=N/SR/TB,"
+        if window is not None
+        else ""
+    )
+    total_samples = max(total_samples, first + count)
     inputs: list[str] = []
     chains: list[str] = []
     for track, streams in audible:
@@ -85,10 +110,13 @@ def mix_audio(
     labels = "".join(f"[t{i}]" for i in range(len(chains)))
     mixer = f"amix=inputs={len(chains)}:normalize=0:duration=longest," if len(chains) > 1 else ""
     chains.append(
-        f"{labels}{mixer}apad=whole_len={total_samples},atrim=end_sample={total_samples},"
+        f"{labels}{mixer}apad=whole_len={total_samples},atrim=end_sample={total_samples},{cut}"
         f"aformat=sample_fmts=fltp:sample_rates={sample_rate}:channel_layouts=stereo[mix]"
     )
-    _encode(inputs, ";".join(chains), out, sample_rate)
+    encoder = [*_CODEC_ARGS[codec]]
+    if codec != "wav":
+        encoder += ["-b:a", bitrate or AAC_BITRATE]
+    _encode(inputs, ";".join(chains), out, sample_rate, encoder)
     return True
 
 
@@ -157,7 +185,7 @@ def atempo_factors(rate: float) -> list[float]:
     return factors
 
 
-def _encode(inputs: list[str], graph: str, out: Path, sample_rate: int) -> None:
+def _encode(inputs: list[str], graph: str, out: Path, sample_rate: int, encoder: list[str]) -> None:
     """Run the graph once into a temp file beside ``out``; rename it into place on success."""
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=out.suffix, dir=out.parent)
@@ -167,7 +195,7 @@ def _encode(inputs: list[str], graph: str, out: Path, sample_rate: int) -> None:
         result = subprocess.run(
             [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y",
              *inputs, "-filter_complex", graph, "-map", "[mix]",
-             "-c:a", "aac", "-b:a", AAC_BITRATE, "-ar", str(sample_rate), "-ac", "2",
+             *encoder, "-ar", str(sample_rate), "-ac", "2",
              *_BITEXACT, str(tmp)],
             capture_output=True, text=True, errors="replace", check=False,
         )  # fmt: skip

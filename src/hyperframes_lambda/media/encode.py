@@ -19,11 +19,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
+from ..config import AUDIO_FORMATS, OutputFormat
 from ..errors import EncodeError
 from ..media.ffmpeg import ffmpeg_exe
 from ..timing import fps_json, fps_text, parse_fps
 
-OutputFormat = Literal["mp4", "mov", "webm", "png-sequence"]
 Codec = Literal["h264", "h265"]
 Quality = Literal["draft", "standard", "high"]
 
@@ -61,6 +61,11 @@ class EncoderSettings:
     quality: Quality = "standard"
     crf: int | None = None
     bitrate: str | None = None
+    # Added later: written to encoder.json only when not the default, so the plans (and
+    # plan hashes) of renders that do not use them are what they always were.
+    frame_step: int = 1  # GIF: every Kth frame, played at fps / K
+    gif_loop: int = 0
+    audio_bitrate: str | None = None
 
     @property
     def preset(self) -> QualityPreset:
@@ -72,17 +77,34 @@ class EncoderSettings:
 
     @property
     def capture_format(self) -> Literal["jpeg", "png"]:
-        return "png" if self.needs_alpha else self.preset.capture_format
+        # A GIF's palette is built from the frames: lossless capture, no JPEG noise in it.
+        if self.needs_alpha or self.format == "gif":
+            return "png"
+        return self.preset.capture_format
+
+    @property
+    def output_fps(self) -> Fraction:
+        """The rate of the output's frames (a GIF of every Kth frame plays at fps / K)."""
+        return self.fps / self.frame_step
+
+    @property
+    def is_audio_only(self) -> bool:
+        return self.format in AUDIO_FORMATS
 
     def to_json(self) -> dict[str, Any]:
         """``meta/encoder.json``: fps an int when whole (as it always was), else ``"N/D"``."""
-        return {**asdict(self), "fps": fps_json(self.fps)}
+        data = {**asdict(self), "fps": fps_json(self.fps)}
+        for name, default in _LATER_DEFAULTS.items():
+            if data[name] == default:
+                del data[name]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> EncoderSettings:
         return cls(**{**data, "fps": parse_fps(data["fps"])})
 
 
+_LATER_DEFAULTS: dict[str, object] = {"frame_step": 1, "gif_loop": 0, "audio_bitrate": None}
 _TRACK_TIMESCALE = 90000
 _MAX_TIMESCALE = 2**31 - 1
 

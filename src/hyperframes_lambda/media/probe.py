@@ -103,3 +103,21 @@ def decode_image(data: bytes, width: int, height: int, pix_fmt: str = "rgb24") -
             f"decoded image has {len(result.stdout)} bytes, expected {expected}"
         )
     return result.stdout
+
+
+def audio_sample_count(path: Path, sample_rate: int = 48000) -> int:
+    """Samples per channel of the first audio stream, decoded (encoder delay and padding
+    trimmed as the container says): the exact length an audio-only output is checked by."""
+    process = subprocess.Popen(
+        [ffmpeg_exe(), "-hide_banner", "-loglevel", "error", "-nostdin", "-i", str(path),
+         "-map", "0:a:0", "-ac", "1", "-ar", str(sample_rate), "-f", "s16le", "-"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert process.stdout is not None
+    total = 0
+    while block := process.stdout.read(1 << 20):
+        total += len(block)
+    _, stderr = process.communicate()
+    if process.returncode != 0:
+        raise OutputVerificationError(f"{path} cannot be decoded: {stderr.decode()[-500:]}")
+    return total // 2

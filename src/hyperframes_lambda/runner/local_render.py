@@ -19,16 +19,19 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..capture.page_capture import CaptureMode
-from ..config import RenderConfig, parse_config
-from ..errors import CompositionError
+from ..compile.composition import read_composition
+from ..config import OutputFormat, RenderConfig, parse_config
+from ..errors import CompositionError, InvalidConfigError
 from ..lint import LintReport
 from ..lint.render_check import run_lint
 from ..net.remote_assets import RemoteFetcher
 from ..stages.assemble import assemble
 from ..stages.plan import PlanResult, plan
 from ..stages.render_chunk import CHUNK_EXTENSIONS, ChunkResult, render_chunk
-from ..timing import frames_duration
-from .cli_errors import install_worker_interrupt_handlers, stop_pool_workers, worker_task
+from ..stages.render_size import resolve_fps
+from ..stages.still import StillRequest, render_stills
+from ..timing import frames_between, frames_duration
+from .interrupts import install_worker_interrupt_handlers, stop_pool_workers, worker_task
 from .output_target import created_parents, resolve_output
 from .progress import Progress, ProgressCallback, Stage
 
@@ -39,8 +42,9 @@ class RenderOptions:
     width: int | None = None  # None: the composition's data-width
     height: int | None = None
     quality: Literal["draft", "standard", "high"] = "standard"
-    # None: from the output's extension (.mp4/.mov/.webm; a directory: png-sequence)
-    format: Literal["mp4", "mov", "webm", "png-sequence"] | None = None
+    # None: from the output's extension (.mp4/.mov/.webm/.gif, .m4a/.mp3/.wav audio only;
+    # a directory: png-sequence)
+    format: OutputFormat | None = None
     codec: Literal["h264", "h265"] | None = None
     crf: int | None = None
     bitrate: str | None = None
@@ -52,6 +56,13 @@ class RenderOptions:
     workers: int | None = None  # chunk worker processes (default: min(chunks, cores))
     pages: int | None = None  # browsers per chunk (default: cores / workers, at most 2)
     dump_frames: Path | None = None
+    frame_range: tuple[int, int] | None = None  # [first, last] frames, inclusive, 0-based
+    time_range: tuple[float, float] | None = None  # or: from, to (seconds; frames shown)
+    every_nth_frame: int | None = None  # GIF: keep every Kth frame
+    gif_loop: int | None = None  # GIF: -1 once, 0 forever (default), N repeats
+    muted: bool = False  # no audio stream at all
+    audio_bitrate: str | None = None  # e.g. 128k (AAC, MP3, Opus)
+    thumbnail: float | None = None  # seconds: also write <output>.png of that frame
     lint: bool = True  # run HyperFrames' linter first; findings become warnings
     strict_lint: bool = False  # an error-severity finding fails the render (LINT_FAILED)
 
@@ -61,6 +72,9 @@ class RenderOptions:
             "quality": self.quality, "format": self.format, "codec": self.codec,
             "crf": self.crf, "bitrate": self.bitrate, "entryFile": self.entry_file,
             "variables": dict(self.variables), "strictAssets": self.strict_assets,
+            "frameRange": self.frame_range, "everyNthFrame": self.every_nth_frame,
+            "gifLoop": self.gif_loop, "muted": self.muted or None,
+            "audioBitrate": self.audio_bitrate, "thumbnail": self.thumbnail,
         }  # fmt: skip
         if self.chunk_size is not None:
             data["chunkSize"] = self.chunk_size
@@ -80,7 +94,7 @@ class RenderResult:
     plan: PlanResult
     chunks: list[ChunkResult]
     workers: int
-    capture_mode: CaptureMode
+    capture_mode: CaptureMode | None  # None: an audio-only render captured nothing
     timings: dict[str, float]
     lint: LintReport | None = None  # None: not linted (lint=False, or the linter failed)
     lint_warnings: list[str] = field(default_factory=list)  # "lint: index.html:3: …" lines
@@ -91,11 +105,12 @@ class RenderResult:
 
     @property
     def duration(self) -> float:
-        return frames_duration(self.plan.total_frames, self.plan.fps)
+        return frames_duration(self.plan.total_frames, self.plan.output_fps)
 
     @property
     def fps(self) -> Fraction:
-        return self.plan.fps
+        """The output's frame rate (``plan.fps`` is the composition's)."""
+        return self.plan.output_fps
 
     @property
     def width(self) -> int:
@@ -184,8 +199,12 @@ def render_local(
     output_format = resolve_output(output, options.format)
     project_dir, entry = resolve_project(project_dir, options.entry_file)
     options = replace(options, format=output_format, entry_file=entry)
+    if options.time_range is not None:
+        options = replace(options, frame_range=_seconds_to_frames(options, project_dir, entry))
     config = options.config()
-    linted = run_lint(project_dir, entry, strict=options.strict_lint) if options.lint else None
+    # An audio-only render starts no browser, so it is not linted unless asked to be strict.
+    wants_lint = options.lint and (not config.is_audio_only or options.strict_lint)
+    linted = run_lint(project_dir, entry, strict=options.strict_lint) if wants_lint else None
 
     def report(stage: Stage, done: int, total: int) -> None:
         if on_progress is not None:
@@ -197,33 +216,67 @@ def render_local(
         planned = plan(project_dir, config, work_dir / "plan", fetcher=fetcher)
         report("plan", 1, 1)
         timings = {"plan": planned.timings["total"]}
-        report("frames", 0, planned.total_frames)
         chunk_dir = work_dir / "chunks"
-        ext = CHUNK_EXTENSIONS[planned.format]
+        ext = CHUNK_EXTENSIONS.get(planned.format, "")
         chunk_paths = [chunk_dir / f"{i:04d}{ext}" for i in range(planned.chunk_count)]
-        workers = min(planned.chunk_count, options.workers or cpu_count())
+        workers = max(1, min(planned.chunk_count, options.workers or cpu_count()))
         pages = options.pages or default_page_count(workers)
         t = time.perf_counter()
-        if workers <= 1:
+        results: list[ChunkResult] = []
+        if planned.chunk_count == 0:  # audio only: no frames, no browser
+            pass
+        elif workers <= 1:
+            report("frames", 0, planned.total_frames)
             results = _render_chunks_here(planned, chunk_paths, pages, options, report)
         else:
+            report("frames", 0, planned.total_frames)
             results = _render_chunks_in_workers(
                 planned, chunk_paths, workers, pages, options, report
             )
         timings["chunks"] = time.perf_counter() - t
+        thumbnail = None
+        if planned.thumbnail_frame is not None:
+            thumbnail = work_dir / "thumbnail.png"
+            render_stills(planned.plan_dir, [StillRequest(planned.thumbnail_frame, thumbnail)])
         t = time.perf_counter()
         report("assemble", 0, 1)
         assemble(
             planned.plan_dir, chunk_paths, output,
             expected_hashes=[r.sha256 for r in results], expected_plan_hash=planned.plan_hash,
         )  # fmt: skip
+        if thumbnail is not None:
+            thumbnail.replace(thumbnail_path(output))
         timings["assemble"] = time.perf_counter() - t
         report("assemble", 1, 1)
     timings["total"] = time.perf_counter() - started
     return RenderResult(
-        output, planned, results, workers, results[0].capture_mode, timings,
-        lint=linted.report if linted else None, lint_warnings=linted.warnings if linted else [],
+        output, planned, results, workers, results[0].capture_mode if results else None,
+        timings, lint=linted.report if linted else None,
+        lint_warnings=linted.warnings if linted else [],
     )  # fmt: skip
+
+
+def thumbnail_path(output: Path) -> Path:
+    """Where a render's thumbnail goes: beside the output, ``promo.mp4`` → ``promo.png``."""
+    return output.with_name(f"{output.name.removesuffix(output.suffix)}.png")
+
+
+def _seconds_to_frames(options: RenderOptions, project_dir: Path, entry: str) -> tuple[int, int]:
+    """``time_range`` as frames, at the rate the plan will use (``--fps`` or data-fps)."""
+    assert options.time_range is not None
+    start, end = options.time_range
+    if options.frame_range is not None:
+        raise InvalidConfigError("give a frame range or a time range, not both")
+    if not 0 <= start < end:
+        raise InvalidConfigError(f"time range {start:g}…{end:g} s: need 0 <= from < to")
+    fps = resolve_fps(read_composition(project_dir, entry), parse_config({"fps": options.fps}).fps)
+    first, last = frames_between(start, end, fps)
+    if last < first:
+        raise InvalidConfigError(
+            f"time range {start:g}…{end:g} s holds no frame at {fps} fps (frames start every "
+            f"{float(1 / fps):.4f} s)"
+        )
+    return first, last
 
 
 def _render_chunks_here(

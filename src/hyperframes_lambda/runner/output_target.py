@@ -1,12 +1,12 @@
 """Check a render's output path before any work: the format it implies, and that it can be
 written. A bad ``-o`` used to be found only after the whole render (or as raw ffmpeg text).
 
-Rules (README "Rendering"): without an explicit format, ``.mp4``/``.mov``/``.webm`` pick
-that format and a path with no extension (or an existing directory) means png-sequence, a
-directory of frames. Any other extension, or one that contradicts the explicit format, is
-refused. The parent directory must accept a new file (a missing one is made, and
-removed again if the render fails); a png-sequence replaces its
-directory on success, so an existing directory must be empty or hold only a previous
+Rules (docs/cli.md): without an explicit format, ``.mp4``/``.mov``/``.webm``/``.gif`` and
+the audio-only ``.m4a``/``.mp3``/``.wav`` pick that format and a path with no extension (or
+an existing directory) means png-sequence, a directory of frames. Any other extension,
+or one that contradicts the explicit format, is refused. The parent directory must accept
+a new file (a missing one is made, and removed again if the render fails); a png-sequence
+replaces its directory on success, so an existing directory must be empty or hold only a previous
 sequence (never someone's project or home directory).
 """
 
@@ -18,12 +18,15 @@ import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal, cast
+from typing import cast
 
+from ..config import OutputFormat
 from ..errors import InvalidOutputError
 
-OutputFormat = Literal["mp4", "mov", "webm", "png-sequence"]
-VIDEO_EXTENSIONS: dict[str, OutputFormat] = {".mp4": "mp4", ".mov": "mov", ".webm": "webm"}
+VIDEO_EXTENSIONS: dict[str, OutputFormat] = {
+    ".mp4": "mp4", ".mov": "mov", ".webm": "webm", ".gif": "gif",
+    ".m4a": "aac", ".mp3": "mp3", ".wav": "wav",
+}  # fmt: skip
 SEQUENCE_FILE = re.compile(r"^(frame_\d+\.png|audio\.m4a)$")
 
 

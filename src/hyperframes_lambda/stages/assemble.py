@@ -31,8 +31,8 @@ from ..errors import (
     StoredObjectCorruptError,
 )
 from ..media.ffmpeg import ffmpeg_exe
-from ..media.probe import probe
-from ..stages.plan import AUDIO_FILE
+from ..media.probe import audio_sample_count, probe
+from ..stages.plan import AUDIO_FILE, SAMPLE_RATE, audio_file
 from ..stages.render_chunk import LoadedPlan, atomic_path, check_format, load_plan
 from ..timing import fps_text, frames_duration
 from .chunk_tag import ChunkTag, check_tag
@@ -62,10 +62,22 @@ def assemble(
     check_format(loaded, expected_format)
     _check_chunks(loaded, chunk_paths, expected_hashes)
     timings = {"verifyChunks": time.perf_counter() - started}
-    audio = plan_dir / AUDIO_FILE if loaded.document["hasAudio"] else None
+    audio = plan_dir / audio_file(loaded.encoder.format) if loaded.document["hasAudio"] else None
     t = time.perf_counter()
     if loaded.encoder.format == "png-sequence":
         size, digest = _assemble_png_sequence(loaded, chunk_paths, out_path, audio)
+    elif loaded.encoder.format == "gif":
+        with atomic_path(out_path) as partial:
+            _assemble_gif(loaded, chunk_paths, partial)
+            timings["gif"] = time.perf_counter() - t
+            size, digest = partial.stat().st_size, file_sha256(partial)
+    elif loaded.encoder.is_audio_only:
+        if audio is None:
+            raise OutputVerificationError(f"the plan of this {loaded.encoder.format} has no audio")
+        with atomic_path(out_path) as partial:
+            shutil.copyfile(audio, partial)
+            verify_audio(partial, loaded.total_frames, loaded.encoder.fps)
+            size, digest = partial.stat().st_size, file_sha256(partial)
     else:
         with atomic_path(out_path) as partial:
             _concat_and_mux(loaded, chunk_paths, audio, partial)
@@ -74,7 +86,7 @@ def assemble(
             verify_video(
                 partial,
                 loaded.total_frames,
-                loaded.encoder.fps,
+                loaded.encoder.output_fps,
                 has_audio=audio is not None,
                 size=(loaded.encoder.width, loaded.encoder.height),
             )
@@ -135,7 +147,8 @@ def _concat_and_mux(
         if audio is not None:
             args += ["-i", str(audio), "-map", "0:v:0", "-map", "1:a:0"]
             if fmt == "webm":  # WebM carries Opus, not AAC: the one unavoidable transcode
-                args += ["-c:a", "libopus", "-b:a", "160k", "-ar", "48000"]
+                opus_rate = loaded.encoder.audio_bitrate or "160k"
+                args += ["-c:a", "libopus", "-b:a", opus_rate, "-ar", "48000"]
                 args += ["-af", f"apad,atrim=end_sample={round(seconds * 48000)}"]
             else:  # the plan's AAC already lasts exactly frames/fps: copy, never re-encode
                 args += ["-c:a", "copy"]
@@ -182,6 +195,60 @@ def verify_video(
         raise OutputVerificationError(f"{path.name} {state} an audio stream, unlike its plan")
 
 
+def verify_audio(path: Path, frames: int, fps: Fraction) -> None:
+    """An audio-only output lasts ``frames / fps`` to the sample (48 kHz)."""
+    expected = round(Fraction(frames) / fps * SAMPLE_RATE)
+    actual = audio_sample_count(path, SAMPLE_RATE)
+    if actual != expected:
+        raise OutputVerificationError(
+            f"{path.name}: {actual} audio samples, expected {expected} "
+            f"({frames_duration(frames, fps):.6f} s at {SAMPLE_RATE} Hz)"
+        )
+
+
+def _extract_frames(chunk_paths: Sequence[Path], into: Path, total: int) -> list[str]:
+    """Every chunk archive's frames into ``into``; checks they are ``1…total``."""
+    for path in chunk_paths:
+        try:
+            with tarfile.open(path, "r:gz") as tar:
+                frames = [m for m in tar.getmembers() if m.name.startswith("frame_")]
+                tar.extractall(into, members=frames, filter="data")
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            raise StoredObjectCorruptError(
+                f"chunk {path.name} is not a readable frame archive: {exc}"
+            ) from exc
+    names = sorted(p.name for p in into.glob("frame_*.png"))
+    expected = [f"frame_{i:06d}.png" for i in range(1, total + 1)]
+    if names != expected:
+        raise OutputVerificationError(
+            f"the chunks hold {len(names)} frames, expected {total} numbered 1…N"
+        )
+    return names
+
+
+def _assemble_gif(loaded: LoadedPlan, chunk_paths: Sequence[Path], out: Path) -> None:
+    """One GIF from every chunk's frames: the palette is built over the whole render
+    (``palettegen`` sees every frame), then applied to each, so a colour maps to the
+    same palette entry on both sides of a chunk seam."""
+    encoder = loaded.encoder
+    with tempfile.TemporaryDirectory(prefix="hf-gif-") as scratch:
+        frames_dir = Path(scratch)
+        names = _extract_frames(chunk_paths, frames_dir, loaded.total_frames)
+        _check_png_size(frames_dir / names[0], encoder.width, encoder.height)
+        _run_ffmpeg(
+            ["-framerate", fps_text(encoder.output_fps), "-i", str(frames_dir / "frame_%06d.png"),
+             "-filter_complex",
+             "[0:v]split[a][b];[a]palettegen=stats_mode=full[p];[b][p]paletteuse",
+             "-loop", str(encoder.gif_loop), "-f", "gif", str(out)],
+            f"make the GIF {out.name}",
+        )  # fmt: skip
+    info = probe(out)
+    if info.frame_count != loaded.total_frames:
+        raise OutputVerificationError(
+            f"{out.name}: decoded {info.frame_count} frames, expected {loaded.total_frames}"
+        )
+
+
 def _check_png_size(path: Path, width: int, height: int) -> None:
     """The IHDR chunk of a PNG holds its size at bytes 16..24."""
     with path.open("rb") as handle:
@@ -201,21 +268,7 @@ def _assemble_png_sequence(
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
     try:
-        for path in chunk_paths:
-            try:
-                with tarfile.open(path, "r:gz") as tar:
-                    frames = [m for m in tar.getmembers() if m.name.startswith("frame_")]
-                    tar.extractall(partial, members=frames, filter="data")
-            except (tarfile.TarError, EOFError, OSError) as exc:
-                raise StoredObjectCorruptError(
-                    f"chunk {path.name} is not a readable png-sequence archive: {exc}"
-                ) from exc
-        names = sorted(p.name for p in partial.glob("frame_*.png"))
-        expected = [f"frame_{i:06d}.png" for i in range(1, loaded.total_frames + 1)]
-        if names != expected:
-            raise OutputVerificationError(
-                f"png sequence has {len(names)} frames, expected {loaded.total_frames} numbered 1…N"
-            )
+        names = _extract_frames(chunk_paths, partial, loaded.total_frames)
         _check_png_size(partial / names[0], loaded.encoder.width, loaded.encoder.height)
         if audio is not None:
             shutil.copyfile(audio, partial / AUDIO_FILE)

@@ -23,13 +23,32 @@ MAX_PARALLEL_CHUNKS = 256  # the Config.maxParallelChunks ceiling
 
 @dataclass(frozen=True)
 class Chunk:
+    """Composition frames ``range(start_frame, end_frame, step)`` (absolute indices: a
+    frame range or a GIF's every-Kth-frame only changes which frames are listed)."""
+
     index: int
     start_frame: int
     end_frame: int  # exclusive
+    step: int = 1
 
     @property
     def frames(self) -> int:
-        return self.end_frame - self.start_frame
+        return len(self.indices)
+
+    @property
+    def indices(self) -> range:
+        return range(self.start_frame, self.end_frame, self.step)
+
+
+def place_chunks(chunks: list[Chunk], first_frame: int, step: int) -> list[Chunk]:
+    """Chunks sliced over output positions ``0…N-1`` as composition frames: position
+    ``p`` is frame ``first_frame + p * step``."""
+    return [
+        Chunk(c.index, first_frame + c.start_frame * step, first_frame + c.end_frame * step, step)
+        if (first_frame, step) != (0, 1)
+        else c
+        for c in chunks
+    ]
 
 
 def lambda_frame_budget(width: int, height: int) -> int:

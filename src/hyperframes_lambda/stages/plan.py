@@ -28,16 +28,17 @@ from ..capture.frame_source import open_frame_source
 from ..capture.page_capture import CaptureSettings
 from ..compile.composition import read_composition
 from ..compile.project import compile_project
-from ..config import RenderConfig, parse_config
+from ..compile.static_media import read_static_media
+from ..config import GIF_WIDTH_WARNING, RenderConfig, parse_config
 from ..errors import AssetNotFoundError, CompositionError, InvalidConfigError
-from ..media.audio_mix import AudioTrack, mix_audio
+from ..media.audio_mix import AudioCodec, AudioTrack, mix_audio
 from ..media.encode import EncoderSettings
 from ..media.ffmpeg import ffmpeg_version_line
 from ..media.media_probe import probe_media
 from ..media.video_frames import VideoClip, extract_video_frames
 from ..net.remote_assets import RemoteFetcher
-from ..timing import fps_json, frames_duration
-from .chunking import Chunk, checked_frame_count, plan_chunks
+from ..timing import fps_json, frame_at, frames_duration
+from .chunking import Chunk, checked_frame_count, place_chunks, plan_chunks
 from .plan_archive import write_plan_archive
 from .plan_hash import PLAN_JSON, canonical_json, compute_plan_hash
 from .render_size import resolve_fps, resolve_output_size
@@ -47,6 +48,13 @@ PROTOCOL_VERSION = 2  # 2: plan.json names the browser build and the font set
 COMPILED_DIR = "compiled"
 VIDEO_FRAMES_DIR = "video-frames"
 AUDIO_FILE = "audio.m4a"
+# An audio-only plan holds its output itself, mixed straight into the asked-for codec.
+AUDIO_ONLY_FILES: dict[str, tuple[str, AudioCodec]] = {
+    "aac": ("audio.m4a", "aac"),
+    "mp3": ("audio.mp3", "mp3"),
+    "wav": ("audio.wav", "wav"),
+}
+SAMPLE_RATE = 48000
 ENCODER_JSON = "meta/encoder.json"
 CAPTURE_JSON = "meta/capture.json"
 CHUNKS_JSON = "meta/chunks.json"
@@ -72,10 +80,25 @@ class PlanResult:
     warnings: list[str] = field(default_factory=list)
     browser_build: str = ""
     font_set: str = ""
+    # The composition frames rendered: [first, last] (inclusive), every ``frame_step``th.
+    frame_range: tuple[int, int] = (0, 0)
+    frame_step: int = 1
+    composition_frames: int = 0
+    thumbnail_frame: int | None = None  # Config.thumbnail as a frame
+
+    @property
+    def output_fps(self) -> Fraction:
+        """The output's frame rate (a GIF of every Kth frame plays at fps / K)."""
+        return self.fps / self.frame_step
 
     @property
     def audio_path(self) -> Path | None:
-        return self.plan_dir / AUDIO_FILE if self.has_audio else None
+        return self.plan_dir / audio_file(self.format) if self.has_audio else None
+
+
+def audio_file(output_format: str) -> str:
+    """The soundtrack's file name in a plan of ``output_format``."""
+    return AUDIO_ONLY_FILES[output_format][0] if output_format in AUDIO_ONLY_FILES else AUDIO_FILE
 
 
 def _write_json(path: Path, value: Any) -> None:
@@ -141,7 +164,8 @@ def _plan(
 
     encoder = EncoderSettings(
         fps=fps, width=width, height=height, format=cfg.format, codec=cfg.video_codec,
-        quality=cfg.quality, crf=cfg.crf, bitrate=cfg.bitrate,
+        quality=cfg.quality, crf=cfg.crf, bitrate=cfg.bitrate, frame_step=cfg.every_nth_frame,
+        gif_loop=cfg.gif_loop, audio_bitrate=cfg.audio_bitrate,
     )  # fmt: skip
     t = time.perf_counter()
     compiled = compile_project(
@@ -159,18 +183,15 @@ def _plan(
     )
     t = time.perf_counter()
     entry_url_path = f"{COMPILED_DIR}/{compiled.entry}"
-    with open_frame_source(plan_dir, entry_url_path, capture) as page:
-        duration = page.duration
-        warnings.extend(page.warnings)
-        warnings.extend(
-            f"composition {cid!r} registered no timeline in window.__timelines; it is not "
-            "animated by the runtime"
-            for cid in page.missing_timelines
-        )
-        media: list[dict[str, Any]] = page.evaluate("window.__hfEngine.media()") or []
-        # Named families that fell back, glyphs no font has (once per render, here).
-        report = font_report.check_page(page.cdp_call, page.evaluate)
-        warnings.extend(report.warnings(font_report.authored_text(project_dir)))
+    static = (
+        read_static_media(plan_dir / entry_url_path, f"http://127.0.0.1/{entry_url_path}")
+        if cfg.is_audio_only
+        else None
+    )
+    if static is not None:  # an audio-only output whose HTML says it all: no browser
+        duration, media = static.duration, static.media
+    else:
+        duration, media = _probe_page(project_dir, plan_dir, entry_url_path, capture, warnings)
     timings["probe"] = time.perf_counter() - t
     if duration <= 0:
         raise CompositionError(
@@ -178,21 +199,50 @@ def _plan(
             "element or register a non-empty timeline in window.__timelines"
         )
     total = checked_frame_count(duration, fps, f"{info.entry}: the composition's duration")
-    # Before the costly video and audio work: a plan no worker could render stops here.
-    chunks, chunk_warnings = plan_chunks(
-        total, width, height, chunk_size=cfg.chunk_size,
-        target_chunk_frames=cfg.target_chunk_frames, max_parallel_chunks=cfg.max_parallel_chunks,
-        runtime_cap=cfg.runtime_cap,
-    )  # fmt: skip
-    warnings.extend(chunk_warnings)
+    first, last = _frame_range(cfg, total, fps)
+    thumbnail = _thumbnail_frame(cfg, total, fps)
+    step = cfg.every_nth_frame
+    frames = (last - first) // step + 1
+    if cfg.format == "gif" and width > GIF_WIDTH_WARNING:
+        warnings.append(
+            f"a {width} px wide GIF is large and slow to decode; GIFs above "
+            f"{GIF_WIDTH_WARNING} px are rarely wanted (set width and height to shrink it)"
+        )
+    chunks: list[Chunk] = []
+    if not cfg.is_audio_only:
+        # Before the costly video and audio work: a plan no worker could render stops here.
+        chunks, chunk_warnings = plan_chunks(
+            frames, width, height, chunk_size=cfg.chunk_size,
+            target_chunk_frames=cfg.target_chunk_frames,
+            max_parallel_chunks=cfg.max_parallel_chunks, runtime_cap=cfg.runtime_cap,
+        )  # fmt: skip
+        chunks = place_chunks(chunks, first, step)
+        warnings.extend(chunk_warnings)
 
     with tempfile.TemporaryDirectory(prefix="hf-plan-scratch-") as scratch:
         t = time.perf_counter()
-        video_manifest = _extract_videos(media, plan_dir, fps, duration)
+        video_manifest = (
+            [] if cfg.is_audio_only else _extract_videos(media, plan_dir, fps, duration)
+        )
         timings["video"] = time.perf_counter() - t
         t = time.perf_counter()
-        has_audio = _mix_soundtrack(media, plan_dir, frames_duration(total, fps), Path(scratch))
+        has_audio = False
+        if not cfg.muted and cfg.format != "gif":
+            window = (
+                round(Fraction(first) / fps * SAMPLE_RATE),
+                round(Fraction(frames) / fps * SAMPLE_RATE),
+            )
+            has_audio = _mix_soundtrack(
+                media, plan_dir, frames_duration(total, fps), Path(scratch),
+                window=window if (first, frames) != (0, total) else None,
+                output_format=cfg.format, bitrate=cfg.audio_bitrate,
+            )  # fmt: skip
         timings["audio"] = time.perf_counter() - t
+    if cfg.is_audio_only and not has_audio:
+        raise CompositionError(
+            f"{info.entry}: format {cfg.format} is audio only, but the composition has no "
+            "sound (no <audio>, and no unmuted <video> with an audio track)"
+        )
 
     encoder_json = encoder.to_json()
     _write_json(plan_dir / ENCODER_JSON, encoder_json)
@@ -221,7 +271,11 @@ def _plan(
         "height": height,
         "format": cfg.format,
         "codec": cfg.video_codec,
-        "totalFrames": total,
+        "totalFrames": frames,
+        "compositionFrames": total,
+        "frameRange": [first, last],
+        "frameStep": step,
+        "thumbnailFrame": thumbnail,
         "duration": duration,
         "chunkCount": len(chunks),
         "hasAudio": has_audio,
@@ -237,11 +291,60 @@ def _plan(
     timings["total"] = time.perf_counter() - started
     return PlanResult(
         plan_dir=plan_dir, archive=archive, plan_hash=plan_hash, chunk_count=len(chunks),
-        total_frames=total, fps=fps, width=width, height=height, format=cfg.format,
+        total_frames=frames, fps=fps, width=width, height=height, format=cfg.format,
         has_audio=has_audio, duration=duration, ffmpeg_version=ffmpeg_version,
         renderer_version=renderer_version(), timings=timings, warnings=warnings,
-        browser_build=browser, font_set=font_set,
+        browser_build=browser, font_set=font_set, frame_range=(first, last), frame_step=step,
+        composition_frames=total, thumbnail_frame=thumbnail,
     )  # fmt: skip
+
+
+def _probe_page(
+    project_dir: Path,
+    plan_dir: Path,
+    entry_url_path: str,
+    capture: CaptureSettings,
+    warnings: list[str],
+) -> tuple[float, list[dict[str, Any]]]:
+    """Load the compiled page once: its duration and media clips (and what it warns of)."""
+    with open_frame_source(plan_dir, entry_url_path, capture) as page:
+        warnings.extend(page.warnings)
+        warnings.extend(
+            f"composition {cid!r} registered no timeline in window.__timelines; it is not "
+            "animated by the runtime"
+            for cid in page.missing_timelines
+        )
+        media: list[dict[str, Any]] = page.evaluate("window.__hfEngine.media()") or []
+        # Named families that fell back, glyphs no font has (once per render, here).
+        report = font_report.check_page(page.cdp_call, page.evaluate)
+        warnings.extend(report.warnings(font_report.authored_text(project_dir)))
+        return page.duration, media
+
+
+def _thumbnail_frame(cfg: RenderConfig, total: int, fps: Fraction) -> int | None:
+    """Config.thumbnail (seconds) as the frame shown then; any frame of the composition."""
+    if cfg.thumbnail is None:
+        return None
+    frame = frame_at(cfg.thumbnail, fps)
+    if frame >= total:
+        raise InvalidConfigError(
+            f"Config.thumbnail: {cfg.thumbnail:g} s is past the composition's end "
+            f"({frames_duration(total, fps):.3f} s)"
+        )
+    return frame
+
+
+def _frame_range(cfg: RenderConfig, total: int, fps: Fraction) -> tuple[int, int]:
+    """Config.frameRange checked against the composition's frames (default: all)."""
+    if cfg.frame_range is None:
+        return 0, total - 1
+    first, last = cfg.frame_range
+    if last >= total:
+        raise InvalidConfigError(
+            f"Config.frameRange [{first}, {last}]: the composition has {total} frames "
+            f"(0…{total - 1} at {fps_json(fps)} fps, {frames_duration(total, fps):.3f} s)"
+        )
+    return first, last
 
 
 def capture_settings_for(
@@ -279,7 +382,10 @@ def _capture_json(capture: CaptureSettings, video_manifest: list[dict[str, Any]]
 
 
 def _chunk_json(chunk: Chunk) -> dict[str, int]:
-    return {"index": chunk.index, "startFrame": chunk.start_frame, "endFrame": chunk.end_frame}
+    data = {"index": chunk.index, "startFrame": chunk.start_frame, "endFrame": chunk.end_frame}
+    if chunk.step != 1:  # absent for every-frame chunks, as before
+        data["step"] = chunk.step
+    return data
 
 
 def _extract_videos(
@@ -314,8 +420,17 @@ def _extract_videos(
 
 
 def _mix_soundtrack(
-    media: list[dict[str, Any]], plan_dir: Path, seconds: float, scratch: Path
+    media: list[dict[str, Any]],
+    plan_dir: Path,
+    seconds: float,
+    scratch: Path,
+    *,
+    window: tuple[int, int] | None,
+    output_format: str,
+    bitrate: str | None,
 ) -> bool:
+    """Mix every sounding clip into the plan's soundtrack (only ``window``'s samples, when
+    a frame range is rendered); False when nothing sounds."""
     tracks = []
     for item in media:
         if item["kind"] == "video" and item["muted"]:
@@ -341,8 +456,14 @@ def _mix_soundtrack(
         )
     if not tracks:
         return False
-    mixed = scratch / AUDIO_FILE
-    if not mix_audio(tracks, seconds, mixed):
+    name = audio_file(output_format)
+    codec: AudioCodec = (
+        AUDIO_ONLY_FILES[output_format][1] if output_format in AUDIO_ONLY_FILES else "aac"
+    )
+    mixed = scratch / name
+    if not mix_audio(
+        tracks, seconds, mixed, SAMPLE_RATE, window=window, codec=codec, bitrate=bitrate
+    ):
         return False
-    shutil.move(mixed, plan_dir / AUDIO_FILE)
+    shutil.move(mixed, plan_dir / name)
     return True

@@ -18,7 +18,7 @@ import os
 import subprocess
 import tarfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -55,7 +55,12 @@ from .chunking import Chunk
 from .plan_hash import PLAN_JSON, compute_plan_hash
 from .versions import renderer_version
 
-CHUNK_EXTENSIONS = {"mp4": ".mp4", "mov": ".mov", "webm": ".webm", "png-sequence": ".tar.gz"}
+# A GIF's chunks are lossless frame archives like png-sequence's: assembly builds one
+# palette from every frame, so colours do not jump at chunk seams.
+CHUNK_EXTENSIONS = {
+    "mp4": ".mp4", "mov": ".mov", "webm": ".webm", "png-sequence": ".tar.gz", "gif": ".tar.gz",
+}  # fmt: skip
+FRAME_ARCHIVE_FORMATS = ("png-sequence", "gif")
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,11 @@ class LoadedPlan:
     @property
     def total_frames(self) -> int:
         return int(self.document["totalFrames"])
+
+    def position(self, frame: int) -> int:
+        """The output position (0-based) of composition frame ``frame``."""
+        first = self.chunks[0]
+        return (frame - first.start_frame) // first.step
 
 
 @dataclass(frozen=True)
@@ -124,6 +134,11 @@ def check_browser_build(document: dict[str, Any]) -> None:
             f"plan made with browser {document['browserBuild']!r}, this worker runs "
             f"{local_browser!r}"
         )
+
+
+def read_plan_document(plan_dir: Path) -> dict[str, Any]:
+    """plan.json as written (unverified: for what the plan asks besides the frames)."""
+    return _object(_read_json(plan_dir / PLAN_JSON), PLAN_JSON)
 
 
 def load_plan(plan_dir: Path, expected_hash: str | None = None) -> LoadedPlan:
@@ -197,7 +212,7 @@ def _load_plan(plan_dir: Path, expected_hash: str | None) -> LoadedPlan:
         init_scripts=(f"window.__hfVideoFrames = {video_frames};",),
     )  # fmt: skip
     chunks = [
-        Chunk(c["index"], c["startFrame"], c["endFrame"])
+        Chunk(c["index"], c["startFrame"], c["endFrame"], int(c.get("step", 1)))
         for c in _read_json(plan_dir / CHUNKS_JSON)
     ]
     encoder = EncoderSettings.from_json({**encoder_json, "fps": _plan_fps(encoder_json["fps"])})
@@ -271,9 +286,11 @@ def render_chunk(
         # Below Chrome's smallest scale factor the frames come at half the layout size.
         resize = capture.downscaled and opened[0].mode == "beginframe"
         tag = ChunkTag(loaded.plan_hash, chunk_index, len(loaded.chunks))
-        if encoder.format == "png-sequence":
+        if encoder.format in FRAME_ARCHIVE_FORMATS:
             size = (encoder.width, encoder.height) if resize else None
-            sink: _FrameSink = _PngSequenceSink(partial, tag, resize_to=size)
+            sink: _FrameSink = _PngSequenceSink(
+                partial, tag, resize_to=size, position=loaded.position
+            )
         else:
             sink = _VideoSink(
                 encoder, partial, chunk.frames, capture.image_format, resize=resize, tag=tag
@@ -287,9 +304,7 @@ def render_chunk(
                 on_frame(index)
 
         try:
-            stats = capture_frames_parallel(
-                opened, range(chunk.start_frame, chunk.end_frame), take, CaptureStats()
-            )
+            stats = capture_frames_parallel(opened, chunk.indices, take, CaptureStats())
             tail = time.perf_counter()
             sink.finish()
         except BaseException:
@@ -362,15 +377,22 @@ def resize_png(data: bytes, width: int, height: int) -> bytes:
 
 class _PngSequenceSink(_FrameSink):
     """PNG screenshots stored as captured (lossless, alpha) in a deterministic tar.gz,
-    named by absolute 1-based frame number so assembly is a merge. The first member is
-    the chunk's tag (``hf-chunk.json``), which assembly checks and does not extract."""
+    named by 1-based output position (the composition frame's number + 1 unless a frame
+    range or a frame step is rendered) so assembly is a merge. The first member is the
+    chunk's tag (``hf-chunk.json``), which assembly checks and does not extract."""
 
     def __init__(
-        self, path: Path, tag: ChunkTag, *, resize_to: tuple[int, int] | None = None
+        self,
+        path: Path,
+        tag: ChunkTag,
+        *,
+        resize_to: tuple[int, int] | None = None,
+        position: Callable[[int], int] = lambda frame: frame,
     ) -> None:
         import gzip
 
         self._resize_to = resize_to
+        self._position = position
         self._raw = path.open("wb")
         self._gzip = gzip.GzipFile(
             filename="", mode="wb", fileobj=self._raw, mtime=0, compresslevel=1
@@ -383,7 +405,7 @@ class _PngSequenceSink(_FrameSink):
     def write(self, index: int, data: bytes) -> None:
         if self._resize_to is not None:
             data = resize_png(data, *self._resize_to)
-        self._add(f"frame_{index + 1:06d}.png", data)
+        self._add(f"frame_{self._position(index) + 1:06d}.png", data)
 
     def _add(self, name: str, data: bytes) -> None:
         info = tarfile.TarInfo(name)
