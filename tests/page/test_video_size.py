@@ -17,8 +17,8 @@ import pytest
 from hyperframes_lambda.media.probe import decode_image
 from hyperframes_lambda.runner.local_render import RenderOptions, render_local
 
-from .conftest import COMPOSITIONS
-from .media_fixtures import ffmpeg
+from ..conftest import COMPOSITIONS
+from ..media_fixtures import ffmpeg
 
 pytestmark = pytest.mark.slow
 

@@ -25,8 +25,8 @@ import pytest
 from hyperframes_lambda.compile.project import compile_project
 from hyperframes_lambda.net.remote_assets import RemoteFetcher
 
-from .conftest import COMPOSITIONS, ROOT
-from .media_fixtures import ffmpeg
+from ..conftest import COMPOSITIONS, ROOT
+from ..media_fixtures import ffmpeg
 
 pytestmark = pytest.mark.slow
 
