@@ -77,6 +77,7 @@ def test_encoded_frames_match_the_captured_screenshots(tmp_path: Path) -> None:
         ("throws", "boom: scene config missing", (), 1),
         ("unreachable", "https://assets.invalid/brand/logo.png", ("--strict-assets",), 1),
         ("missing-local", " images/not-there.png", ("--strict-assets",), 1),  # as written
+        ("empty-script", '<script src=""> (<script> number 1 in', ("--strict-assets",), 1),
     ],
 )
 def test_bad_input_fails_clearly_and_leaves_nothing(
@@ -112,6 +113,16 @@ def test_a_missing_image_renders_broken_and_warns(tmp_path: Path, project: str, 
     assert any(url in line for line in warnings), warnings
     assert not any("/compiled/" in line for line in warnings), "the author's paths, not ours"
     assert probe(out).frame_count > 0
+
+
+def test_an_empty_script_src_warns_and_renders(tmp_path: Path) -> None:
+    """As a browser (and HyperFrames): the <script> fires an error event, the page goes on."""
+    out = tmp_path / "video.mp4"
+    result = run_cli("render", COMPOSITIONS / "bad" / "empty-script", "-o", out, "--quiet")
+    assert result.returncode == 0, result.stderr
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert any('<script src=""> (<script> number 1 in' in line for line in warnings), warnings
+    assert probe(out).frame_count == 30
 
 
 def test_failed_render_keeps_the_previous_good_output(tmp_path: Path) -> None:

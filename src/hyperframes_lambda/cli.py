@@ -25,10 +25,10 @@ from .runner.cli_errors import (
     CliParser,
     UsageError,
     chosen_parser,
-    install_interrupt_handlers,
     int_at_least,
     run_guarded,
 )
+from .runner.interrupts import install_interrupt_handlers
 from .timing import FPS_RULE, fps_json, fps_text, parse_fps
 
 if TYPE_CHECKING:

@@ -259,9 +259,11 @@ class PageCapture:
             if status.get("readyState") == "complete":
                 self._phase = "ready"
             if status.get("errors"):
+                failed = [str(f) for f in status.get("failedLoads") or []]
                 raise PageScriptError(
                     "the composition's scripts failed while loading:\n"
                     + self._locate("\n".join(status["errors"]))
+                    + (f"\n(after: {'; '.join(failed)})" if failed else "")
                 )
             if status.get("startupError"):
                 raise CompositionError(
@@ -298,6 +300,7 @@ class PageCapture:
                 raise CompositionError(_not_ready_message(self._entry, status, self.settings))
             time.sleep(0.01)
         self._check_missing_assets()
+        self._check_failed_loads([str(f) for f in status.get("failedLoads") or []])
         self._report_blocked_requests()
         self.missing_timelines = list(status.get("missingTimelines") or [])
         self.warnings.extend(
@@ -322,6 +325,19 @@ class PageCapture:
                 f"the page asked for {len(blocked)} URL(s) outside the project ({shown}); "
                 "a page reaches only its own files, so these failed in the page"
             )
+
+    def _check_failed_loads(self, failed: list[str]) -> None:
+        """A <script> or stylesheet that failed to load (an empty ``src`` included): a
+        browser fires an error event and goes on, and so does HyperFrames; we warn, naming
+        the element, unless assets are strict."""
+        if failed and self.settings.strict_assets:
+            raise AssetNotFoundError(
+                f"{self._entry}: {'; '.join(failed)}; strictAssets makes this an error"
+            )
+        for item in failed:
+            text = f"{item}; the page went on without it, as a browser does"
+            if text not in self.warnings:
+                self.warnings.append(text)
 
     def _check_missing_assets(self) -> None:
         """A missing script, style, font or media file fails the render; a missing image

@@ -44,12 +44,10 @@ from typing import Any
 from ..config import AUDIO_FORMATS
 from ..errors import InvalidOutputError, terminal_codes
 from ..handler.storage import Storage, join_uri
-from ..runner.cli_errors import (
-    EXIT_FAILED,
-    CliParser,
+from ..runner.cli_errors import EXIT_FAILED, CliParser, int_at_least
+from ..runner.interrupts import (
     install_interrupt_handlers,
     install_worker_interrupt_handlers,
-    int_at_least,
     stop_pool_workers,
     worker_task,
 )
@@ -310,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _main(parser, args)
     except KeyboardInterrupt as exc:
-        from ..runner.cli_errors import Terminated, exit_code_for
+        from ..runner.cli_errors import exit_code_for
+        from ..runner.interrupts import Terminated
 
         print("terminated" if isinstance(exc, Terminated) else "interrupted", file=sys.stderr)
         return exit_code_for(exc)

@@ -27,6 +27,7 @@
   const errors = [];
   // A broken image renders as a broken image (as in HyperFrames): reported, not fatal.
   const warnings = [];
+  const failedLoads = [];  // scripts and stylesheets that did not load: the renderer decides
   function recordError(e, where) {
     const message = (e && (e.stack || e.message)) || String(e);
     errors.push(where ? `${where}: ${message}` : message);
@@ -43,6 +44,20 @@
       if (url.startsWith(location.origin + "/")) return;
       const text = `image ${url} failed to load; it renders as a broken image`;
       if (!warnings.includes(text)) warnings.push(text);
+      return;
+    }
+    // A <script> or stylesheet that fails to load (an empty src included) fires this
+    // event and the page goes on without it, in a browser as in HyperFrames' renders:
+    // the renderer warns, naming the element (or fails with strict assets). One the page
+    // needed fails it anyway, through the errors its absence causes.
+    if (tag === "SCRIPT" || (tag === "LINK" && /\bstylesheet\b/i.test(target.rel || ""))) {
+      const attr = tag === "SCRIPT" ? "src" : "href";
+      const all = Array.from(document.querySelectorAll(tag === "SCRIPT" ? "script" : "link"));
+      const value = target.getAttribute(attr) || "";
+      const element = `<${tag.toLowerCase()} ${attr}="${value}"${target.id ? ` id="${target.id}"` : ""}>`
+        + ` (<${tag.toLowerCase()}> number ${all.indexOf(target) + 1} in the document)`;
+      const text = value.trim() ? `${element} failed to load` : `${element} has an empty ${attr}`;
+      if (!failedLoads.includes(text)) failedLoads.push(text);
       return;
     }
     if (target && target !== window && (target.src || target.href)) {
@@ -263,10 +278,15 @@
   }
 
   // ---- clip windows of media (for the planner and the video frames) --------------------
+  // A media element's data-start counts from the start of the composition it is in: its
+  // nearest enclosing composition host, not any timed ancestor. As in HyperFrames'
+  // producer (hyperframes@0.8.170, renderMediaCollector): a <video data-start="0.5">
+  // inside a plain `.clip` div that also starts at 0.5 s plays from 0.5 s, not 1 s.
+  const COMPOSITION_HOST = "[data-composition-id], [data-composition-src], [data-composition-file]";
   function timedAncestor(el, root) {
     for (let p = el.parentElement; p; p = p.parentElement) {
       if (p === root) return null;
-      if (p.hasAttribute("data-start")) return p;
+      if (p.matches(COMPOSITION_HOST)) return p;
     }
     return null;
   }
@@ -295,6 +315,12 @@
         start = resolve(ref).end + offset;
       }
       let length = numberAttr(el, "data-duration");
+      // No data-duration: data-end, in the same clock as data-start, when it
+      // is after the start (HyperFrames' resolveAuthoredTimingWindow).
+      const endAttr = numberAttr(el, "data-end");
+      if (length === null && endAttr !== null && parentWindow.start + endAttr > start) {
+        length = parentWindow.start + endAttr - start;
+      }
       if (length === null) {
         const id = el.getAttribute("data-composition-id");
         const tl = id && window.__timelines && window.__timelines[id];
@@ -357,6 +383,24 @@
     }
     return id;
   }
+  // Without its source a <video> has no natural size (CSS then sizes it 300x150), while
+  // in a browser, and in HyperFrames' renders, it has the file's dimensions once its
+  // metadata is in: `width: 100%; height: auto` is full-frame there, a 2:1 strip here.
+  // A poster the file's size gives the element that natural size (a <video> with no
+  // frame is sized by its poster); it is never painted, the video being hidden. An SVG
+  // data: URL is loaded synchronously, so layout has it before the next frame. Scripts
+  // reading videoWidth/videoHeight get the file's size too.
+  function keepNaturalSize(el, info) {
+    const width = Number(info.width);
+    const height = Number(info.height);
+    if (!(width > 0 && height > 0)) return;
+    el.poster = "data:image/svg+xml," + encodeURIComponent(
+      `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}"/>`);
+    try {
+      Object.defineProperty(el, "videoWidth", { get: () => width, configurable: true });
+      Object.defineProperty(el, "videoHeight", { get: () => height, configurable: true });
+    } catch (e) { /* leave the element's own */ }
+  }
   function prepareVideos() {
     if (videos) return;
     const frames = window.__hfVideoFrames || [];
@@ -373,6 +417,7 @@
         for (const source of el.querySelectorAll("source")) source.remove();
         el.preload = "none";
         el.load();
+        keepNaturalSize(el, info);
         el.style.setProperty("visibility", "hidden", "important");
         el.style.setProperty("pointer-events", "none", "important");
         img = document.createElement("img");
@@ -449,6 +494,92 @@
     const pending = [];
     for (const img of document.images) if (!img.complete) pending.push(img.decode().catch(() => {}));
     return pending;
+  }
+
+  // ---- loads: a frame is captured only once everything it shows has loaded --------------
+  // Chrome asks for a font face when layout first needs it, and for a CSS image when style
+  // first applies it to a rendered element: both can happen at any seek (an element shown
+  // mid-render), and a frame drawn before they arrive shows invisible text or no image.
+  // How fast they arrive depends on how busy the machine is, so such a frame would depend
+  // on the load (measured: style-3-prod's frame 5 drew a caption box without its text on a
+  // quiet machine). So each seek forces style and layout and waits on what the page
+  // reports: document.fonts (loading faces), <img> completion and the CSS images.
+  const IMAGE_PROPERTY = /image|^(background|mask|-webkit-mask|border-image|list-style|content)$/;
+  const cssImages = new Map();   // absolute URL -> {image, settled}
+  let scannedSheets = -1;
+  function cssImageUrls(style, base, out) {
+    for (let i = 0; i < style.length; i++) {
+      const name = style[i];
+      if (!IMAGE_PROPERTY.test(name)) continue;
+      const value = style.getPropertyValue(name);
+      if (!value.includes("url(")) continue;
+      for (const match of value.matchAll(/url\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([^)\s]*))\s*\)/g)) {
+        const raw = match[1] ?? match[2] ?? match[3] ?? "";
+        if (!raw || raw.startsWith("#")) continue;
+        try { out.add(new URL(raw, base).href); } catch (e) { /* not a URL */ }
+      }
+    }
+  }
+  function ruleImageUrls(rules, base, out) {
+    for (const rule of rules) {
+      if (rule.style && !(rule instanceof CSSFontFaceRule)) cssImageUrls(rule.style, base, out);
+      if (rule.cssRules) ruleImageUrls(rule.cssRules, base, out);
+      if (rule.styleSheet) sheetImageUrls(rule.styleSheet, out);   // @import
+    }
+  }
+  function sheetImageUrls(sheet, out) {
+    let rules;
+    try { rules = sheet.cssRules; } catch (e) { return; }   // cross-origin: not ours to read
+    ruleImageUrls(rules, sheet.href || document.baseURI, out);
+  }
+  // Every image a style rule or a style="" attribute names is fetched and decoded as an
+  // <img> (Chrome then reuses it for CSS: one resource per URL within a document), and the
+  // seek waits until each has settled. The style sheets are read again when their number
+  // changes; style="" attributes (which scripts may write) at every seek.
+  function pendingCssImages(doc) {
+    const urls = new Set();
+    if (doc.styleSheets.length !== scannedSheets) {
+      scannedSheets = doc.styleSheets.length;
+      for (const sheet of doc.styleSheets) sheetImageUrls(sheet, urls);
+    }
+    for (const el of doc.querySelectorAll('[style*="url("]')) cssImageUrls(el.style, doc.baseURI, urls);
+    for (const url of urls) {
+      if (cssImages.has(url)) continue;
+      const image = new Image();
+      const entry = { image, settled: false, promise: null };
+      image.src = url;
+      entry.promise = image.decode().catch(() => {}).then(() => { entry.settled = true; });
+      cssImages.set(url, entry);
+    }
+    const pending = [];
+    for (const entry of cssImages.values()) if (!entry.settled) pending.push(entry.promise);
+    return pending;
+  }
+  function sameOriginDocuments() {
+    const docs = [document];
+    for (let i = 0; i < window.frames.length; i++) {
+      try {
+        const doc = window.frames[i].document;
+        if (doc && doc.documentElement) docs.push(doc);
+      } catch (e) { /* cross-origin frame */ }
+    }
+    return docs;
+  }
+  // Style and layout, then wait for what they asked for; again until nothing is pending
+  // (a face that arrives can change layout, which can need another face). Bounded: a load
+  // that never finishes is left to the seek's call timeout, which names the frame.
+  async function settleLoads() {
+    for (let round = 0; round < 16; round++) {
+      const pending = [];
+      for (const doc of sameOriginDocuments()) {
+        void doc.documentElement.getBoundingClientRect();   // forces style + layout
+        if (doc.fonts && doc.fonts.status !== "loaded") pending.push(doc.fonts.ready);
+        for (const img of doc.images) if (!img.complete) pending.push(img.decode().catch(() => {}));
+        if (doc === document) pending.push(...pendingCssImages(doc));
+      }
+      if (!pending.length) return;
+      await Promise.all(pending);
+    }
   }
 
   // ---- raster scale: a frame must not depend on the frames drawn before it --------------
@@ -551,6 +682,7 @@
         readyState: document.readyState,
         errors: errors.slice(),
         warnings: warnings.slice(),
+        failedLoads: failedLoads.slice(),
         startupError: typeof window.__hfStartupError === "string" ? window.__hfStartupError : null,
         player: bound,
         renderReady: !!window.__renderReady,
@@ -586,6 +718,7 @@
       const frames = seekVideos(t);
       const pending = [...frames, ...pendingImages()];
       if (pending.length) await Promise.all(pending);
+      await settleLoads();
       // New video frames: scenes that sample videos as textures redraw (runtime hook).
       if (frames.length && typeof window.__hfReseekGpu === "function") window.__hfReseekGpu(t);
       if (typeof window.__hfWaitForSeekCompletion === "function") await window.__hfWaitForSeekCompletion();

@@ -6,33 +6,31 @@
     130  interrupted by SIGINT (Ctrl-C)
     143  terminated by SIGTERM (``timeout``, systemd, ``docker stop``)
 
-SIGTERM is turned into :class:`Terminated`, a :class:`KeyboardInterrupt`, so the cleanup
-that Ctrl-C runs (browsers killed, their profiles and the work directory removed) runs
-for it too. A group of subcommands added later (``lambda``) reuses :func:`run_guarded`.
+SIGTERM is turned into :class:`~.interrupts.Terminated`, a :class:`KeyboardInterrupt`, so
+the cleanup that Ctrl-C runs (browsers killed, their profiles and the work directory
+removed) runs for it too (:mod:`.interrupts`). A group of subcommands added later
+(``lambda``) reuses :func:`run_guarded`.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import difflib
-import os
 import re
 import signal
 import sys
-import threading
 import traceback
-from collections.abc import Callable, Iterator, Sequence
-from types import FrameType
+from collections.abc import Callable, Sequence
 from typing import NoReturn, TextIO
 
 from ..errors import InternalError, RenderError
+from .interrupts import Terminated
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
-EXIT_SIGINT = 130
-EXIT_SIGTERM = 143
+EXIT_SIGINT = 128 + signal.SIGINT  # 130, as shells report a death by the signal
+EXIT_SIGTERM = 128 + signal.SIGTERM  # 143
 
 EXIT_CODES_HELP = """\
 exit status:
@@ -48,10 +46,6 @@ INTERNAL_CODE = InternalError.code
 
 class UsageError(Exception):
     """A problem with the command line itself; reported like argparse's errors, exit 2."""
-
-
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised in the main thread so the Ctrl-C cleanup paths run for it too."""
 
 
 def one_line(text: str) -> str:
@@ -198,81 +192,3 @@ def int_at_least(minimum: int) -> Callable[[str], int]:
 
     parse.__name__ = "int"
     return parse
-
-
-_signalled = threading.Event()
-
-
-def _raise_interrupt(signum: int, _frame: FrameType | None) -> None:
-    if _signalled.is_set():
-        return  # cleanup of the first signal is running: let it finish
-    _signalled.set()
-    if signum == signal.SIGTERM:
-        raise Terminated()
-    raise KeyboardInterrupt()
-
-
-def install_interrupt_handlers() -> Callable[[], None]:
-    """SIGTERM and SIGINT raise in the main thread (a second signal waits for cleanup).
-
-    Returns a function that puts the previous handlers back (for ``main()`` called from
-    another program or a test)."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-    _signalled.clear()
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    signal.signal(signal.SIGINT, _raise_interrupt)
-
-    def restore() -> None:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-
-    return restore
-
-
-# ---- worker processes ------------------------------------------------------------------
-
-_task_running = threading.Event()
-
-
-def _worker_signal(signum: int, _frame: FrameType | None) -> None:
-    code = EXIT_SIGTERM if signum == signal.SIGTERM else EXIT_SIGINT
-    if not _task_running.is_set():
-        raise SystemExit(code)  # idle worker: nothing to clean up, exit quietly
-    if _signalled.is_set():
-        return
-    _signalled.set()
-    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
-
-
-def install_worker_interrupt_handlers() -> None:
-    """For pool worker processes: a signal interrupts the running task (its cleanup runs and
-    the parent sees the exception), or ends an idle worker quietly."""
-    signal.signal(signal.SIGTERM, _worker_signal)
-    signal.signal(signal.SIGINT, _worker_signal)
-
-
-@contextlib.contextmanager
-def worker_task() -> Iterator[None]:
-    """Marks a worker process as busy, so a signal interrupts the task instead of exiting."""
-    _signalled.clear()
-    _task_running.set()
-    try:
-        yield
-    finally:
-        _task_running.clear()
-
-
-def stop_pool_workers(processes: object) -> None:
-    """Send SIGTERM to the live processes of a ``ProcessPoolExecutor`` (its ``_processes``):
-    SIGTERM reaches only our own process, not the workers, which would otherwise finish
-    their chunk (or be orphaned with their browsers)."""
-    values = getattr(processes, "values", None)
-    if values is None:
-        return
-    for process in list(values()):
-        pid = getattr(process, "pid", None)
-        if pid and process.is_alive():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)

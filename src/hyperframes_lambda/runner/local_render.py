@@ -31,7 +31,7 @@ from ..stages.render_chunk import CHUNK_EXTENSIONS, ChunkResult, render_chunk
 from ..stages.render_size import resolve_fps
 from ..stages.still import StillRequest, render_stills
 from ..timing import frames_between, frames_duration
-from .cli_errors import install_worker_interrupt_handlers, stop_pool_workers, worker_task
+from .interrupts import install_worker_interrupt_handlers, stop_pool_workers, worker_task
 from .output_target import created_parents, resolve_output
 from .progress import Progress, ProgressCallback, Stage
 

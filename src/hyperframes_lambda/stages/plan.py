@@ -423,7 +423,10 @@ def _extract_videos(
         if extracted is None:  # never on screen: nothing extracted, nothing shown
             manifest.append({"dir": f"/{relative}", "count": 0, "ext": "jpg"})
         else:
-            manifest.append({"dir": f"/{relative}", "count": extracted.count, "ext": extracted.ext})
+            manifest.append({
+                "dir": f"/{relative}", "count": extracted.count, "ext": extracted.ext,
+                "width": extracted.width, "height": extracted.height,
+            })  # fmt: skip
     return manifest
 
 
