@@ -25,10 +25,8 @@ ROOT = Path(hyperframes_lambda.__file__).resolve().parent
 
 # Top floor first. A unit is a folder of the package or a module at its top.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    # aws.cli is a way in that lives beside the client it drives (the ``lambda``
-    # commands): a unit of its own.
     ("ways in: the package face, the command lines", ("__init__", "cli", "rie")),
-    ("ways in: the lambda commands", ("aws.cli",)),
+    ("ways in: the lambda commands", ("lambda_cli",)),
     ("ways in: the Python API, Step Functions on this machine", ("api", "local")),
     ("ways in: the Lambda adapter", ("handler",)),
     ("a whole render in this process", ("runner",)),

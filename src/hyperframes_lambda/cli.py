@@ -250,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     font_commands = fonts.add_subparsers(dest="fonts_command", required=True)
     font_commands.add_parser("install", help="install the pinned font set into the cache")
     font_commands.add_parser("which", help="print the font set's id, directory and families")
-    from .aws.cli import add_lambda_commands  # hyperframes-lambda lambda … (AWS client)
+    from .lambda_cli import add_lambda_commands  # hyperframes-lambda lambda … (AWS client)
 
     add_lambda_commands(commands)
     return parser
@@ -565,7 +565,7 @@ def _cmd_fonts(args: argparse.Namespace) -> int:
 
 
 def _cmd_lambda(args: argparse.Namespace) -> int:
-    from .aws.cli import run_lambda_command
+    from .lambda_cli import run_lambda_command
 
     return run_lambda_command(args)
 

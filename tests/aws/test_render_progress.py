@@ -295,7 +295,7 @@ def test_the_cost_so_far_counts_running_work_and_the_heartbeats() -> None:
 def test_the_wait_display_says_a_stuck_chunk_and_a_plan_warning_once(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from hyperframes_lambda.aws.cli import ProgressDisplay
+    from hyperframes_lambda.lambda_cli import ProgressDisplay
 
     record = parse_history(inline_history(finished=False)[:8])
     record.plan["Warnings"] = ["Config.workerConcurrency is a HyperFrames setting"]

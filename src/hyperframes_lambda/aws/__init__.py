@@ -3,11 +3,12 @@
 ``from hyperframes_lambda.aws import RenderClient`` renders on a stack from Python
 (upload, start, progress, wait, download, cost, cancel, resume); ``estimate`` prices a
 render before it runs; ``verify_webhook`` checks a completion webhook's signature. The
-``hyperframes-lambda lambda …`` commands (:mod:`.cli`) are the same from a shell.
+``hyperframes-lambda lambda …`` commands (:mod:`hyperframes_lambda.lambda_cli`, a way in at
+the package top) are the same from a shell.
 
-May import: the ground modules only (except ``cli``, a way in that stands on the top floors:
-see ``tests/test_layers.py``); the Lambda handler imports its webhook step, the command line
-its ``lambda`` commands, ``local/emulate`` the state machine definition and stack outputs.
+May import: ``net/`` and the ground modules; the Lambda handler imports its webhook step,
+the ``lambda`` commands the client, ``local/emulate`` the state machine definition and the
+stack's outputs.
 """
 
 from __future__ import annotations

@@ -12,5 +12,5 @@
 
 May import: ``handler/`` (it calls the handler the way Lambda does), ``runner/`` (exit codes
 and interrupts), ``aws/`` (the state machine definition, the stack's outputs) and the
-ground modules. Only the ``lambda`` commands (``aws/cli``) import it.
+ground modules. Only the ``lambda`` commands (``lambda_cli``) import it.
 """

@@ -295,8 +295,8 @@ def _config_with_flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _emulate_command(commands: Any) -> None:
-    from ..local.emulate import DEFAULT_CONCURRENCY, DEFAULT_PORT, DEFAULT_REGION, stack_name
-    from ..runner.cli_errors import int_at_least
+    from .local.emulate import DEFAULT_CONCURRENCY, DEFAULT_PORT, DEFAULT_REGION, stack_name
+    from .runner.cli_errors import int_at_least
 
     emulate = commands.add_parser(
         "emulate",
@@ -334,7 +334,7 @@ def _emulate_command(commands: Any) -> None:
 
 
 def _client(args: argparse.Namespace) -> Any:
-    from .client import RenderClient
+    from .aws.client import RenderClient
 
     return RenderClient(
         args.stack, region=args.region, profile=args.profile, endpoint_url=args.endpoint_url
@@ -446,11 +446,11 @@ def _started(job: Any, args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     command = args.lambda_command
     if command == "emulate":
-        from ..local.emulate import run
+        from .local.emulate import run
 
         return run(args)
     if command == "estimate":
-        from .cost import estimate
+        from .aws.cost import estimate
 
         result = estimate(
             args.frames, args.width, args.height, args.chunks, region=args.region,
@@ -519,7 +519,7 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(progress.as_dict()) if args.json else progress)
         return 0
     if command == "rm":
-        from ..errors import StorageLeftError
+        from .errors import StorageLeftError
 
         removal = client.remove(args.execution, output=args.output)
         print(json.dumps(removal.as_dict(), indent=2) if args.json else removal.text())
@@ -556,7 +556,7 @@ def _run(args: argparse.Namespace) -> int:
             print(found.table(args.chunks))
         return 0
     if command == "ls":
-        from .listing import render_table
+        from .aws.listing import render_table
 
         renders = client.list_renders(limit=args.limit)
         if args.json:
@@ -588,9 +588,9 @@ _DEPLOY_PARAMETERS = (
 
 
 def _stack_lifecycle(args: argparse.Namespace) -> int:
-    from .client import RenderClient
-    from .deploy import Deployer, build_zip
-    from .stack import AwsTarget
+    from .aws.client import RenderClient
+    from .aws.deploy import Deployer, build_zip
+    from .aws.stack import AwsTarget
 
     target = AwsTarget(region=args.region, profile=args.profile, endpoint_url=args.endpoint_url)
     deployer = Deployer(target, args.stack, log=None if not args.json else _quiet)
@@ -617,7 +617,7 @@ def _stack_lifecycle(args: argparse.Namespace) -> int:
     result = deployer.deploy(zip_path, parameters)
     state_path = None
     if args.write_hyperframes_state is not None:
-        from .hyperframes_state import write_hyperframes_state
+        from .aws.hyperframes_state import write_hyperframes_state
 
         client = RenderClient(
             args.stack, region=args.region, profile=args.profile, endpoint_url=args.endpoint_url
@@ -649,8 +649,8 @@ def _warn_plain(line: str) -> None:
 
 
 def _policies(args: argparse.Namespace) -> int:
-    from ..errors import PolicyMissingActionsError
-    from .policies import Names, load_policy, role_policy, user_policy, validate
+    from .aws.policies import Names, load_policy, role_policy, user_policy, validate
+    from .errors import PolicyMissingActionsError
 
     names = Names(
         stack=args.stack, project=args.project_name or args.stack,
@@ -686,7 +686,7 @@ def run_lambda_command(args: argparse.Namespace) -> int:
     prints them as one ``error [CODE]: …`` line like every other command."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from .client_errors import from_botocore
+    from .aws.client_errors import from_botocore
 
     try:
         return _run(args)
