@@ -141,7 +141,7 @@ def test_gif_with_thumbnail_through_the_three_actions(bucket: str, tmp_path: Pat
     assert probe(gif).frame_count == 30 and gif.read_bytes()[:6] == b"GIF89a"
     thumb = download(assembled["ThumbnailS3Uri"], tmp_path / "g.png")
     reference = still(KNOWN, tmp_path / "ref.jpg", frames=[30], quality=100)[0]  # opaque
-    from .conftest import to_rgb
+    from ..conftest import to_rgb
 
     assert (to_rgb(thumb.read_bytes()).astype(int) - to_rgb(reference.path.read_bytes())).std() < 3
 

@@ -220,7 +220,7 @@ def test_the_plan_keeps_a_manifest_slot_for_a_clip_never_on_screen(
     manifest = _extract_videos(media, tmp_path, Fraction(FPS), duration=1.5)
     assert manifest == [
         {"dir": "/video-frames/000", "count": 0, "ext": "jpg"},
-        {"dir": "/video-frames/001", "count": 30, "ext": "jpg"},
+        {"dir": "/video-frames/001", "count": 30, "ext": "jpg", "width": 64, "height": 48},
     ]
     assert sorted(p.name for p in (tmp_path / "video-frames").iterdir()) == ["001"]
 

@@ -399,15 +399,19 @@ def _render_chunk(event: RenderChunkEvent, work: Path, context: Any = None) -> d
     beat = HeartbeatWriter(
         storage(), event.ChunkOutputS3Prefix, event.ChunkIndex, work, context, logger
     )
-    beat.start()
     done = False
+    interrupted = False
     try:
         reused = _reusable_chunk(event, uri, work)
         if reused is not None:  # a retry of an invocation that already uploaded its chunk
+            beat.start()
             beat.finish(done=True, reused=True, frames=int(reused["FramesEncoded"]))
             done = True
             return reused
         plan_dir = _fetch_plan(event.PlanS3Uri, work)
+        # The heartbeat starts once the plan is here: an invocation that cannot even fetch
+        # its plan (a render already stopped and its storage removed) writes nothing back.
+        beat.start()
         out = work / f"chunk{CHUNK_EXTENSIONS[event.Format]}"
         result = render_chunk(
             plan_dir, event.ChunkIndex, out, expected_hash=event.PlanHash,
@@ -422,8 +426,14 @@ def _render_chunk(event: RenderChunkEvent, work: Path, context: Any = None) -> d
         )  # fmt: skip
         beat.finish(done=True, frames=result.frames)
         done = True
+    except (KeyboardInterrupt, SystemExit):
+        # Stopped from outside (the local runner's SIGTERM, Ctrl-C): whoever stopped this
+        # invocation is removing its storage; a last heartbeat would write it back.
+        interrupted = True
+        beat.abandon()
+        raise
     finally:
-        if not done:
+        if not done and not interrupted:
             beat.finish(done=False)
     capture_s = result.timings.get("capture", 0.0)
     metrics.add_metric(name="FramesRendered", unit=MetricUnit.Count, value=result.frames)

@@ -29,7 +29,8 @@ def interval_s() -> float:
 
 class HeartbeatWriter:
     """One chunk attempt's heartbeat: ``start`` (reads the previous attempt's, if any, for
-    the attempt number), ``frame`` per captured frame, ``finish`` at the end."""
+    the attempt number), ``frame`` per captured frame, ``finish`` at the end (``abandon``
+    when the invocation is interrupted from outside)."""
 
     def __init__(
         self,
@@ -118,8 +119,18 @@ class HeartbeatWriter:
             self.frames += 1
             self.updated = time.time()
 
+    def abandon(self) -> None:
+        """Stop the thread and write nothing more (the invocation was interrupted)."""
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join()
+
     def finish(self, *, done: bool, reused: bool = False, frames: int | None = None) -> None:
-        """Stop the thread; write the last state (``done`` when the chunk is uploaded)."""
+        """Stop the thread; write the last state (``done`` when the chunk is uploaded).
+        An attempt that never started (it failed before its plan was fetched) writes
+        nothing."""
+        if self.thread is None and not done:
+            return
         self.stop.set()
         if self.thread is not None:
             self.thread.join()
