@@ -81,6 +81,8 @@
     cancelAnimationFrame: window.cancelAnimationFrame.bind(window),
   };
   let nowMs = 0;
+  // The wall clock, for the renderer's own timings only (how long a seek waited on loads).
+  const wallNow = performance.now.bind(performance);
 
   // mulberry32, reseeded from the whole milliseconds of the seek time: the same stream
   // the reference engine uses in its distributed renders (we seed in every render).
@@ -715,10 +717,12 @@
         } catch (e) { /* cross-origin frame */ }
       }
       bake();
+      const settleStarted = wallNow();
       const frames = seekVideos(t);
       const pending = [...frames, ...pendingImages()];
       if (pending.length) await Promise.all(pending);
       await settleLoads();
+      const settleMs = wallNow() - settleStarted;
       // New video frames: scenes that sample videos as textures redraw (runtime hook).
       if (frames.length && typeof window.__hfReseekGpu === "function") window.__hfReseekGpu(t);
       if (typeof window.__hfWaitForSeekCompletion === "function") await window.__hfWaitForSeekCompletion();
@@ -727,7 +731,7 @@
       throwIfErrors();
       // A shader transition in progress: the renderer draws once, then the page finishes
       // compositing (HyperFrames' page-side compositor) before the frame is captured.
-      return { compositePending: !!window.__hf_page_composite_pending };
+      return { compositePending: !!window.__hf_page_composite_pending, settleMs };
     },
     async prepareComposite() {
       if (typeof window.__hf_page_composite_prepare === "function") await window.__hf_page_composite_prepare();

@@ -204,7 +204,9 @@ def render_local(
     config = options.config()
     # An audio-only render starts no browser, so it is not linted unless asked to be strict.
     wants_lint = options.lint and (not config.is_audio_only or options.strict_lint)
+    t = time.perf_counter()
     linted = run_lint(project_dir, entry, strict=options.strict_lint) if wants_lint else None
+    lint_seconds = time.perf_counter() - t
 
     def report(stage: Stage, done: int, total: int) -> None:
         if on_progress is not None:
@@ -215,7 +217,7 @@ def render_local(
         report("plan", 0, 1)
         planned = plan(project_dir, config, work_dir / "plan", fetcher=fetcher)
         report("plan", 1, 1)
-        timings = {"plan": planned.timings["total"]}
+        timings = {"lint": lint_seconds, "plan": planned.timings["total"]}
         chunk_dir = work_dir / "chunks"
         ext = CHUNK_EXTENSIONS.get(planned.format, "")
         chunk_paths = [chunk_dir / f"{i:04d}{ext}" for i in range(planned.chunk_count)]
