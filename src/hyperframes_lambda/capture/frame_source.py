@@ -102,9 +102,11 @@ def open_frame_source(
     entry: str,
     settings: CaptureSettings,
     binary: ChromeBinary | None = None,
+    pool: BrowserPool | None = None,
 ) -> Iterator[PageCapture]:
-    """Serve ``compiled_dir`` and yield a ready :class:`PageCapture` on ``entry``."""
-    with open_frame_sources(compiled_dir, entry, settings, 1, binary) as pages:
+    """Serve ``compiled_dir`` and yield a ready :class:`PageCapture` on ``entry`` (in a
+    browser of ``pool``, slot 0, when given: it outlives the page)."""
+    with open_frame_sources(compiled_dir, entry, settings, 1, binary, pool) as pages:
         yield pages[0]
 
 

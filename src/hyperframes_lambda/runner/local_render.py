@@ -7,23 +7,31 @@ decoded result was verified: a failed render leaves nothing at ``output``.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_EXCEPTION,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
+from ..browser.pool import BrowserPool
 from ..capture.page_capture import CaptureMode
 from ..compile.composition import read_composition
 from ..config import OutputFormat, RenderConfig, parse_config
 from ..errors import CompositionError, InvalidConfigError
 from ..lint import LintReport
-from ..lint.render_check import run_lint
+from ..lint.render_check import LintOutcome, run_lint
 from ..net.remote_assets import RemoteFetcher
 from ..stages.assemble import assemble
 from ..stages.plan import PlanResult, plan
@@ -204,9 +212,50 @@ def render_local(
     config = options.config()
     # An audio-only render starts no browser, so it is not linted unless asked to be strict.
     wants_lint = options.lint and (not config.is_audio_only or options.strict_lint)
-    t = time.perf_counter()
-    linted = run_lint(project_dir, entry, strict=options.strict_lint) if wants_lint else None
-    lint_seconds = time.perf_counter() - t
+    with contextlib.ExitStack() as stack:
+        # Strict: findings fail the render before any work. Otherwise the linter (its own
+        # browser) runs beside the plan and the frames; its findings are the same.
+        lint_future: Future[tuple[LintOutcome, float]] | None = None
+        linted: LintOutcome | None = None
+        lint_seconds = 0.0
+        if wants_lint and options.strict_lint:
+            linted, lint_seconds = _timed_lint(project_dir, entry, strict=True)
+        elif wants_lint:
+            lint_future = stack.enter_context(ThreadPoolExecutor(1)).submit(
+                _timed_lint, project_dir, entry, strict=False
+            )
+        # One process renders every chunk here: the browser that probes the page in the
+        # plan renders the frames too (closed at the end).
+        pool = stack.enter_context(contextlib.closing(BrowserPool()))
+        result = _render(project_dir, output, options, config, started, pool, on_progress, fetcher)
+        if lint_future is not None:
+            linted, lint_seconds = lint_future.result()
+    result.timings["lint"] = lint_seconds
+    result.timings["total"] = time.perf_counter() - started
+    return replace(
+        result,
+        lint=linted.report if linted else None,
+        lint_warnings=linted.warnings if linted else [],
+    )
+
+
+def _timed_lint(project_dir: Path, entry: str, *, strict: bool) -> tuple[LintOutcome, float]:
+    started = time.perf_counter()
+    outcome = run_lint(project_dir, entry, strict=strict)
+    return outcome, time.perf_counter() - started
+
+
+def _render(
+    project_dir: Path,
+    output: Path,
+    options: RenderOptions,
+    config: RenderConfig,
+    started: float,
+    pool: BrowserPool,
+    on_progress: ProgressCallback | None,
+    fetcher: RemoteFetcher | None,
+) -> RenderResult:
+    """plan → chunks → assemble (render_local without the linter)."""
 
     def report(stage: Stage, done: int, total: int) -> None:
         if on_progress is not None:
@@ -215,9 +264,9 @@ def render_local(
     with created_parents(output), tempfile.TemporaryDirectory(prefix="hf-render-") as work:
         work_dir = Path(work)
         report("plan", 0, 1)
-        planned = plan(project_dir, config, work_dir / "plan", fetcher=fetcher)
+        planned = plan(project_dir, config, work_dir / "plan", fetcher=fetcher, browser_pool=pool)
         report("plan", 1, 1)
-        timings = {"lint": lint_seconds, "plan": planned.timings["total"]}
+        timings = {"plan": planned.timings["total"]}
         chunk_dir = work_dir / "chunks"
         ext = CHUNK_EXTENSIONS.get(planned.format, "")
         chunk_paths = [chunk_dir / f"{i:04d}{ext}" for i in range(planned.chunk_count)]
@@ -229,8 +278,9 @@ def render_local(
             pass
         elif workers <= 1:
             report("frames", 0, planned.total_frames)
-            results = _render_chunks_here(planned, chunk_paths, pages, options, report)
+            results = _render_chunks_here(planned, chunk_paths, pages, options, report, pool)
         else:
+            pool.close()  # the workers start their own
             report("frames", 0, planned.total_frames)
             results = _render_chunks_in_workers(
                 planned, chunk_paths, workers, pages, options, report
@@ -252,10 +302,8 @@ def render_local(
         report("assemble", 1, 1)
     timings["total"] = time.perf_counter() - started
     return RenderResult(
-        output, planned, results, workers, results[0].capture_mode if results else None,
-        timings, lint=linted.report if linted else None,
-        lint_warnings=linted.warnings if linted else [],
-    )  # fmt: skip
+        output, planned, results, workers, results[0].capture_mode if results else None, timings
+    )
 
 
 def thumbnail_path(output: Path) -> Path:
@@ -287,6 +335,7 @@ def _render_chunks_here(
     pages: int,
     options: RenderOptions,
     report: Callable[[Stage, int, int], None],
+    pool: BrowserPool | None = None,
 ) -> list[ChunkResult]:
     done = 0
 
@@ -304,6 +353,7 @@ def _render_chunks_here(
             pages=pages,
             dump_frames=options.dump_frames,
             on_frame=on_frame,
+            browser_pool=pool,
         )
         for i, path in enumerate(chunk_paths)
     ]
