@@ -10,6 +10,7 @@ depend on which page of which browser drew them (tested: cold vs warm byte-ident
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from dataclasses import dataclass, field
 
@@ -23,8 +24,13 @@ PoolKey = tuple[str, bool, int, int, tuple[str, ...], int]
 class BrowserPool:
     """``acquire`` a running browser for a page; ``close`` them all at the end."""
 
+    # Slots 1…slots-1 start in the background when slot 0 starts, with its settings: a
+    # render that opens that many pages finds their browsers up (local one-piece renders).
+    slots: int = 1
     _browsers: dict[PoolKey, BrowserProcess] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _warming: list[threading.Thread] = field(default_factory=list)
+    _closed: bool = False
 
     def acquire(
         self,
@@ -52,7 +58,33 @@ class BrowserPool:
                 extra_flags=extra_flags,
             )
             self._browsers[key] = browser
+            if slot == 0 and not self._closed:
+                for other in range(1, self.slots):
+                    self._warm(binary, width, height, deterministic, extra_flags, other)
             return browser
+
+    def _warm(
+        self,
+        binary: ChromeBinary,
+        width: int,
+        height: int,
+        deterministic: bool,
+        extra_flags: tuple[str, ...],
+        slot: int,
+    ) -> None:
+        """Start slot ``slot``'s browser in the background (called holding the lock)."""
+
+        def start() -> None:
+            # A failure here is not reported: the page that needs the browser launches it.
+            with contextlib.suppress(Exception):
+                self.acquire(
+                    binary, width=width, height=height, deterministic=deterministic,
+                    extra_flags=extra_flags, slot=slot,
+                )  # fmt: skip
+
+        thread = threading.Thread(target=start, name=f"browser-warm-{slot}", daemon=True)
+        self._warming.append(thread)
+        thread.start()
 
     def discard(self, browser: BrowserProcess) -> None:
         """Close a browser that failed; the next ``acquire`` starts a new one."""
@@ -63,6 +95,11 @@ class BrowserPool:
         browser.close()
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            warming = list(self._warming)
+        for thread in warming:  # a browser still starting is closed too, not orphaned
+            thread.join()
         with self._lock:
             browsers = list(self._browsers.values())
             self._browsers.clear()

@@ -464,8 +464,30 @@
     }
     return promise;
   }
+  // The frame a video shows at the next seek is fetched and decoded while this one is
+  // drawn: seeks go forward by a steady step (several pages share the frames, so the step
+  // is the last one seen). Only a head start: the next seek still waits for its frame
+  // through loadFrame, which reports a failure (a prefetch never does).
+  const prefetched = new Map();   // url -> Image, kept so its decode is not collected
+  let lastSeekT = null;
+  function frameUrl(v, t) {
+    let k = Math.floor((t - v.start) * fps + 1e-9);
+    k = v.loop ? k % v.info.count : Math.min(k, v.info.count - 1);
+    return `${v.info.dir}/frame_${String(k).padStart(6, "0")}.${v.info.ext}`;
+  }
+  function prefetchFrame(url) {
+    if (frameCache.has(url) || prefetched.has(url)) return;
+    const img = new Image();
+    img.src = url;
+    img.decode().catch(() => {});
+    prefetched.set(url, img);
+    if (prefetched.size > 16) prefetched.delete(prefetched.keys().next().value);
+  }
   function seekVideos(t) {
     const pending = [];
+    const step = lastSeekT === null ? 0 : t - lastSeekT;
+    lastSeekT = t;
+    const next = step > 0 && step <= 8 / fps ? t + step : null;
     for (const v of videos || []) {
       if (!v.info) continue;
       // Half-open like every clip window ([start, end)); a clip that runs to the end of
@@ -478,9 +500,8 @@
         v.img.style.setProperty("visibility", "hidden", "important");
         continue;
       }
-      let k = Math.floor((t - v.start) * fps + 1e-9);
-      k = v.loop ? k % v.info.count : Math.min(k, v.info.count - 1);
-      const url = `${v.info.dir}/frame_${String(k).padStart(6, "0")}.${v.info.ext}`;
+      const url = frameUrl(v, t);
+      if (next !== null && next < v.end - eps && next >= v.start - eps) prefetchFrame(frameUrl(v, next));
       layOver(v);
       if (url !== v.url) {
         v.url = url;

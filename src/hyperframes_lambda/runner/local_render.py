@@ -224,9 +224,11 @@ def render_local(
             lint_future = stack.enter_context(ThreadPoolExecutor(1)).submit(
                 _timed_lint, project_dir, entry, strict=False
             )
-        # One process renders every chunk here: the browser that probes the page in the
-        # plan renders the frames too (closed at the end).
-        pool = stack.enter_context(contextlib.closing(BrowserPool()))
+        # A one-piece render: the browser that probes the page in the plan renders the
+        # frames too, and the chunk's other browsers start while the plan goes on.
+        one_piece = options.chunk_size is None and (options.chunks or 1) == 1
+        slots = (options.pages or default_page_count(1)) if one_piece else 1
+        pool = stack.enter_context(contextlib.closing(BrowserPool(slots=slots)))
         result = _render(project_dir, output, options, config, started, pool, on_progress, fetcher)
         if lint_future is not None:
             linted, lint_seconds = lint_future.result()
