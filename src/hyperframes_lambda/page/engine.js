@@ -640,6 +640,52 @@
       }
     }
   }
+  // ---- background-clip: text and invisible descendants ----------------------------------
+  // The text mask of a `background-clip: text` box is painted from its descendants' text,
+  // whatever their own opacity or transform. Chrome 156 (the headless shell HyperFrames
+  // renders with) keeps a descendant at opacity 0 in that mask; the Lambda build (Chromium
+  // 153) skips it, as it skips painting any layer below Blink's visibility threshold
+  // (opacity < 0.0004): a word faded to 0 under a gradient-clipped heading vanished with
+  // one build and not the other. Between the seek and the capture such descendants are
+  // lifted just over the threshold (0.0005: under half an 8-bit step, so their own paint
+  // stays invisible) and put back at the next seek, like the baked transforms above.
+  const INVISIBLE_OPACITY = 0.0004;
+  const LIFTED_OPACITY = "0.0005";
+  let textClipPossible = false;
+  const TEXT_CLIP_SOURCE = /(?:background-clip|backgroundClip)\s*["']?\s*[:=,]\s*["']?\s*(?:-webkit-)?text/i;
+  function sheetMentionsTextClip(sheet) {
+    let rules;
+    try { rules = sheet.cssRules; } catch (e) { return false; }  // cross-origin sheet
+    for (const rule of rules) if (TEXT_CLIP_SOURCE.test(rule.cssText)) return true;
+    return false;
+  }
+  // Decided once, when ready: the page's markup, scripts and stylesheets name a text clip.
+  function detectTextClip() {
+    textClipPossible = TEXT_CLIP_SOURCE.test(document.documentElement.outerHTML)
+      || Array.from(document.styleSheets).some(sheetMentionsTextClip);
+  }
+  function hasTextClip(style) {
+    return /text/.test(style.backgroundClip || "") || /text/.test(style.webkitBackgroundClip || "");
+  }
+  function liftTextClipDescendants() {
+    if (!textClipPossible) return;
+    const lifts = [];
+    for (const clipper of document.body ? document.body.querySelectorAll("*") : []) {
+      if (!hasTextClip(getComputedStyle(clipper))) continue;
+      for (const el of clipper.querySelectorAll("*")) {
+        if (Number(getComputedStyle(el).opacity) < INVISIBLE_OPACITY) lifts.push(el);
+      }
+    }
+    for (const el of lifts) {
+      let saved = bakedStyles.get(el);
+      if (!saved) { saved = new Map(); bakedStyles.set(el, saved); }
+      if (!saved.has("opacity")) {
+        saved.set("opacity", [el.style.getPropertyValue("opacity"), el.style.getPropertyPriority("opacity")]);
+      }
+      el.style.setProperty("opacity", LIFTED_OPACITY, "important");
+    }
+  }
+
   // Alpha outputs: the page's own html/body backgrounds go, as in HyperFrames' renders
   // (the composition root keeps its own).
   function clearPageBackground() {
@@ -701,6 +747,7 @@
       if (typeof window.__hfForceTimelineRebind === "function") window.__hfForceTimelineRebind();
       prepareVideos();
       freezeRasterScale();
+      detectTextClip();
       if (config.transparent) clearPageBackground();
       return { duration: duration() };
     },
@@ -715,6 +762,7 @@
         } catch (e) { /* cross-origin frame */ }
       }
       bake();
+      liftTextClipDescendants();
       const frames = seekVideos(t);
       const pending = [...frames, ...pendingImages()];
       if (pending.length) await Promise.all(pending);
