@@ -342,6 +342,19 @@
     const source = el.querySelector("source[src]");
     return source ? new URL(source.getAttribute("src"), document.baseURI).href : null;
   }
+  // Where in the file a clip starts: `data-playback-start`, HyperFrames' newer name, wins
+  // over `data-media-start` when it is a number >= 0 (as in its producer and runtime).
+  function mediaOffset(el) {
+    for (const name of ["data-playback-start", "data-media-start"]) {
+      const value = numberAttr(el, name);
+      if (value !== null && Number.isFinite(value) && value >= 0) return value;
+    }
+    return 0;
+  }
+  // A <video data-has-audio="false"> (anything but "true") adds nothing to the soundtrack.
+  function declaredSilent(el) {
+    return el.hasAttribute("data-has-audio") && el.getAttribute("data-has-audio") !== "true";
+  }
   function describeMedia() {
     const out = [];
     for (const kind of ["audio", "video"]) {
@@ -349,7 +362,7 @@
       const windows = clipWindows(elements);
       elements.forEach((el, index) => {
         const volume = numberAttr(el, "data-volume");
-        const mediaStart = numberAttr(el, "data-media-start");
+        const mediaStart = mediaOffset(el);
         const rate = numberAttr(el, "data-playback-rate");
         out.push({
           kind, index, id: el.id || null, src: el.__hfSrc || mediaSource(el),
@@ -358,7 +371,8 @@
           mediaStart: mediaStart && mediaStart > 0 ? mediaStart : 0,
           playbackRate: rate && rate > 0 ? rate : 1,
           volume: volume === null ? 1 : volume,
-          loop: el.hasAttribute("loop"), muted: el.hasAttribute("muted") || el.muted,
+          loop: el.hasAttribute("loop"),
+          muted: el.hasAttribute("muted") || el.muted || (kind === "video" && declaredSilent(el)),
         });
       });
     }
