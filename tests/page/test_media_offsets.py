@@ -5,7 +5,8 @@ when both are numbers >= 0) sets where a clip starts in its file; we read only t
 name, so a clip started 1 s in showed its first second (issue 18, item 3: 4.9 dB against
 the reference CLI's render of our own composition). An unmuted `<video
 data-has-audio="false">` adds no sound to the reference's soundtrack; we mixed it in.
-Both through the page (a video render) and through the HTML alone (an audio-only render,
+`data-fade-in` / `data-fade-out` ramp a clip's sound linearly at its ends; we ignored them (measured on our own composition: a flat tone where the reference ramps).
+Each through the page (a video render) and through the HTML alone (an audio-only render,
 which starts no browser).
 """
 
@@ -88,15 +89,36 @@ def test_playback_start_wins_over_media_start(video_render: tuple[Path, Path]) -
     )
 
 
+def soundtrack(route: str, project: Path, video_render: tuple[Path, Path], work: Path) -> Path:
+    if route == "page":
+        return video_render[0]
+    out = work / "out.wav"  # an audio-only output: the plan reads the HTML, no browser
+    render_local(project, out, RenderOptions(lint=False))
+    return out
+
+
 @pytest.mark.parametrize("route", ["page", "html"])
 def test_has_audio_false_keeps_a_video_silent(
     route: str, project: Path, video_render: tuple[Path, Path], tmp_path: Path
 ) -> None:
-    if route == "page":
-        out = video_render[0]
-    else:  # an audio-only output: the plan reads the clips from the HTML, no browser
-        out = tmp_path / "out.wav"
-        render_local(project, out, RenderOptions(lint=False))
-    levels = tone_levels(out, tmp_path)
+    levels = tone_levels(soundtrack(route, project, video_render, tmp_path), tmp_path)
     assert levels[660] > 0.02, f"the <audio> is missing: {levels}"
     assert levels[440] < levels[660] / 50, f"the data-has-audio=false video sounds: {levels}"
+
+
+@pytest.mark.parametrize("route", ["page", "html"])
+def test_audio_fades_in_and_out(
+    route: str, project: Path, video_render: tuple[Path, Path], tmp_path: Path
+) -> None:
+    out = soundtrack(route, project, video_render, tmp_path)
+    pcm = tmp_path / "mono.pcm"
+    ffmpeg("-i", str(out), "-ac", "1", "-ar", str(RATE), "-f", "s16le", str(pcm))
+    samples = np.frombuffer(pcm.read_bytes(), np.int16).astype(float) / 32768
+
+    def level(lo: float, hi: float) -> float:
+        return float(np.sqrt(np.mean(samples[int(lo * RATE) : int(hi * RATE)] ** 2)))
+
+    middle = level(0.25, 0.35)
+    assert middle > 0.05, f"the tone is missing: {middle}"
+    assert level(0.0, 0.04) < 0.25 * middle, "no fade-in over the first 0.2 s"
+    assert level(0.56, 0.6) < 0.25 * middle, "no fade-out over the last 0.2 s"

@@ -13,6 +13,7 @@ that the HTML cannot show) returns None and the planner asks the page instead.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
@@ -114,6 +115,20 @@ def _declared_silent(attrs: dict[str, str | None]) -> bool:
     return "data-has-audio" in attrs and attrs["data-has-audio"] != "true"
 
 
+_LEADING_NUMBER = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _fades(attrs: dict[str, str | None]) -> dict[str, float]:
+    """``fadeIn``/``fadeOut`` seconds when set (> 0), read like JavaScript's parseFloat."""
+    out: dict[str, float] = {}
+    for name, key in (("data-fade-in", "fadeIn"), ("data-fade-out", "fadeOut")):
+        match = _LEADING_NUMBER.match(attrs.get(name) or "")
+        value = float(match.group()) if match else 0.0
+        if math.isfinite(value) and value > 0:
+            out[key] = value
+    return out
+
+
 def read_static_media(entry: Path, base_url: str) -> StaticMedia | None:
     """The clips of the compiled ``entry`` as the page would describe them (``src``
     resolved against ``base_url``, the URL the page is served at), or None when only the
@@ -149,5 +164,6 @@ def read_static_media(entry: Path, base_url: str) -> StaticMedia | None:
                 "volume": 1 if volume is None else volume,
                 "loop": "loop" in attrs,
                 "muted": "muted" in attrs or (kind == "video" and _declared_silent(attrs)),
+                **_fades(attrs),
             })  # fmt: skip
     return StaticMedia(duration, described)

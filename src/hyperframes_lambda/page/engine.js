@@ -355,6 +355,17 @@
   function declaredSilent(el) {
     return el.hasAttribute("data-has-audio") && el.getAttribute("data-has-audio") !== "true";
   }
+  // Linear audio fades at the clip's ends, in seconds (`data-fade-in`, `data-fade-out`):
+  // parsed leniently as the producer does; listed only when set, so plans without them
+  // stay as they were.
+  function fades(el) {
+    const out = {};
+    for (const [name, key] of [["data-fade-in", "fadeIn"], ["data-fade-out", "fadeOut"]]) {
+      const value = Number.parseFloat(el.getAttribute(name) || "");
+      if (Number.isFinite(value) && value > 0) out[key] = value;
+    }
+    return out;
+  }
   function describeMedia() {
     const out = [];
     for (const kind of ["audio", "video"]) {
@@ -373,6 +384,7 @@
           volume: volume === null ? 1 : volume,
           loop: el.hasAttribute("loop"),
           muted: el.hasAttribute("muted") || el.muted || (kind === "video" && declaredSilent(el)),
+          ...fades(el),
         });
       });
     }
