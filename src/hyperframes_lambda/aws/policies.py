@@ -75,8 +75,7 @@ RENDER = (
     Statement("FindTheStack", ("cloudformation:DescribeStacks",), (_STACK,)),
     Statement(
         "RenderBucketObjects",
-        ("s3:GetObject", "s3:PutObject", "s3:PutObjectTagging", "s3:GetObjectTagging",
-         "s3:DeleteObject"),
+        ("s3:GetObject", "s3:PutObject", "s3:GetObjectTagging", "s3:DeleteObject"),
         (_BUCKET + "/*",),
     ),
     Statement("RenderBucketList", ("s3:ListBucket",), (_BUCKET,)),
@@ -97,6 +96,7 @@ RENDER = (
         (_FUNCTION,),
     ),
     Statement("AccountConcurrency", ("lambda:GetAccountSettings",), ("*",)),
+    Statement("Stills", ("lambda:InvokeFunction",), (_FUNCTION,)),  # lambda still
 )
 
 DEPLOY = (
@@ -257,7 +257,7 @@ ROLE = (
     ),
     Statement(
         "ExecutionHistoryForCost",
-        ("states:GetExecutionHistory", "states:ListMapRuns", "states:ListExecutions"),
+        ("states:GetExecutionHistory", "states:ListExecutions"),
         (_EXECUTIONS, _CHILDREN, _MAP_RUNS),
     ),
 )
