@@ -136,3 +136,37 @@ def needs(call: dict[str, Any], account: str) -> list[Need]:
     else:
         raise KeyError(f"no IAM mapping for {label}: add the service to {__name__}")
     return [Need(action, resource, label) for action, resource in pairs]
+
+
+def moto_dialect(document: dict[str, Any]) -> dict[str, Any]:
+    """``document`` as moto's IAM enforcement reads it: moto names S3's actions after the
+    API operation (``s3:HeadObject``, not ``s3:GetObject``) and Lambda's Invoke
+    ``lambda:Invoke``, and it authorises every service but S3 against the resource ``*``.
+    So each S3 action becomes the operations that need it (resources kept: moto checks
+    them; DeleteObjects against the bucket), and every other statement keeps its actions
+    on ``*``."""
+    statements = []
+    for statement in document["Statement"]:
+        actions: list[str] = []
+        for action in statement["Action"]:
+            if action.startswith("s3:"):
+                actions += [f"s3:{op}" for op, (needed, _) in S3.items() if needed == action]
+            else:
+                actions.append({"lambda:InvokeFunction": "lambda:Invoke"}.get(action, action))
+        only_s3 = all(a.startswith("s3:") for a in statement["Action"])
+        statements.append({
+            "Sid": f"{statement['Sid']}InMotosDialect", "Effect": statement["Effect"],
+            "Action": sorted(set(actions)),
+            "Resource": statement["Resource"] if only_s3 else "*",
+        })  # fmt: skip
+        if "s3:DeleteObject" in statement["Action"]:
+            # moto authorises a DeleteObjects request once, against the bucket's ARN (AWS:
+            # s3:DeleteObject against each object's).
+            objects = statement["Resource"]
+            objects = objects if isinstance(objects, list) else [objects]
+            statements.append({
+                "Sid": f"{statement['Sid']}DeleteObjectsInMotosDialect", "Effect": "Allow",
+                "Action": ["s3:DeleteObjects"],
+                "Resource": [r.removesuffix("/*") for r in objects if r.endswith("/*")],
+            })  # fmt: skip
+    return {"Version": "2012-10-17", "Statement": statements}
