@@ -52,7 +52,9 @@ CONFIG = {"width": 320, "height": 180, "chunkSize": 40}
 def set_auth(endpoint: str, initial_no_auth_count: str) -> None:
     """moto's switch: ``0`` authorises every request from now on, ``inf`` none."""
     request = urllib.request.Request(
-        f"{endpoint}/moto-api/reset-auth", data=initial_no_auth_count.encode(), method="POST",
+        f"{endpoint}/moto-api/reset-auth",
+        data=initial_no_auth_count.encode(),
+        method="POST",
         headers={"Content-Type": "text/plain"},  # a form body would be parsed away
     )
     urllib.request.urlopen(request, timeout=30).close()
@@ -66,7 +68,10 @@ def identity(iam: Any, name: str, documents: dict[str, dict[str, Any]]) -> dict[
                                 PolicyDocument=json.dumps(document))["Policy"]["Arn"]  # fmt: skip
         iam.attach_user_policy(UserName=name, PolicyArn=arn)
     key = iam.create_access_key(UserName=name)["AccessKey"]
-    return {"AWS_ACCESS_KEY_ID": key["AccessKeyId"], "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"]}
+    return {
+        "AWS_ACCESS_KEY_ID": key["AccessKeyId"],
+        "AWS_SECRET_ACCESS_KEY": key["SecretAccessKey"],
+    }
 
 
 def with_documents(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -130,7 +135,7 @@ def test_deploy_render_and_destroy_with_only_the_printed_policies(
         lambda: boto3.client("s3", endpoint_url=endpoint).put_object(
             Bucket="another-stacks-bucket", Key="x", Body=b"x"),
     ):  # fmt: skip
-        with pytest.raises(ClientError, match="AccessDenied|Forbidden|403"):
+        with pytest.raises(ClientError, match=r"AccessDenied|Forbidden|403"):
             denied()
     target = ["--region", REGION, "--endpoint-url", endpoint]
     function_zip = tmp_path / "function.zip"

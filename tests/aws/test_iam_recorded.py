@@ -123,7 +123,10 @@ def check(calls: list[dict[str, Any]], document: dict[str, Any]) -> tuple[list[N
 
 
 def test_every_call_of_a_deploy_and_a_render_is_in_the_printed_policies(
-    emulator: Running, receiver: Receiver, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    emulator: Running,
+    receiver: Receiver,  # noqa: F811 - test_aws_client's fixture
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     endpoint = emulator.env["AWS_ENDPOINT_URL"]
     log = Path(os.environ[hf_api_recorder.ENV_LOG])
@@ -208,8 +211,9 @@ def test_every_call_of_a_deploy_and_a_render_is_in_the_printed_policies(
     assert report == [], "calls the printed policy does not allow:\n" + "\n".join(report)
 
     # Least privilege: what the render policy and the role grant is used, or has a reason.
-    unused = results["lambda policies user --render-only (render)"][1] | (
-        results["lambda policies role (the function)"][1]
+    unused = (
+        results["lambda policies user --render-only (render)"][1]
+        | (results["lambda policies role (the function)"][1])
     )
     used_anywhere = {n.action for c in calls if c["who"] != "emulator" for n in needs(c, ACCOUNT)}
     print("granted, unused here:", sorted(unused), file=sys.stderr)
