@@ -116,10 +116,10 @@ def test_cli_policies_and_validate_exit_codes(
     captured = capsys.readouterr()
     assert {m["action"] for m in json.loads(captured.out)["missing"]} == {
         "cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms",
-        "cloudwatch:TagResource",
+        "cloudwatch:TagResource", "cloudwatch:UntagResource", "cloudwatch:ListTagsForResource",
     }  # fmt: skip
     [line] = [x for x in captured.err.splitlines() if x.startswith("error [")]
-    assert line.startswith("error [POLICY_MISSING_ACTIONS]: ") and "4 needed action(s)" in line
+    assert line.startswith("error [POLICY_MISSING_ACTIONS]: ") and "6 needed action(s)" in line
     # Render-only: a render policy is enough.
     assert cli.main(["lambda", "policies", "validate", str(path), "--render-only", *target]) == 0
     capsys.readouterr()
