@@ -74,7 +74,7 @@ def aws_only_calls(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if call["operation"] == "ListExecutions" and map_run:
             child = str(map_run).replace(":mapRun:", ":execution:").rsplit(":", 1)[0]
             children.append({**call, "operation": "GetExecutionHistory",
-                             "params": {"executionArn": f"{child}:0b1c2d3e-aws-only"}})  # fmt: skip
+                             "params": {"executionArn": f"{child}:00000000-0000-4000-8000-000000000000"}})  # fmt: skip
     return children
 
 
@@ -93,7 +93,7 @@ def emulator(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runnin
     try:
         yield running
     finally:
-        hf_api_recorder.set_phase(None)
+        hf_api_recorder.uninstall()
         if running.proc.poll() is None:
             running.stop(signal.SIGTERM)
 

@@ -64,6 +64,16 @@ def install(path: str, who: str, phase: str | None = "run") -> None:
     boto3.DEFAULT_SESSION = None  # boto3.client() makes a new session, with the hook
 
 
+def uninstall() -> None:
+    """Stop recording; clients made from now on carry no hook."""
+    import botocore.handlers
+
+    _state.update(path=None, who=None, phase=None)
+    entry = ("before-parameter-build", _record)
+    while entry in botocore.handlers.BUILTIN_HANDLERS:
+        botocore.handlers.BUILTIN_HANDLERS.remove(entry)
+
+
 def set_phase(phase: str | None) -> None:
     """Label the calls that follow (None: stop recording)."""
     _state["phase"] = phase
