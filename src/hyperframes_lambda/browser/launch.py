@@ -24,6 +24,7 @@ from ..errors import BrowserCrashedError
 from . import font_set
 from .binary import ChromeBinary
 from .cdp import CdpPipe
+from .memory_budget import current_budget
 from .page_server import page_proxy
 
 DETERMINISTIC_FLAGS = (
@@ -86,6 +87,8 @@ class BrowserProcess:
     # The highest BeginFrame frameTimeTicks sent to any page of this browser: a page opened
     # later in a pooled browser continues from it (ticks only ever increase, SPEC §4).
     frame_ticks: float = 1.0
+    # Pages (chunks) a pooled browser has served: the use budget (see .pool).
+    pages_served: int = 0
 
     def describe_exit(self) -> str:
         return _describe_exit(self.binary, self.process, self.stderr_tail)
@@ -138,6 +141,9 @@ def launch_browser(
         *COMMON_FLAGS,
         *(DETERMINISTIC_FLAGS if deterministic else ()),
         *binary.extra_flags,
+        # V8's heap capped at the page budget: past it the page dies "out of memory" (a
+        # typed PAGE_OUT_OF_MEMORY), not the whole function (see .memory_budget).
+        *current_budget().launch_flags(),
         *extra_flags,
         # Page isolation: the page proxy serves the open page servers' origins, nothing
         # else; `<-loopback>` sends loopback through it too (Chrome bypasses it by default).
