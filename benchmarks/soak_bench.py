@@ -17,8 +17,9 @@ Every ``--every`` calls it samples: RSS of Python and of Chrome (every process o
 pooled browser, ``VmRSS`` summed; "priv" is their anonymous + shmem memory, what the
 budgets compare), open fds and threads of Python, processes under it, bytes under its
 TMPDIR, and the pool's launch/recycle counters. It prints the table and each column's
-least-squares slope per 100 calls (over all samples and over the second half, where a
-plateau shows as ~0), and whether every chunk's bytes were identical on every call.
+least-squares slope per 100 calls (over all samples and over the second half), Chrome's
+peak RSS in each third of the run (a recycled browser is a sawtooth: equal peaks are its
+plateau), and whether every chunk's bytes were identical on every call.
 """
 
 from __future__ import annotations
@@ -163,6 +164,10 @@ def report(mode: str, rows: list[dict[str, float]], tail: dict[str, int]) -> Non
     for label, subset in (("slope/100 calls (all)", rows), ("slope/100 calls (2nd half)", half)):
         cells = [f"{slope_per_100(subset, key):+.1f}" for key, _ in COLUMNS[1:]]
         print(f"| {label} | " + " | ".join(cells) + " |")
+    # A recycled browser's memory is a sawtooth: a plateau shows as equal peaks per third.
+    thirds = [rows[i * len(rows) // 3 : (i + 1) * len(rows) // 3] for i in range(3)]
+    peaks = [max((r["chrome_rss_mb"] for r in third), default=0.0) for third in thirds]
+    print("\nchrome RSS peak per third of the run: " + " / ".join(f"{p:.0f} MB" for p in peaks))
     same = "identical" if tail.get("mismatches") == 0 else f"{tail.get('mismatches')} differed"
     print(f"\nchunk bytes on repeated calls: {same} ({tail.get('chunks')} distinct chunks)")
 

@@ -64,7 +64,7 @@ def _check(error: PageOutOfMemoryError, phases: tuple[str, ...]) -> str:
     message = str(error)
     assert error.code == "PAGE_OUT_OF_MEMORY" and not error.retryable
     assert any(f"index.html: during {phase}" in message for phase in phases), message
-    assert "page memory budget of 300 MB" in message, message
+    assert "The page memory budget is 300 MB" in message, message
     return message
 
 
@@ -91,7 +91,7 @@ def test_an_allocation_bomb_is_out_of_memory(tmp_path: Path) -> None:
 
 
 def test_a_bomb_in_a_seek_names_the_frame_and_leaves_no_pooled_browser(tmp_path: Path) -> None:
-    # Virtual time: performance.now() is the seek time, so frame 16 (t > 0.5 s) allocates.
+    # Virtual time: performance.now() follows the seek time, so frames after 0.5 s allocate.
     script = (
         'window.addEventListener("hf-seek", () => {\n'
         f"  if (performance.now() > 500) {{ {ALLOCATION_BOMB} }}\n"
@@ -103,7 +103,9 @@ def test_a_bomb_in_a_seek_names_the_frame_and_leaves_no_pooled_browser(tmp_path:
     try:
         with pytest.raises(PageOutOfMemoryError) as caught:
             render_chunk(planned.plan_dir, 0, tmp_path / "chunk.mp4", browser_pool=pool)
-        _check(caught.value, ("seek at frame 16",))
+        # performance.now() passes 500 ms in the seek of frame 16 or 17 (the first seek
+        # event of a frame may still see the previous frame's time).
+        _check(caught.value, ("seek at frame 16,", "seek at frame 17,"))
         assert len(pool) == 0
     finally:
         pool.close()

@@ -3,14 +3,16 @@
 Why: a Lambda function has a fixed memory size (``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``) and
 the OOM killer ends an invocation that exceeds it with an untyped runtime error, mid-chunk.
 Two things grow toward that size: a pooled ``--single-process`` browser over many chunks
-(it keeps ~2.5 MB per chunk it served: nothing of the page, but Chrome's own caches), and a
+(measured: ~1.4 MB more per chunk it served, without bound), and a
 hostile or careless page (a huge ``data:`` URL, a canvas bomb, an allocation loop). Both are
 bounded here, as fractions of the memory the function has (or, outside Lambda, of the
 machine's memory):
 
 * ``recycle`` (``HYPERFRAMES_BROWSER_RECYCLE_MB``, default 20 %): a pooled browser whose
   private memory (:mod:`.proc_stats`) is above it is relaunched before its next chunk;
-  ``HYPERFRAMES_BROWSER_MAX_CHUNKS`` (default 0, no limit) relaunches it after that many.
+  so is one that served ``HYPERFRAMES_BROWSER_MAX_CHUNKS`` chunks (default 100; 0: no
+  limit), which bounds the growth on any function size for ~0.4 s of relaunch per 100
+  chunks.
 * ``page`` (``HYPERFRAMES_PAGE_MEMORY_MB``, default 35 %): the private memory of the
   browser a page runs in may not pass it while the page loads or renders a frame; past it
   the page fails as ``PAGE_OUT_OF_MEMORY``. V8's old space is capped at the same size
@@ -35,6 +37,7 @@ ENV_PAGE_MB = "HYPERFRAMES_PAGE_MEMORY_MB"
 
 RECYCLE_FRACTION = 0.20
 PAGE_FRACTION = 0.35
+DEFAULT_MAX_CHUNKS = 100
 MIB = 1024 * 1024
 
 
@@ -91,7 +94,7 @@ def _megabytes(name: str, default: int) -> int:
 def _count(name: str) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
-        return 0
+        return DEFAULT_MAX_CHUNKS
     if not raw.isdigit():
         raise InvalidConfigError(f"{name}={raw[:40]!r} must be a whole number (0: no limit)")
     return int(raw)

@@ -7,7 +7,7 @@ A pool keeps one browser per (binary, capture mode, layout size, flags, slot) an
 render opens a fresh page in it, so nothing of a page outlives its chunk. Frames do not
 depend on which page of which browser drew them (tested: cold vs warm byte-identical).
 
-A pooled browser still grows: with ``--single-process`` (Lambda) Chrome keeps ~2.5 MB per
+A pooled browser still grows: with ``--single-process`` (Lambda) Chrome keeps ~1.4 MB per
 chunk it served, without bound (benchmarks/soak_bench.py). So a browser is recycled —
 closed and launched anew — when it is acquired for its next chunk and is over the memory
 budget or has served its chunk budget (:mod:`.memory_budget`). Only there: a browser is

@@ -39,8 +39,9 @@ class Overrun:
     """What the watch saw when it stopped the page."""
 
     phase: str
-    used: int
+    used: int  # the private memory seen (the peak, for a browser that died by itself)
     budget: int
+    died: bool = False  # the browser died out of memory before the watch stopped it
 
 
 class MemoryWatch:
@@ -86,12 +87,18 @@ class MemoryWatch:
         """The terminal error for an overrun (the watch's, or one inferred from a crash)."""
         seen = overrun or self.overrun
         assert seen is not None
+        what = (
+            f"the page's browser died out of memory (V8's heap is capped at the page memory "
+            f"budget; {seen.used / MIB:.0f} MB seen last)"
+            if seen.died
+            else f"the page's browser held {seen.used / MIB:.0f} MB, over the page memory "
+            "budget; the page was stopped"
+        )
         return PageOutOfMemoryError(
-            f"{entry}: during {seen.phase}, the page's browser held "
-            f"{seen.used / MIB:.0f} MB, over the page memory budget of "
+            f"{entry}: during {seen.phase}, {what}. The page memory budget is "
             f"{seen.budget / MIB:.0f} MB ({ENV_PAGE_MB}, by default 35% of the function's "
-            f"{self._budget.memory / MIB:.0f} MB); the page was stopped. A composition that "
-            "needs this much memory needs a larger function or a lighter page"
+            f"{self._budget.memory / MIB:.0f} MB): a composition that needs more needs a "
+            "larger function or a lighter page"
         )
 
     def crash_overrun(self, phase: str) -> Overrun | None:
@@ -99,7 +106,7 @@ class MemoryWatch:
         ran out of memory (V8's heap limit); None for any other crash."""
         if not died_of_oom(list(self._browser.stderr_tail)):
             return None
-        return Overrun(f"{phase} (the browser died out of memory)", self.peak, self._budget.page)
+        return Overrun(phase, self.peak, self._budget.page, died=True)
 
 
 def died_of_oom(stderr_lines: list[str]) -> bool:
