@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hyperframes_lambda.browser.memory_budget import ENV_PAGE_MB
+from hyperframes_lambda.browser.memory_budget import ENV_PAGE_MB, ENV_POLL_S
 from hyperframes_lambda.browser.pool import BrowserPool
 from hyperframes_lambda.capture.frame_source import open_frame_source
 from hyperframes_lambda.errors import PageOutOfMemoryError
@@ -88,6 +88,17 @@ def test_a_canvas_bomb_is_out_of_memory(tmp_path: Path) -> None:
 def test_an_allocation_bomb_is_out_of_memory(tmp_path: Path) -> None:
     project = _project(tmp_path / "project", f"<script>{ALLOCATION_BOMB}</script>")
     _check(_load(project), ("load", "ready"))
+
+
+def test_a_page_that_outruns_the_watch_dies_of_the_v8_heap_cap_out_of_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The watch looks once, at the start: V8's heap cap (the same budget) stops the page,
+    # killing its renderer; Chrome's "out of memory" on stderr makes it the page's doing.
+    monkeypatch.setenv(ENV_POLL_S, "3600")
+    project = _project(tmp_path / "project", f"<script>{ALLOCATION_BOMB}</script>")
+    message = _check(_load(project), ("load", "ready"))
+    assert "the page's browser died out of memory (V8's heap is capped" in message, message
 
 
 def test_a_bomb_in_a_seek_names_the_frame_and_leaves_no_pooled_browser(tmp_path: Path) -> None:

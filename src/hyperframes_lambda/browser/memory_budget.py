@@ -16,7 +16,8 @@ machine's memory):
 * ``page`` (``HYPERFRAMES_PAGE_MEMORY_MB``, default 35 %): the private memory of the
   browser a page runs in may not pass it while the page loads or renders a frame; past it
   the page fails as ``PAGE_OUT_OF_MEMORY``. V8's old space is capped at the same size
-  (``--js-flags=--max-old-space-size``) as a backstop for allocations faster than the watch.
+  (``--js-flags=--max-old-space-size``) as a backstop for allocations faster than the watch,
+  which looks every ``HYPERFRAMES_PAGE_MEMORY_POLL_S`` seconds (default 0.1).
 
 Pooled browsers carry up to ``recycle`` into a chunk, so ``page`` above ``recycle`` leaves
 every page at least the difference (15 % of the memory: 1.5 GB on a 10 GB function).
@@ -34,6 +35,8 @@ ENV_FUNCTION_MEMORY = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
 ENV_RECYCLE_MB = "HYPERFRAMES_BROWSER_RECYCLE_MB"
 ENV_MAX_CHUNKS = "HYPERFRAMES_BROWSER_MAX_CHUNKS"
 ENV_PAGE_MB = "HYPERFRAMES_PAGE_MEMORY_MB"
+ENV_POLL_S = "HYPERFRAMES_PAGE_MEMORY_POLL_S"
+DEFAULT_POLL_S = 0.1
 
 RECYCLE_FRACTION = 0.20
 PAGE_FRACTION = 0.35
@@ -49,6 +52,8 @@ class MemoryBudget:
     recycle: int
     page: int
     max_chunks: int
+    # How often the page's memory is looked at (seconds).
+    poll_s: float = DEFAULT_POLL_S
 
     @property
     def v8_heap_mb(self) -> int:
@@ -77,6 +82,7 @@ def current_budget() -> MemoryBudget:
         recycle=_megabytes(ENV_RECYCLE_MB, int(memory * RECYCLE_FRACTION)),
         page=_megabytes(ENV_PAGE_MB, int(memory * PAGE_FRACTION)),
         max_chunks=_count(ENV_MAX_CHUNKS),
+        poll_s=_seconds(ENV_POLL_S, DEFAULT_POLL_S),
     )
 
 
@@ -98,3 +104,16 @@ def _count(name: str) -> int:
     if not raw.isdigit():
         raise InvalidConfigError(f"{name}={raw[:40]!r} must be a whole number (0: no limit)")
     return int(raw)
+
+
+def _seconds(name: str, default: float) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < float("inf"):
+        raise InvalidConfigError(f"{name}={raw[:40]!r} must be a positive number of seconds")
+    return value

@@ -4,7 +4,7 @@ Why from outside, from ``/proc``: a page that allocates without end is usually i
 long script (an allocation loop, a 1 GiB ``data:`` URL being parsed, canvases being
 painted), so its main thread answers no CDP call until the allocation is over — or the
 process is dead. A thread here polls the private memory of the browser's process tree
-(:mod:`..browser.proc_stats`) every ``interval`` seconds while the page loads, gets ready
+(:mod:`..browser.proc_stats`) every ``budget.poll_s`` seconds while the page loads, gets ready
 and renders its frames. Past the budget it kills the browser (all its processes: with
 ``--single-process`` the page and the browser are one process anyway) and records what
 the page was doing; the capture's pending call then fails, and the capture reports
@@ -29,7 +29,6 @@ from ..browser.memory_budget import ENV_PAGE_MB, MIB, MemoryBudget
 from ..browser.proc_stats import descendants, tree_memory
 from ..errors import PageOutOfMemoryError
 
-DEFAULT_INTERVAL_S = 0.1
 # What Chrome and V8 print when an allocation fails (renderer or, single-process, browser).
 _OOM_MARKERS = ("out of memory", "reached heap limit", "allocation failed")
 
@@ -52,12 +51,11 @@ class MemoryWatch:
         browser: BrowserProcess,
         budget: MemoryBudget,
         phase: Callable[[], str],
-        interval: float = DEFAULT_INTERVAL_S,
     ) -> None:
         self._browser = browser
         self._budget = budget
         self._phase = phase
-        self._interval = interval
+        self._interval = budget.poll_s
         self._stop = threading.Event()
         self.overrun: Overrun | None = None
         self.peak = 0
