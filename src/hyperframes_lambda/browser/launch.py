@@ -25,6 +25,7 @@ from . import font_set
 from .binary import ChromeBinary
 from .cdp import CdpPipe
 from .memory_budget import current_budget
+from .memory_watch import MemoryWatch
 from .page_server import page_proxy
 
 DETERMINISTIC_FLAGS = (
@@ -89,12 +90,18 @@ class BrowserProcess:
     frame_ticks: float = 1.0
     # Pages (chunks) a pooled browser has served: the use budget (see .pool).
     pages_served: int = 0
+    # The page budget's watch: one thread for the browser's life, pages attach to it.
+    memory_watch: MemoryWatch = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.memory_watch = MemoryWatch(self.process, self.stderr_tail)
 
     def describe_exit(self) -> str:
         return _describe_exit(self.binary, self.process, self.stderr_tail)
 
     def close(self) -> None:
         """Ask the browser to quit, then make sure it is gone and its profile removed."""
+        self.memory_watch.close()
         if self.process.poll() is None:
             with contextlib.suppress(Exception):  # best effort; we kill below anyway
                 self.cdp.call("Browser.close", timeout=5)

@@ -43,7 +43,6 @@ from ..errors import (
 from ..page.injection import new_document_scripts
 from ..page.locations import project_path, user_locations
 from ..timing import frame_time
-from .memory_watch import MemoryWatch
 
 ImageFormat = Literal["jpeg", "png"]
 CaptureMode = Literal["beginframe", "screenshot"]
@@ -164,8 +163,13 @@ class PageCapture:
         self._entry = project_path(parts.path) if page_url else "the page"
         self._unresponsive = False
         # The page's memory budget, watched from outside while it loads and renders.
-        self._watch = MemoryWatch(browser, current_budget(), lambda: self._phase)
+        self._budget = current_budget()
+        self._watch = browser.memory_watch
         self._cdp.add_listener(self._on_event)
+
+    def phase(self) -> str:
+        """What the page is doing: "load", "ready", "seek at frame N", "capture of frame N"."""
+        return self._phase
 
     def _on_event(self, method: str, _params: dict[str, Any], session: str | None) -> None:
         """A crashed renderer keeps its session: fail its calls now, not at their timeout."""
@@ -236,7 +240,7 @@ class PageCapture:
                 blocked_requests=blocked_requests,
             )
             try:
-                page._watch.start()
+                page._watch.attach(page._budget, page.phase)
                 page._load(url)
             except BaseException:
                 page.close()
@@ -546,7 +550,7 @@ class PageCapture:
         return reply.get("result", {}).get("value")
 
     def close(self) -> None:
-        self._watch.stop()
+        self._watch.detach()
         self._cdp.remove_listener(self._on_event)
         if self._pool is None:
             self._browser.close()
