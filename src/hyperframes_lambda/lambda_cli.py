@@ -92,7 +92,16 @@ def add_lambda_commands(subparsers: Any) -> argparse.ArgumentParser:
     render = commands.add_parser("render", parents=[common], help="start a render on the stack")
     render.add_argument("project", type=Path)
     render.add_argument("--config", type=_json_object, default={}, help="Config JSON object")
-    render.add_argument("--variables", type=_json_object, help="JSON object: window.__hfVariables")
+    render.add_argument("--variables", help="JSON object: window.__hfVariables")
+    render.add_argument(
+        "--variables-file", type=Path, metavar="FILE",
+        help="the variables from a JSON file (an object; instead of --variables)",
+    )  # fmt: skip
+    render.add_argument(
+        "--strict-variables", action="store_true",
+        help="refuse a variable the composition does not declare or of another type "
+        "(checked before upload, and by the plan: Config.strictVariables)",
+    )  # fmt: skip
     render.add_argument("--name", help="execution name (default render-<time>-<random>)")
     _output_options(render)
     render.add_argument("--webhook-url", help="POST a signed JSON here on success and failure")
@@ -283,6 +292,31 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--thumbnail-at", type=_seconds, metavar="S", help="also write <output>.png of frame at S"
     )
+
+
+def _checked_variables(args: argparse.Namespace, config: dict[str, Any]) -> dict[str, Any] | None:
+    """``--variables``/``--variables-file``, checked against the project's declared
+    variables before anything is uploaded: a finding is a warning, or with
+    ``--strict-variables`` (or Config.strictVariables) the command's error."""
+    from .compile.variables import load_variables, validate_variables
+    from .errors import InvalidVariablesError
+    from .runner.cli_errors import UsageError
+
+    try:
+        variables = load_variables(args.variables, args.variables_file)
+    except InvalidVariablesError as exc:
+        raise UsageError(str(exc)) from None
+    if args.strict_variables:
+        config["strictVariables"] = True
+    given = variables if (args.variables or args.variables_file) else None
+    values = given if given is not None else config.get("variables") or {}
+    if args.project.is_dir() and isinstance(values, dict):
+        for warning in validate_variables(
+            args.project, values, entry_file=str(config.get("entryFile", "index.html")),
+            strict=bool(config.get("strictVariables")),
+        ):  # fmt: skip
+            _warn(warning)
+    return given
 
 
 def _config_with_flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -480,8 +514,10 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{uploaded.uri} ({uploaded.size} bytes, {state})")
         return 0
     if command == "render":
+        config = _config_with_flags(args)
+        variables = _checked_variables(args, config)
         job = client.render(
-            args.project, config=_config_with_flags(args), variables=args.variables,
+            args.project, config=config, variables=variables,
             name=args.name,
             webhook_url=args.webhook_url, webhook_secret_arn=args.webhook_secret_arn,
             webhook_secret=args.webhook_secret,

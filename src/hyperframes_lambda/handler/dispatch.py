@@ -71,7 +71,9 @@ from .work_dirs import new_work_dir, release_work_dir, sweep_stale
 SERVICE = "hyperframes-render"
 PLAN_ARCHIVE = "plan.tar.gz"
 # What a still takes from its Config (the picture); the rest is about encoding a video.
-STILL_CONFIG_KEYS = ("fps", "width", "height", "variables", "entryFile", "strictAssets")
+STILL_CONFIG_KEYS = (
+    "fps", "width", "height", "variables", "strictVariables", "entryFile", "strictAssets",
+)  # fmt: skip
 META_PLAN_HASH = "plan-hash"
 META_FRAMES = "frames"
 META_CAPTURE_MODE = "capture-mode"
