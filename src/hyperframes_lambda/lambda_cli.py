@@ -31,6 +31,13 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
+def _json_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
+
+
 def _key_value(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -55,7 +62,10 @@ def _target_options() -> argparse.ArgumentParser:
 def _wait_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wait", action="store_true", help="wait, show progress, summarise")
     parser.add_argument(
-        "-o", "--output", type=Path, help="download the output here (implies --wait)"
+        "-o",
+        "--output",
+        help="download the output here (implies --wait); lambda render: "
+        "an s3://bucket/key is where the stack writes it instead (no download)",
     )
     parser.add_argument(
         "--poll", type=float, default=2.0, metavar="S", help="seconds between polls"
@@ -104,6 +114,23 @@ def add_lambda_commands(subparsers: Any) -> argparse.ArgumentParser:
     )  # fmt: skip
     render.add_argument("--name", help="execution name (default render-<time>-<random>)")
     _output_options(render)
+    render.add_argument(
+        "--output-key", metavar="KEY",
+        help="write the output to this key of the stack's bucket (default outputs/<name>.<ext>)",
+    )  # fmt: skip
+    render.add_argument(
+        "--overwrite", action="store_true",
+        help="replace an existing output object (default: an existing one is an error "
+        "before anything starts)",
+    )  # fmt: skip
+    render.add_argument(
+        "--presign", type=int, metavar="SECONDS",
+        help="a signed GET URL of the output, valid SECONDS: in the result, progress and webhook",
+    )  # fmt: skip
+    render.add_argument(
+        "--custom-data", type=_json_value, metavar="JSON",
+        help="JSON (at most 1 KiB) echoed as customData in the webhook",
+    )  # fmt: skip
     render.add_argument("--webhook-url", help="POST a signed JSON here on success and failure")
     render.add_argument("--webhook-secret-arn", help="Secrets Manager secret with the signing key")
     render.add_argument(
@@ -148,6 +175,11 @@ def add_lambda_commands(subparsers: Any) -> argparse.ArgumentParser:
         command.add_argument("execution", help=EXECUTION_HELP)
         if name == "progress":
             _stuck_option(command)
+            command.add_argument(
+                "--presign", type=int, metavar="SECONDS",
+                help="once SUCCEEDED, a signed GET URL of the output valid SECONDS (default: "
+                "the render's own --presign)",
+            )  # fmt: skip
 
     deploy = commands.add_parser(
         "deploy", parents=[common],
@@ -199,6 +231,10 @@ def add_lambda_commands(subparsers: Any) -> argparse.ArgumentParser:
             sub.add_argument("--render-only", action="store_true", help="only what rendering needs")
         sub.add_argument("--project-name", help="the template's ProjectName (default: --stack)")
         sub.add_argument("--account", default="*", help="account id to scope to (default *)")
+        sub.add_argument(
+            "--output-bucket", action="append", default=[], metavar="BUCKET",
+            help="a bucket of the stack's AllowedOutputBuckets (repeatable)",
+        )  # fmt: skip
 
     quotas = commands.add_parser(
         "quotas",
@@ -446,6 +482,7 @@ def _wait_and_report(job: Any, args: argparse.Namespace) -> int:
         print(json.dumps({
             "renderId": summary.execution_arn.rsplit(":", 1)[-1],
             "executionArn": summary.execution_arn, "outputS3Uri": summary.output_uri,
+            "outputUrl": summary.url,
             "output": str(summary.output_path) if summary.output_path else None,
             "frames": summary.frames, "chunks": summary.chunks,
             "wallSeconds": summary.wall_seconds, "stageSeconds": summary.stage_seconds,
@@ -516,8 +553,13 @@ def _run(args: argparse.Namespace) -> int:
     if command == "render":
         config = _config_with_flags(args)
         variables = _checked_variables(args, config)
+        output_uri = None
+        if args.output is not None and str(args.output).startswith("s3://"):
+            output_uri, args.output = str(args.output), None
         job = client.render(
-            args.project, config=config, variables=variables,
+            args.project, config=config, variables=variables, output_key=args.output_key,
+            output_uri=output_uri, overwrite=args.overwrite, presign_seconds=args.presign,
+            custom_data=args.custom_data,
             name=args.name,
             webhook_url=args.webhook_url, webhook_secret_arn=args.webhook_secret_arn,
             webhook_secret=args.webhook_secret,
@@ -551,7 +593,9 @@ def _run(args: argparse.Namespace) -> int:
     if command == "resume":
         return _started(client.resume(args.execution), args)
     if command == "progress":
-        progress = client.progress(args.execution, stuck_after_s=args.stuck_after)
+        progress = client.progress(
+            args.execution, stuck_after_s=args.stuck_after, presign_seconds=args.presign
+        )
         print(json.dumps(progress.as_dict()) if args.json else progress)
         return 0
     if command == "rm":
@@ -691,6 +735,7 @@ def _policies(args: argparse.Namespace) -> int:
     names = Names(
         stack=args.stack, project=args.project_name or args.stack,
         region=args.region or "*", account=args.account,
+        output_buckets=tuple(args.output_bucket),
     )  # fmt: skip
     kind = args.policies_command
     if kind in ("user", "role"):
