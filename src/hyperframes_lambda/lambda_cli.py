@@ -591,6 +591,10 @@ def _run(args: argparse.Namespace) -> int:
                     print(image.url)
         return 0
     if command == "resume":
+        if args.output is not None and str(args.output).startswith("s3://"):
+            from .runner.cli_errors import UsageError
+
+            raise UsageError("resume writes where the render did: -o is a local file here")
         return _started(client.resume(args.execution), args)
     if command == "progress":
         progress = client.progress(
