@@ -20,13 +20,18 @@ import pytest
 
 from hyperframes_lambda import cli
 from hyperframes_lambda.aws import RenderClient
-from hyperframes_lambda.aws.execution_input import OFFLOAD_URI, offload_if_large
+from hyperframes_lambda.aws.execution_input import (
+    OFFLOAD_URI,
+    offload_if_large,
+    resolve_offloaded,
+)
 from hyperframes_lambda.aws.lifecycle import LIFECYCLE_TAG
 from hyperframes_lambda.errors import (
     InputTooLargeError,
     InvalidConfigError,
     OutputExistsError,
     S3UriNotAllowedError,
+    StoredObjectCorruptError,
 )
 
 from ..conftest import COMPOSITIONS
@@ -55,6 +60,17 @@ def test_offload_keeps_a_small_input_and_names_a_field_that_cannot_fit() -> None
     huge = {"Config": {}, "WebhookUrl": "http://h/" + "x" * 300_000}
     with pytest.raises(InputTooLargeError, match="WebhookUrl alone is"):
         offload_if_large(huge, "s3://b/renders/r/", lambda u, b: None)
+
+
+def test_an_offloaded_config_is_read_back_only_with_its_digest() -> None:
+    stored: dict[str, bytes] = {}
+    big = {"Config": {"variables": {"a": "x" * 300_000}}}
+    moved = offload_if_large(big, "s3://b/renders/r", stored.__setitem__)
+    pointer = moved["Config"]
+    assert resolve_offloaded(pointer, stored.__getitem__) == big["Config"]
+    stored[pointer[OFFLOAD_URI]] = b'{"variables": {"a": "changed"}}'
+    with pytest.raises(StoredObjectCorruptError, match="SHA-256"):
+        resolve_offloaded(pointer, stored.__getitem__)
 
 
 def _stack(sm: StateMachine, other: str) -> str:

@@ -29,7 +29,13 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from ..aws.execution_input import OFFLOAD_NAME, OFFLOAD_URI, is_offloaded, resolve_offloaded
+from ..aws.execution_input import (
+    OFFLOAD_NAME,
+    OFFLOAD_SHA256,
+    OFFLOAD_URI,
+    is_offloaded,
+    resolve_offloaded,
+)
 from ..aws.lifecycle import INTERMEDIATE_TAG, output_tag
 from ..browser.pool import BrowserPool
 from ..errors import (
@@ -293,7 +299,12 @@ def _with_offloaded_config(event: Any) -> Any:
     if not isinstance(inner, dict) or not is_offloaded(inner.get("Config")):
         return event
     pointer = inner["Config"]
-    uri = str(pointer[OFFLOAD_URI])
+    uri = pointer[OFFLOAD_URI]
+    if not isinstance(uri, str) or not uri.startswith(("s3://", "file:///")) or len(pointer) > 2:
+        raise InvalidEventError(
+            f"event.Config.{OFFLOAD_URI}: an offloaded Config is exactly {{{OFFLOAD_URI}: "
+            f"s3://bucket/key, {OFFLOAD_SHA256}: hex}} (got {pointer!r:.200})"
+        )
     check_allowed([uri])
 
     def fetch(uri: str) -> bytes:
