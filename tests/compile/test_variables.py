@@ -125,3 +125,16 @@ def test_cli_variables_file_paints_its_value_and_warns_of_a_typo(tmp_path: Path)
     frame = np.frombuffer(next(iter(decode_frames(out, 320, 180))), np.uint8)
     pixel = frame.reshape(180, 320, 3)[80, 80].astype(int)
     assert np.abs(pixel - (0, 0, 255)).max() <= 8, pixel
+
+
+def test_python_api_takes_a_variables_file_and_strict_variables(tmp_path: Path) -> None:
+    from hyperframes_lambda import render
+
+    values = tmp_path / "values.json"
+    values.write_text('{"shape": "star"}')
+    out = tmp_path / "out.mp4"
+    with pytest.raises(InvalidVariablesError, match=r"variables\.shape: declared enum, 'star'"):
+        render(PROJECT, out, variables_file=values, strict_variables=True, lint=False)
+    assert not out.exists()
+    with pytest.raises(InvalidVariablesError, match="variables and variables_file both"):
+        render(PROJECT, out, variables={"a": 1}, variables_file=values, lint=False)
