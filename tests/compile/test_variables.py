@@ -85,7 +85,7 @@ def test_variables_file_or_inline_never_both(tmp_path: Path) -> None:
     bad.write_text("[1]")
     with pytest.raises(
         InvalidVariablesError,
-        match=r"--variables-file .*list\.json: must be a JSON object, got array",
+        match=r"--variables-file .*list\.json must be a JSON object, got array",
     ):
         load_variables(None, bad)
     with pytest.raises(InvalidVariablesError, match="cannot read it"):

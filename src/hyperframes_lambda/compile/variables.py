@@ -278,7 +278,7 @@ def load_variables(
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise InvalidVariablesError(f"{source}: not valid JSON ({exc})") from None
+        raise InvalidVariablesError(f"{source} is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise InvalidVariablesError(f"{source}: must be a JSON object, got {json_type(value)}")
+        raise InvalidVariablesError(f"{source} must be a JSON object, got {json_type(value)}")
     return value
