@@ -167,7 +167,7 @@ def add_lambda_commands(subparsers: Any) -> argparse.ArgumentParser:
     still.add_argument("-o", "--output", type=Path, help="also download the image here")
 
     for name, text in (
-        ("progress", "status, frames and chunks done, %, cost so far, ETA, stuck chunks, errors"),
+        ("progress", "status, frames and chunks done, %%, cost so far, ETA, stuck chunks, errors"),
         ("cancel", "stop an execution (the output is never half-written)"),
         ("cost", "the actual cost of an execution, from its history"),
     ):
