@@ -25,6 +25,8 @@ class BrowserPool:
 
     _browsers: dict[PoolKey, BrowserProcess] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Browsers this pool started (a batch checks that it did not start one per row).
+    launches: int = 0
 
     def acquire(
         self,
@@ -51,6 +53,7 @@ class BrowserPool:
                 deterministic=deterministic,
                 extra_flags=extra_flags,
             )
+            self.launches += 1
             self._browsers[key] = browser
             return browser
 
