@@ -57,9 +57,7 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def packaged_template(
-    template: str, code_uri: str, definition_uri: str | Mapping[str, str]
-) -> str:
+def packaged_template(template: str, code_uri: str, definition_uri: str | Mapping[str, str]) -> str:
     """The template with its local ``CodeUri`` and ``DefinitionUri``s pointed at S3: one
     URI for a template with one state machine, or each local ``DefinitionUri`` value
     (``statemachine/render.asl.json``) mapped to its S3 URI."""
@@ -74,8 +72,10 @@ def packaged_template(
 
     replaced = re.sub(r"(?m)^(\s*DefinitionUri:)\s*(\S.*)$", point, replaced)
     expected = 1 if isinstance(definition_uri, str) else len(definition_uri)
-    if count != 1 or len(found) != expected or (
-        not isinstance(definition_uri, str) and sorted(found) != sorted(definition_uri)
+    if (
+        count != 1
+        or len(found) != expected
+        or (not isinstance(definition_uri, str) and sorted(found) != sorted(definition_uri))
     ):
         raise DeployFailedError(
             f"{TEMPLATE_PATH}: expected one CodeUri and {expected} DefinitionUri(s), found "
@@ -201,9 +201,7 @@ class Deployer:
             reason = str(described.get("StatusReason", ""))
             self.cfn.delete_change_set(StackName=self.stack_name, ChangeSetName=name)
             if any(text in reason for text in _NO_CHANGES):
-                return DeployResult(
-                    self.stack_name, "up to date", self._outputs(), uploaded
-                )
+                return DeployResult(self.stack_name, "up to date", self._outputs(), uploaded)
             raise DeployFailedError(f"stack {self.stack_name}: change set failed: {reason}")
         self.log(f"{'creating' if create else 'updating'} stack {self.stack_name} "
                  f"({len(described.get('Changes', []))} change(s))")  # fmt: skip

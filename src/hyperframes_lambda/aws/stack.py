@@ -15,6 +15,7 @@ from ..errors import StackNotFoundError, StackOutputMissingError
 OUTPUT_BUCKET = "RenderBucketName"
 OUTPUT_FUNCTION = "RenderFunctionArn"
 OUTPUT_STATE_MACHINE = "RenderStateMachineArn"
+OUTPUT_BATCH_STATE_MACHINE = "BatchStateMachineArn"  # optional: stacks before batches lack it
 REQUIRED_OUTPUTS = (OUTPUT_BUCKET, OUTPUT_FUNCTION, OUTPUT_STATE_MACHINE)
 
 
@@ -53,6 +54,7 @@ class Stack:
     function_arn: str
     state_machine_arn: str
     region: str
+    batch_state_machine_arn: str | None = None
 
 
 def find_stack(name: str, target: AwsTarget) -> Stack:
@@ -89,4 +91,5 @@ def find_stack(name: str, target: AwsTarget) -> Stack:
         function_arn=outputs[OUTPUT_FUNCTION],
         state_machine_arn=outputs[OUTPUT_STATE_MACHINE],
         region=region,
+        batch_state_machine_arn=outputs.get(OUTPUT_BATCH_STATE_MACHINE) or None,
     )

@@ -100,7 +100,9 @@ def batch_file(s3: Any, prefix_uri: str) -> dict[str, Any]:
 def _item(event: dict[str, Any]) -> dict[str, Any]:
     item = event.get("Item")
     if not isinstance(item, dict) or not {"Index", "Id", "Offset", "Length"} <= set(item):
-        raise InvalidEventError(f"a batch step needs Item {{Index, Id, Offset, Length}}, got {item!r}")
+        raise InvalidEventError(
+            f"a batch step needs Item {{Index, Id, Offset, Length}}, got {item!r}"
+        )
     return item
 
 
