@@ -128,7 +128,9 @@ def prepare_row(event: dict[str, Any], s3: Any) -> dict[str, Any]:
             f"file says {item['Id']!r}"
         )
     config = row.effective_config(batch.get("Config") or {})
-    output = row.s3_output(bucket, str(batch["OutputsBatchId"]), str(batch["Suffix"]))
+    if row.output is None:  # the client resolves every row's output before uploading
+        raise StoredObjectCorruptError(f"{prefix}{ROWS_FILE} row {index + 1} names no output")
+    output = row.output
     digest = row_hash(str(batch["ProjectS3Uri"]), config, output)
     render_input = {
         "ProjectS3Uri": batch["ProjectS3Uri"],
