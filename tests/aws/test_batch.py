@@ -400,3 +400,62 @@ def test_ten_thousand_rows_never_travel_in_an_execution_input(
     )["Body"].read()  # fmt: skip
     assert json.loads(body)["id"] == "user-09999"
     assert batch_progress(client, "b10k").rows == 10_000
+
+
+# ---- the cost model --------------------------------------------------------------------------
+
+
+ROW_CHILD_STATES = ("PrepareRow", "SkipRow", "RenderRow", "RecordRow")
+
+
+def transitions_of(sfn: Any, execution_arn: str) -> int:
+    """State transitions as the cost report counts them (:func:`cost_from_records`: every
+    state entered and retried; a Distributed Map's children from the service's listing,
+    or from the Map's results where an emulator cannot list them)."""
+    from hyperframes_lambda.aws.cost import cost_from_records
+    from hyperframes_lambda.aws.executions import load_records
+
+    parent, children = load_records(sfn, execution_arn)
+    report = cost_from_records(parent, children, region=REGION)
+    lines = {line.item: line for line in report.lines}
+    return int(lines["Step Functions transitions"].quantity)
+
+
+@pytest.mark.slow
+def test_cost_model_per_row(stack: BatchStack, tmp_path: Path) -> None:
+    """Per row: 5 Lambda invocations (batchRow, plan, renderChunk, assemble, batchRowDone)
+    plus one batchCollect per batch; the state transitions of the batch's own Map child and
+    of the row's render (with its chunk child) are the same for every row. With
+    HF_BATCH_BENCH_JSON set, the numbers are written there (benchmarks/batch_bench.py)."""
+    bs = stack
+    count = 3
+    rows = parse_rows(card_rows(count).splitlines())
+    client = bs.client()
+    job = start_batch(client, CARD, rows, config=CONFIG, name="bcost", max_concurrent_rows=2)
+    assert wait_finished(bs, "bcost")["status"] == "SUCCEEDED"
+    results = results_of(bs, "bcost")
+    assert [r["status"] for r in results] == ["succeeded"] * count
+    actions = [e.get("Action") for e in bs.sm.route.events]
+    per_action = {a: actions.count(a) for a in sorted(set(actions), key=str)}
+    assert per_action == {
+        "assemble": count, "batchCollect": 1, "batchRow": count, "batchRowDone": count,
+        "plan": count, "renderChunk": count,
+    }  # fmt: skip
+    sfn = bs.sm.sfn
+    # The batch's own states, and each row's Map child: moto cannot list a Map run's
+    # children (ListExecutions by mapRunArn), so a row child counts the 4 states every
+    # rendered row passes through (ROW_CHILD_STATES; no retries happened here).
+    batch_transitions = transitions_of(sfn, job.execution_arn) + count * len(ROW_CHILD_STATES)
+    render_transitions = [transitions_of(sfn, r["executionArn"]) for r in results]
+    assert len(set(render_transitions)) == 1, render_transitions
+    per_row = {
+        "rows": count,
+        "lambdaInvocationsPerRow": round(len(actions) / count, 3),
+        "batchTransitionsPerRow": round(batch_transitions / count, 3),
+        "renderTransitionsPerRow": render_transitions[0],
+        "transitionsPerRow": round((batch_transitions + sum(render_transitions)) / count, 3),
+        "costUsdPerRow": sum(r["costUsd"] for r in results) / count,
+    }
+    out = os.environ.get("HF_BATCH_BENCH_JSON")
+    if out:
+        Path(out).write_text(json.dumps(per_row, indent=2))
