@@ -304,13 +304,15 @@ class Deployer:
         return result
 
     def _stop_executions(self, stack: Stack, settle_s: float) -> tuple[list[str], list[str]]:
-        """Stop every RUNNING execution; wait until none is. Returns (stopped, still
-        running after ``settle_s``)."""
+        """Stop every RUNNING execution (batches first, so none starts another row's
+        render); wait until none is. Returns (stopped, still running after ``settle_s``)."""
         sfn = self.target.client("stepfunctions")
+        machines = [m for m in (stack.batch_state_machine_arn, stack.state_machine_arn) if m]
         running = [
             e["executionArn"]
+            for machine in machines
             for page in sfn.get_paginator("list_executions").paginate(
-                stateMachineArn=stack.state_machine_arn, statusFilter="RUNNING"
+                stateMachineArn=machine, statusFilter="RUNNING"
             )
             for e in page.get("executions", [])
         ]
