@@ -33,6 +33,26 @@ class InvalidConfigError(RenderError):
     code = "INVALID_CONFIG"
 
 
+class InvalidVariablesError(RenderError):
+    """A variable the composition does not declare, or of another type than declared
+    (``strictVariables``), or a variables file that is not a JSON object."""
+
+    code = "INVALID_VARIABLES"
+
+
+class InputTooLargeError(RenderError):
+    """An execution input (or a field of it) that cannot fit Step Functions' 256 KiB even
+    with the Config offloaded to S3; found before anything starts."""
+
+    code = "INPUT_TOO_LARGE"
+
+
+class OutputExistsError(RenderError):
+    """The output object already exists and the render was not asked to overwrite it."""
+
+    code = "OUTPUT_EXISTS"
+
+
 class InvalidEventError(RenderError):
     code = "INVALID_EVENT"
 

@@ -127,3 +127,31 @@ def test_cli_policies_and_validate_exit_codes(
     assert "error [INVALID_POLICY]" in capsys.readouterr().err
     with pytest.raises(InvalidPolicyError, match="no Statement list"):
         load_policy(write(tmp_path, {"Version": "2012-10-17"}))
+
+
+def test_allowed_output_buckets_are_the_templates_conditional_policy() -> None:
+    """The template grants the AllowedOutputBuckets exactly what
+    ``output_bucket_statements`` says (and only when some are listed); ``lambda policies
+    role --output-bucket`` prints them scoped to each bucket."""
+    from hyperframes_lambda.aws.policies import output_bucket_statements, role_policy
+
+    props = template()["Resources"]["RenderFunction"]["Properties"]
+    conditional = [p["If"] for p in props["Policies"] if isinstance(p, dict) and "If" in p]
+    assert [c[0] for c in conditional] == ["HasAllowedOutputBuckets"]
+    statements = conditional[0][1]["Statement"]
+    in_template = {s["Sid"]: sorted(s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+                   for s in statements}  # fmt: skip
+    assert in_template == {s.sid: sorted(s.actions) for s in output_bucket_statements(["b"])}
+    assert output_bucket_statements([]) == ()
+    document = role_policy(Names(output_buckets=("media-a", "media-b")))
+    by_sid = {s["Sid"]: s for s in document["Statement"]}
+    assert by_sid["AllowedOutputBucketObjects"]["Resource"] == [
+        "arn:aws:s3:::media-a/*", "arn:aws:s3:::media-b/*",
+    ]  # fmt: skip
+    assert by_sid["AllowedOutputBucketList"]["Resource"] == [
+        "arn:aws:s3:::media-a", "arn:aws:s3:::media-b",
+    ]  # fmt: skip
+    assert "s3:DeleteObject" not in json.dumps(document)
+    assert "AllowedOutputBuckets" in template()["Parameters"]
+    subs = template()["Resources"]["RenderStateMachine"]["Properties"]["DefinitionSubstitutions"]
+    assert subs["AllowedOutputBuckets"] == {"Ref": "AllowedOutputBuckets"}

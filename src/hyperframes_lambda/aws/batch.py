@@ -36,12 +36,14 @@ from ..batch.layout import (
     row_name,
 )
 from ..batch.rows import EXECUTION_INPUT_LIMIT, Row, output_collisions, row_from_json
+from ..compile.variables import VariableDeclaration, check_variables, declared_variables
 from ..errors import (
     BatchRowsInvalidError,
     ExecutionNotFoundError,
     RenderError,
     StackOutputMissingError,
 )
+from .execution_input import offload_if_large
 from .heartbeat import HEARTBEAT_DIR, Heartbeat
 from .upload import project_archive
 
@@ -62,6 +64,8 @@ class RowPlan:
     config: dict[str, Any]
     input_bytes: int
     problems: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # e.g. an undeclared variable without strictVariables
+    offloaded: bool = False  # its Config travels through S3 (too big for an input)
 
 
 @dataclass
@@ -79,6 +83,10 @@ class BatchPlan:
         return [*self.collisions, *lines]
 
     @property
+    def warnings(self) -> list[str]:
+        return [f"row {p.row.index + 1} ({p.row.id}): {x}" for p in self.rows for x in p.warnings]
+
+    @property
     def max_input_bytes(self) -> int:
         return max((p.input_bytes for p in self.rows), default=0)
 
@@ -86,6 +94,7 @@ class BatchPlan:
         return {
             "batchId": self.batch_id, "projectS3Uri": self.project_uri, "rows": len(self.rows),
             "maxRowInputBytes": self.max_input_bytes, "problems": self.problems,
+            "warnings": self.warnings, "offloadedRows": sum(p.offloaded for p in self.rows),
             "outputs": {p.row.id: p.output for p in self.rows},
         }  # fmt: skip
 
@@ -95,9 +104,10 @@ class BatchPlan:
             f"KiB (limit {EXECUTION_INPUT_LIMIT // 1024} KiB); project {self.project_uri}"
         )
         problems = self.problems
+        lines = [head, *(f"warning: {w}" for w in self.warnings)]
         if not problems:
-            return f"{head}\nno problems found: nothing was started (--dry-run)"
-        return "\n".join([head, *problems, f"{len(problems)} problem(s); nothing was started"])
+            return "\n".join([*lines, "no problems found: nothing was started (--dry-run)"])
+        return "\n".join([*lines, *problems, f"{len(problems)} problem(s); nothing was started"])
 
 
 def row_config_problems(config: dict[str, Any]) -> list[str]:
@@ -111,6 +121,16 @@ def row_config_problems(config: dict[str, Any]) -> list[str]:
     return []
 
 
+def would_offload(render_input: dict[str, Any]) -> tuple[bool, str | None]:
+    """(its Config would travel through S3, the problem when even that cannot fit)."""
+    written: list[str] = []
+    try:
+        offload_if_large(render_input, "s3://check/", lambda uri, _body: written.append(uri))
+    except RenderError as exc:
+        return True, f"{exc.code}: {exc}"
+    return bool(written), None
+
+
 def plan_rows(
     rows: list[Row],
     *,
@@ -119,9 +139,16 @@ def plan_rows(
     outputs_batch_id: str,
     project_uri: str,
     config: dict[str, Any],
+    declarations: list[VariableDeclaration] | None = None,
+    allowed_buckets: tuple[str, ...] = (),
 ) -> BatchPlan:
-    """Each row's effective Config, output and render input (size), with problems."""
+    """Each row's effective Config, output and render input (size), with problems: a
+    Config the render refuses, variables its composition does not declare (a problem
+    under ``strictVariables``, else a warning), an input that cannot fit even with its
+    Config in S3, an output bucket the stack does not allow."""
     from .client import OUTPUT_SUFFIX
+
+    declarations = declarations or []
 
     planned = []
     for row in rows:
@@ -135,12 +162,33 @@ def plan_rows(
         }  # fmt: skip
         size = len(json.dumps(render_input).encode())
         problems = row_config_problems(effective)
-        if size > EXECUTION_INPUT_LIMIT:
+        out_bucket = output.removeprefix("s3://").split("/", 1)[0]
+        if out_bucket != bucket and out_bucket not in allowed_buckets:
             problems.append(
-                f"its render input is {size / 1024:.0f} KiB, above Step Functions' "
-                f"{EXECUTION_INPUT_LIMIT // 1024} KiB (variables and config)"
+                f"S3_URI_NOT_ALLOWED: {output} is outside the stack's bucket and its "
+                "AllowedOutputBuckets"
             )
-        planned.append(RowPlan(row, output, effective, size, tuple(problems)))
+        warnings: list[str] = []
+        findings = check_variables(dict(effective.get("variables") or {}), declarations)
+        if findings and effective.get("strictVariables"):
+            problems.append(
+                "INVALID_VARIABLES: "
+                + "; ".join(f.message for f in findings)
+                + " (strictVariables)"
+            )
+        else:
+            warnings += [f.message for f in findings]
+        offloaded, too_large = would_offload(render_input)
+        if too_large:
+            problems.append(too_large)
+        if offloaded:
+            warnings.append(
+                f"its render input is {size / 1024:.0f} KiB: its Config goes to S3 (over Step "
+                f"Functions' {EXECUTION_INPUT_LIMIT // 1024} KiB)"
+            )
+        planned.append(
+            RowPlan(row, output, effective, size, tuple(problems), tuple(warnings), offloaded)
+        )
     collisions = output_collisions({p.row.id: p.output for p in planned})
     return BatchPlan(batch_id, project_uri, planned, collisions)
 
@@ -214,6 +262,7 @@ def prepare_batch(
     config: dict[str, Any] | None = None,
     name: str | None = None,
     resume: str | None = None,
+    overwrite: bool = False,
 ) -> tuple[BatchPlan, dict[str, Any]]:
     """The checked plan and batch.json of a batch; nothing is uploaded or started."""
     config = dict(config or {})
@@ -227,18 +276,21 @@ def prepare_batch(
         project_uri = str(old["ProjectS3Uri"])
         config = {**dict(old.get("Config") or {}), **config}
         rows = old_rows if rows is None else rows
+    declarations: list[VariableDeclaration] = []
     if project is not None:
         entry = str(config.get("entryFile", "index.html"))
         project_uri = f"s3://{bucket}/{project_archive(Path(project), entry).key}"
+        declarations, _ = declared_variables(Path(project), entry)
     if rows is None or project_uri is None:
         raise BatchRowsInvalidError("a batch needs a project and --rows (or --resume BATCH)")
     plan = plan_rows(
         rows, bucket=bucket, batch_id=batch_id, outputs_batch_id=outputs_batch_id,
-        project_uri=project_uri, config=config,
+        project_uri=project_uri, config=config, declarations=declarations,
+        allowed_buckets=client.stack.allowed_output_buckets,
     )  # fmt: skip
     batch = {
         "BatchId": batch_id, "ProjectS3Uri": project_uri, "Config": config, "Rows": len(rows),
-        "OutputsBatchId": outputs_batch_id, "ResumeOf": resume,
+        "OutputsBatchId": outputs_batch_id, "ResumeOf": resume, "Overwrite": overwrite,
         "CreatedAt": datetime.now(UTC).isoformat(timespec="seconds"),
     }  # fmt: skip
     return plan, batch
@@ -252,13 +304,17 @@ def start_batch(
     config: dict[str, Any] | None = None,
     name: str | None = None,
     resume: str | None = None,
+    overwrite: bool = False,
     max_concurrent_rows: int = DEFAULT_MAX_CONCURRENT_ROWS,
 ) -> BatchJob:
     """Check, upload (the project once, the rows as three objects) and start the batch.
     Output collisions refuse the batch; a row whose Config the render will refuse is left
-    to fail on its own (with its code in the results), as the others render."""
+    to fail on its own (with its code in the results), as the others render. An existing
+    output fails its row (``OUTPUT_EXISTS``, from the plan) unless ``overwrite``."""
     machine = batch_machine(client)
-    plan, batch = prepare_batch(client, project, rows, config=config, name=name, resume=resume)
+    plan, batch = prepare_batch(
+        client, project, rows, config=config, name=name, resume=resume, overwrite=overwrite
+    )
     if plan.collisions:
         raise BatchRowsInvalidError(
             f"{'; '.join(plan.collisions[:5])}: every row needs its own output"

@@ -39,6 +39,8 @@ class Names:
     project: str = "hyperframes"  # the template's ProjectName
     region: str = "*"
     account: str = "*"
+    # The template's AllowedOutputBuckets: buckets besides the render bucket outputs go to.
+    output_buckets: tuple[str, ...] = ()
 
     def fill(self, text: str) -> str:
         return text.format(
@@ -272,16 +274,43 @@ ROLE_MANAGED = (
 # fmt: on
 
 
+def output_bucket_statements(buckets: Iterable[str]) -> tuple[Statement, ...]:
+    """The function's rights on the AllowedOutputBuckets (the template's conditional
+    policy, kept equal by a test): write outputs (and read them back to check whether one
+    exists; ListBucket makes a missing key a 404, not a 403); nothing else there."""
+    names = tuple(buckets)
+    if not names:
+        return ()
+    return (
+        Statement(
+            "AllowedOutputBucketObjects",
+            (
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:PutObjectTagging",
+                "s3:AbortMultipartUpload",
+                "s3:ListMultipartUploadParts",
+            ),
+            tuple(f"arn:aws:s3:::{b}/*" for b in names),
+        ),
+        Statement(
+            "AllowedOutputBucketList", ("s3:ListBucket",), tuple(f"arn:aws:s3:::{b}" for b in names)
+        ),
+    )
+
+
 def policy(statements: Iterable[Statement], names: Names) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [s.document(names) for s in statements]}
 
 
 def user_policy(names: Names, *, render_only: bool = False) -> dict[str, Any]:
-    return policy(RENDER if render_only else (*RENDER, *DEPLOY), names)
+    """The renderer also checks an output in an allowed bucket exists and presigns it."""
+    extra = output_bucket_statements(names.output_buckets)
+    return policy((*(RENDER if render_only else (*RENDER, *DEPLOY)), *extra), names)
 
 
 def role_policy(names: Names) -> dict[str, Any]:
-    return policy(ROLE, names)
+    return policy((*ROLE, *output_bucket_statements(names.output_buckets)), names)
 
 
 # ---- validate -----------------------------------------------------------------------------

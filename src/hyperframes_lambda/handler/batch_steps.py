@@ -16,6 +16,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from ..aws.execution_input import offload_if_large
+from ..aws.lifecycle import INTERMEDIATE_TAG
 from ..batch.layout import (
     BATCH_FILE,
     RESULTS_FILE,
@@ -28,10 +30,9 @@ from ..batch.layout import (
     result_key,
     row_name,
 )
-from ..batch.rows import EXECUTION_INPUT_LIMIT, row_from_json, row_hash
+from ..batch.rows import row_from_json, row_hash
 from ..errors import (
     BatchRowNotRecordedError,
-    BatchRowsInvalidError,
     InvalidEventError,
     StoredObjectCorruptError,
 )
@@ -80,6 +81,19 @@ def _put(s3: Any, bucket: str, key: str, body: bytes) -> None:
         s3.put_object(Bucket=bucket, Key=key, Body=body)
     except ClientError as exc:
         raise classify_client_error(exc, "write", f"s3://{bucket}/{key}") from exc
+
+
+def _put_intermediate(s3: Any, uri: str, body: bytes) -> None:
+    """An object only the row's render needs (its offloaded Config), tagged to expire
+    with the render's plan and chunks."""
+    from botocore.exceptions import ClientError
+
+    bucket, key = _split(uri)
+    tagging = "&".join(f"{k}={v}" for k, v in INTERMEDIATE_TAG.items())
+    try:
+        s3.put_object(Bucket=bucket, Key=key, Body=body, Tagging=tagging)
+    except ClientError as exc:
+        raise classify_client_error(exc, "write", uri) from exc
 
 
 def batch_file(s3: Any, prefix_uri: str) -> dict[str, Any]:
@@ -138,12 +152,14 @@ def prepare_row(event: dict[str, Any], s3: Any) -> dict[str, Any]:
         "OutputS3Uri": output,
         "Config": config,
     }
-    size = len(json.dumps(render_input).encode())
-    if size > EXECUTION_INPUT_LIMIT:
-        raise BatchRowsInvalidError(
-            f"row {index + 1} ({row.id}): its render input is {size / 1024:.0f} KiB, above "
-            f"Step Functions' {EXECUTION_INPUT_LIMIT // 1024} KiB (variables and config)"
-        )
+    if batch.get("Overwrite"):
+        render_input["Overwrite"] = True
+    # A row whose Config is too big for an execution input travels as a pointer to it
+    # (INPUT_TOO_LARGE if even that does not fit): this step's own result stays small too.
+    render_input = offload_if_large(
+        render_input, str(render_input["PlanOutputS3Prefix"]),
+        lambda uri, body: _put_intermediate(s3, uri, body),
+    )  # fmt: skip
     _put(s3, bucket, f"{prefix_key}{STARTED_DIR}/{row_name(index)}", b"")
     skip = bool(event.get("Resume")) and _output_hash(s3, output) == digest
     return {

@@ -394,6 +394,7 @@ class Emulator:
                 "RenderFunctionArn": function_arn,
                 "RenderBucketName": bucket,
                 "MapMaxConcurrency": str(MAP_MAX_CONCURRENCY),
+                "AllowedOutputBuckets": "",
             },
         )
         role = f"arn:aws:iam::{account}:role/{name}-render-state-machine"
