@@ -367,9 +367,9 @@ def _render_batch(
     args: argparse.Namespace, project: Path, output: Path, options: RenderOptions
 ) -> int:
     """``render --rows``: every row, one summary, the results JSONL; exit 1 if a row failed."""
-    from .batch.local import render_rows
     from .batch.rows import read_rows
     from .errors import BatchRowsFailedError
+    from .runner.batch import render_rows
     from .runner.first_run import ensure_pinned_browser
 
     rows = read_rows(args.rows)

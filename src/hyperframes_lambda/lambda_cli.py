@@ -741,9 +741,19 @@ def _render_batch(client: Any, args: argparse.Namespace) -> int:
     if args.variables is not None:
         config["variables"] = args.variables
     if args.dry_run:
+        check = None
+        if args.project is not None:
+            from .compile.variables import check_variables, declared_variables
+
+            entry = str(config.get("entryFile", "index.html"))
+            declarations, _ = declared_variables(args.project, entry)
+
+            def check(values: dict[str, Any]) -> list[str]:
+                return [f.message for f in check_variables(values, declarations)]
+
         plan, _ = prepare_batch(
             client, args.project, rows, config=config, name=args.name, resume=args.resume,
-            overwrite=args.overwrite,
+            overwrite=args.overwrite, variable_check=check,
         )  # fmt: skip
         print(json.dumps(plan.as_dict(), indent=2) if args.json else plan.text())
         if plan.problems:

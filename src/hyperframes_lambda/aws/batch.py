@@ -36,7 +36,6 @@ from ..batch.layout import (
     row_name,
 )
 from ..batch.rows import EXECUTION_INPUT_LIMIT, Row, output_collisions, row_from_json
-from ..compile.variables import VariableDeclaration, check_variables, declared_variables
 from ..errors import (
     BatchRowsInvalidError,
     ExecutionNotFoundError,
@@ -53,6 +52,8 @@ if TYPE_CHECKING:
 FINISHED = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 _BATCH_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 DEFAULT_MAX_CONCURRENT_ROWS = 10
+# A row's variables -> one message per undeclared key or mismatched type.
+VariableCheck = Callable[[dict[str, Any]], list[str]]
 
 
 @dataclass(frozen=True)
@@ -139,7 +140,7 @@ def plan_rows(
     outputs_batch_id: str,
     project_uri: str,
     config: dict[str, Any],
-    declarations: list[VariableDeclaration] | None = None,
+    variable_check: VariableCheck | None = None,
     allowed_buckets: tuple[str, ...] = (),
 ) -> BatchPlan:
     """Each row's effective Config, output and render input (size), with problems: a
@@ -147,8 +148,6 @@ def plan_rows(
     under ``strictVariables``, else a warning), an input that cannot fit even with its
     Config in S3, an output bucket the stack does not allow."""
     from .client import OUTPUT_SUFFIX
-
-    declarations = declarations or []
 
     planned = []
     for row in rows:
@@ -169,15 +168,12 @@ def plan_rows(
                 "AllowedOutputBuckets"
             )
         warnings: list[str] = []
-        findings = check_variables(dict(effective.get("variables") or {}), declarations)
+        values = dict(effective.get("variables") or {})
+        findings = variable_check(values) if variable_check is not None else []
         if findings and effective.get("strictVariables"):
-            problems.append(
-                "INVALID_VARIABLES: "
-                + "; ".join(f.message for f in findings)
-                + " (strictVariables)"
-            )
+            problems.append(f"INVALID_VARIABLES: {'; '.join(findings)} (strictVariables)")
         else:
-            warnings += [f.message for f in findings]
+            warnings += findings
         offloaded, too_large = would_offload(render_input)
         if too_large:
             problems.append(too_large)
@@ -263,8 +259,11 @@ def prepare_batch(
     name: str | None = None,
     resume: str | None = None,
     overwrite: bool = False,
+    variable_check: VariableCheck | None = None,
 ) -> tuple[BatchPlan, dict[str, Any]]:
-    """The checked plan and batch.json of a batch; nothing is uploaded or started."""
+    """The checked plan and batch.json of a batch; nothing is uploaded or started.
+    ``variable_check(values)`` returns what is wrong with a row's variables against the
+    composition's declarations (the caller reads them: the compile is above this floor)."""
     config = dict(config or {})
     batch_id = new_batch_id(name)
     bucket = client.stack.bucket
@@ -276,16 +275,14 @@ def prepare_batch(
         project_uri = str(old["ProjectS3Uri"])
         config = {**dict(old.get("Config") or {}), **config}
         rows = old_rows if rows is None else rows
-    declarations: list[VariableDeclaration] = []
     if project is not None:
         entry = str(config.get("entryFile", "index.html"))
         project_uri = f"s3://{bucket}/{project_archive(Path(project), entry).key}"
-        declarations, _ = declared_variables(Path(project), entry)
     if rows is None or project_uri is None:
         raise BatchRowsInvalidError("a batch needs a project and --rows (or --resume BATCH)")
     plan = plan_rows(
         rows, bucket=bucket, batch_id=batch_id, outputs_batch_id=outputs_batch_id,
-        project_uri=project_uri, config=config, declarations=declarations,
+        project_uri=project_uri, config=config, variable_check=variable_check,
         allowed_buckets=client.stack.allowed_output_buckets,
     )  # fmt: skip
     batch = {

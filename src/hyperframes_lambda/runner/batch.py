@@ -20,10 +20,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ..batch.rows import Row, output_collisions
 from ..browser.pool import BrowserPool
 from ..errors import BatchRowsInvalidError, InternalError, RenderError
-from ..runner.local_render import RenderOptions, render_local
-from .rows import Row, output_collisions
+from .local_render import RenderOptions, render_local
 
 
 @dataclass(frozen=True)
