@@ -422,6 +422,23 @@ class PageUnresponsiveError(RenderError):
     code = "PAGE_UNRESPONSIVE"
 
 
+class PageOutOfMemoryError(RenderError):
+    """The composition's page took more memory than the page budget (derived from the
+    function's memory; ``HYPERFRAMES_PAGE_MEMORY_MB``), or its browser died of V8's heap
+    limit: the message names the phase (load, ready, seek, capture) and the frame. The
+    same page takes the same memory on a retry."""
+
+    code = "PAGE_OUT_OF_MEMORY"
+
+
+class PageCrashedRepeatedlyError(RenderError):
+    """The browser crashed rendering the same chunk of the same plan on two attempts
+    (the first crash is retryable ``BROWSER_CRASHED`` and leaves a marker in storage):
+    the page crashes it deterministically, and further retries would crash it again."""
+
+    code = "PAGE_CRASHED_REPEATEDLY"
+
+
 class FileUriNotAllowedError(S3UriNotAllowedError):
     """A ``file://`` URI in an event on Lambda: the function's disk is not a storage
     backend (an event could overwrite any file under /tmp). Opt in for local emulation

@@ -211,7 +211,7 @@ def add_lambda_commands(subparsers: Any) -> argparse.ArgumentParser:
     for name, text in (
         (
             "progress",
-            "status, frames and chunks done, %, cost so far, ETA, stuck chunks, errors "
+            "status, frames and chunks done, %%, cost so far, ETA, stuck chunks, errors "
             "(a batch id: rows done / failed / running, frames, cost)",
         ),
         ("cancel", "stop an execution (the output is never half-written)"),

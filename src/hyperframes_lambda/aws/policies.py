@@ -6,9 +6,11 @@ people grant to get past it. ``lambda policies user`` prints what a person or CI
 needs to deploy the stack (``lambda deploy``/``destroy``: CloudFormation with the Serverless
 transform, the roles it creates, the function, the state machine, log groups, alarms, the
 buckets) and to render on it (every call of :class:`~.client.RenderClient`), scoped to the
-stack's names. ``lambda policies role`` prints the function's execution role as
-``sam/template.yaml`` grants it (a test keeps the two equal). ``lambda policies validate
-FILE`` reads a policy document and lists the needed actions it does not allow.
+stack's names; tests/aws/test_iam_*.py hold it to what the code calls and to what
+CloudFormation's resource handlers declare. ``lambda policies role`` prints the function's
+execution role as ``sam/template.yaml`` grants it (a test keeps the two equal). ``lambda
+policies validate FILE`` reads a policy document and lists the needed actions it does not
+allow.
 
 The validation evaluates ``Effect``/``Action``/``NotAction``/``Resource``/``NotResource``
 with IAM's wildcards (an explicit Deny wins); ``Condition`` blocks are not evaluated (a
@@ -80,8 +82,7 @@ RENDER = (
     Statement("FindTheStack", ("cloudformation:DescribeStacks",), (_STACK,)),
     Statement(
         "RenderBucketObjects",
-        ("s3:GetObject", "s3:PutObject", "s3:PutObjectTagging", "s3:GetObjectTagging",
-         "s3:DeleteObject"),
+        ("s3:GetObject", "s3:PutObject", "s3:GetObjectTagging", "s3:DeleteObject"),
         (_BUCKET + "/*",),
     ),
     Statement("RenderBucketList", ("s3:ListBucket",), (_BUCKET,)),
@@ -102,6 +103,7 @@ RENDER = (
         (_FUNCTION,),
     ),
     Statement("AccountConcurrency", ("lambda:GetAccountSettings",), ("*",)),
+    Statement("Stills", ("lambda:InvokeFunction",), (_FUNCTION,)),  # lambda still
 )
 
 DEPLOY = (
@@ -135,6 +137,8 @@ DEPLOY = (
             "iam:GetRolePolicy",
             "iam:AttachRolePolicy",
             "iam:DetachRolePolicy",
+            "iam:ListRolePolicies",  # deleting a role lists what to detach first
+            "iam:ListAttachedRolePolicies",
         ),
         ("arn:aws:iam::{account}:role/{stack}-*",),
     ),
@@ -152,6 +156,8 @@ DEPLOY = (
             "lambda:TagResource",
             "lambda:UntagResource",
             "lambda:ListTags",
+            "lambda:GetRuntimeManagementConfig",  # read back on create and update
+            "lambda:GetFunctionRecursionConfig",
         ),
         (_FUNCTION,),
     ),
@@ -204,6 +210,8 @@ DEPLOY = (
             "cloudwatch:DeleteAlarms",
             "cloudwatch:DescribeAlarms",
             "cloudwatch:TagResource",
+            "cloudwatch:UntagResource",
+            "cloudwatch:ListTagsForResource",
         ),
         ("arn:aws:cloudwatch:{region}:{account}:alarm:{project}-render-*",),
     ),
@@ -221,6 +229,8 @@ DEPLOY = (
             "s3:PutBucketPublicAccessBlock",
             "s3:PutBucketOwnershipControls",
             "s3:PutBucketTagging",
+            "s3:TagResource",  # the stack's tags reach the bucket
+            "s3:UntagResource",
             "s3:GetBucketLocation",
             "s3:ListBucketVersions",
         ),
@@ -263,7 +273,7 @@ ROLE = (
     ),
     Statement(
         "ExecutionHistoryForCost",
-        ("states:GetExecutionHistory", "states:ListMapRuns", "states:ListExecutions"),
+        ("states:GetExecutionHistory", "states:ListExecutions"),
         (_EXECUTIONS, _CHILDREN, _MAP_RUNS),
     ),
 )

@@ -40,12 +40,14 @@ from ..aws.execution_input import (
 from ..aws.lifecycle import INTERMEDIATE_TAG, output_tag
 from ..browser.pool import BrowserPool
 from ..errors import (
+    BrowserCrashedError,
     CdpProtocolError,
     ChunkMissingError,
     CompositionError,
     InternalError,
     InvalidEventError,
     OutputExistsError,
+    PageCrashedRepeatedlyError,
     PlanArtifactDigestMismatchError,
     RenderError,
     StorageObjectNotFoundError,
@@ -466,11 +468,15 @@ def _render_chunk(event: RenderChunkEvent, work: Path, context: Any = None) -> d
         # its plan (a render already stopped and its storage removed) writes nothing back.
         beat.start()
         out = work / f"chunk{CHUNK_EXTENSIONS[event.Format]}"
-        result = render_chunk(
-            plan_dir, event.ChunkIndex, out, expected_hash=event.PlanHash,
-            pages=default_page_count(), expected_format=event.Format,
-            browser_pool=_browser_pool(), on_start=beat.set_total, on_frame=beat.frame,
-        )  # fmt: skip
+        try:
+            result = render_chunk(
+                plan_dir, event.ChunkIndex, out, expected_hash=event.PlanHash,
+                pages=default_page_count(), expected_format=event.Format,
+                browser_pool=_browser_pool(), on_start=beat.set_total, on_frame=beat.frame,
+            )  # fmt: skip
+        except BrowserCrashedError as exc:
+            _crashed(event, beat, exc)
+            raise
         storage().upload(
             out, uri,
             {META_PLAN_HASH: event.PlanHash, META_FRAMES: str(result.frames),
@@ -501,6 +507,21 @@ def _render_chunk(event: RenderChunkEvent, work: Path, context: Any = None) -> d
         BrowserBuild=result.browser_build, FontSet=result.font_set,
         FfmpegVersion=result.ffmpeg_version,
     ).model_dump()  # fmt: skip
+
+
+def _crashed(event: RenderChunkEvent, beat: HeartbeatWriter, exc: BrowserCrashedError) -> None:
+    """The browser crashed rendering this chunk. The first time, that is retryable (the
+    environment may be at fault) and the attempt's last heartbeat records the plan hash;
+    when the previous attempt's heartbeat already records a crash of this plan's chunk,
+    the page crashes the browser deterministically: terminal, raised here."""
+    previous = beat.previous
+    if previous is not None and previous.CrashedPlanHash == event.PlanHash:
+        raise PageCrashedRepeatedlyError(
+            f"chunk {event.ChunkIndex} of plan {event.PlanHash}: the browser crashed on "
+            f"attempt {previous.Attempt} and again on attempt {beat.attempt}; the page "
+            f"crashes it, a retry would too. This time: {str(exc)[:400]}"
+        ) from exc
+    beat.crashed_plan_hash = event.PlanHash
 
 
 def _output_expiry(plan_dir: Path) -> int | None:

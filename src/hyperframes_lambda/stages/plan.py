@@ -469,6 +469,8 @@ def _mix_soundtrack(
                 volume=float(item["volume"]),
                 playback_rate=float(item["playbackRate"]),
                 loop=bool(item["loop"]),
+                fade_in=float(item.get("fadeIn", 0)),
+                fade_out=float(item.get("fadeOut", 0)),
             )
         )
     if not tracks:
