@@ -73,7 +73,6 @@ _CHILDREN = "arn:aws:states:{region}:{account}:execution:{project}-render/*"
 _MAP_RUNS = "arn:aws:states:{region}:{account}:mapRun:{project}-render/*"
 _BATCH_MACHINE = "arn:aws:states:{region}:{account}:stateMachine:{project}-batch"
 _BATCH_EXECUTIONS = "arn:aws:states:{region}:{account}:execution:{project}-batch:*"
-_BATCH_CHILDREN = "arn:aws:states:{region}:{account}:execution:{project}-batch/*"
 _FUNCTION = "arn:aws:lambda:{region}:{account}:function:{project}-render"
 _STACK = "arn:aws:cloudformation:{region}:{account}:stack/{stack}/*"
 
@@ -94,7 +93,7 @@ RENDER = (
     Statement(
         "WatchExecutions",
         ("states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"),
-        (_EXECUTIONS, _CHILDREN, _BATCH_EXECUTIONS, _BATCH_CHILDREN),
+        (_EXECUTIONS, _CHILDREN, _BATCH_EXECUTIONS),
     ),
     Statement("ChunkExecutions", ("states:ListExecutions",), (_MAP_RUNS,)),
     Statement(
