@@ -75,6 +75,8 @@ class RenderOptions:
     thumbnail: float | None = None  # seconds: also write <output>.png of that frame
     lint: bool = True  # run HyperFrames' linter first; findings become warnings
     strict_lint: bool = False  # an error-severity finding fails the render (LINT_FAILED)
+    # Config keys (camelCase) over the ones above: a batch row's per-row Config.
+    config_overrides: Mapping[str, Any] = field(default_factory=dict)
 
     def config(self) -> RenderConfig:
         data: dict[str, Any] = {
@@ -92,6 +94,7 @@ class RenderOptions:
             data["maxParallelChunks"] = 256
         else:
             data["maxParallelChunks"] = self.chunks or 1
+        data.update(self.config_overrides)
         return parse_config({k: v for k, v in data.items() if v is not None})
 
 
@@ -199,8 +202,12 @@ def render_local(
     *,
     on_progress: ProgressCallback | None = None,
     fetcher: RemoteFetcher | None = None,
+    browser_pool: BrowserPool | None = None,
 ) -> RenderResult:
     """Render ``project_dir`` to ``output`` through plan → chunks → assemble.
+
+    With ``browser_pool``, chunks rendered in this process open their pages in the pool's
+    browsers, which outlive the render (a batch renders every row in the same browsers).
 
     The output path and project are checked before any work (:class:`InvalidOutputError`,
     :class:`CompositionError`); ``on_progress`` sees every stage (:class:`Progress`).
@@ -228,11 +235,17 @@ def render_local(
                 _timed_lint, project_dir, entry, strict=False
             )
         # A one-piece render: the browser that probes the page in the plan renders the
-        # frames too, and the chunk's other browsers start while the plan goes on.
-        one_piece = options.chunk_size is None and (options.chunks or 1) == 1
-        slots = (options.pages or default_page_count(1)) if one_piece else 1
-        pool = stack.enter_context(contextlib.closing(BrowserPool(slots=slots)))
-        result = _render(project_dir, output, options, config, started, pool, on_progress, fetcher)
+        # frames too, and the chunk's other browsers start while the plan goes on. A
+        # caller's pool (a batch's) serves the same way and outlives the render.
+        pool = browser_pool
+        if pool is None:
+            one_piece = options.chunk_size is None and (options.chunks or 1) == 1
+            slots = (options.pages or default_page_count(1)) if one_piece else 1
+            pool = stack.enter_context(contextlib.closing(BrowserPool(slots=slots)))
+        result = _render(
+            project_dir, output, options, config, started, pool, on_progress, fetcher,
+            own_pool=browser_pool is None,
+        )  # fmt: skip
         if lint_future is not None:
             linted, lint_seconds = lint_future.result()
     result.timings["lint"] = lint_seconds
@@ -259,6 +272,8 @@ def _render(
     pool: BrowserPool,
     on_progress: ProgressCallback | None,
     fetcher: RemoteFetcher | None,
+    *,
+    own_pool: bool = True,
 ) -> RenderResult:
     """plan → chunks → assemble (render_local without the linter)."""
 
@@ -285,7 +300,8 @@ def _render(
             report("frames", 0, planned.total_frames)
             results = _render_chunks_here(planned, chunk_paths, pages, options, report, pool)
         else:
-            pool.close()  # the workers start their own
+            if own_pool:
+                pool.close()  # the workers start their own
             report("frames", 0, planned.total_frames)
             results = _render_chunks_in_workers(
                 planned, chunk_paths, workers, pages, options, report
