@@ -297,8 +297,12 @@ def _uris(event: AnyEvent) -> list[str | None]:
 ArtifactChoice = Callable[[LoadedPlan, ArtifactManifest], list[Artifact]]
 
 
-def _fetch_plan(
-    plan_uri: str, work: Path, plan_hash: str | None = None, choose: ArtifactChoice | None = None
+def fetch_plan(
+    plan_uri: str,
+    work: Path,
+    plan_hash: str | None = None,
+    choose: ArtifactChoice | None = None,
+    store: Storage | None = None,
 ) -> Path:
     """The plan's core archive, then the artifacts ``choose`` picks from its manifest (and
     holds no copy of already): a chunk fetches only what it renders.
@@ -307,7 +311,8 @@ def _fetch_plan(
     checked) before any artifact is fetched, so the manifest every artifact is checked
     against is the planner's. A plan without a manifest (an archive of a whole plan
     directory, as ``hyperframes-lambda plan`` writes) needs nothing more."""
-    archive = storage().download(plan_uri, work / PLAN_ARCHIVE)
+    store = store or storage()
+    archive = store.download(plan_uri, work / PLAN_ARCHIVE)
     plan_dir = extract_plan_archive(archive, work / "plan")
     archive.unlink()
     if choose is None:
@@ -326,7 +331,7 @@ def _fetch_plan(
 
     def fetch(artifact: Artifact) -> None:
         local = work / ARTIFACTS_DIR / artifact.object_name
-        storage().download(join_uri(base, ARTIFACTS_DIR, artifact.object_name), local)
+        store.download(join_uri(base, ARTIFACTS_DIR, artifact.object_name), local)
         try:
             unpack_artifact(local, artifact, manifest, plan_dir)
         finally:
@@ -338,7 +343,9 @@ def _fetch_plan(
     return plan_dir
 
 
-def _chunk_artifacts(index: int) -> ArtifactChoice:
+def chunk_artifacts(index: int) -> ArtifactChoice:
+    """What renderChunk ``index`` fetches (CHUNK_INDEX_OUT_OF_RANGE before any download)."""
+
     def choose(loaded: LoadedPlan, manifest: ArtifactManifest) -> list[Artifact]:
         if not 0 <= index < len(loaded.chunks):
             raise ChunkIndexOutOfRangeError(
@@ -509,8 +516,8 @@ def _render_chunk(event: RenderChunkEvent, work: Path, context: Any = None) -> d
             beat.finish(done=True, reused=True, frames=int(reused["FramesEncoded"]))
             done = True
             return reused
-        plan_dir = _fetch_plan(
-            event.PlanS3Uri, work, event.PlanHash, _chunk_artifacts(event.ChunkIndex)
+        plan_dir = fetch_plan(
+            event.PlanS3Uri, work, event.PlanHash, chunk_artifacts(event.ChunkIndex)
         )
         # The heartbeat starts once the plan is here: an invocation that cannot even fetch
         # its plan (a render already stopped and its storage removed) writes nothing back.
@@ -570,7 +577,7 @@ def _assemble(event: AssembleEvent, work: Path, _context: Any = None) -> dict[st
             f"event.ChunkSha256s has {len(event.ChunkSha256s)} entries for "
             f"{len(event.ChunkS3Uris)} ChunkS3Uris"
         )
-    plan_dir = _fetch_plan(event.PlanS3Uri, work, event.PlanHash, _assemble_artifacts)
+    plan_dir = fetch_plan(event.PlanS3Uri, work, event.PlanHash, _assemble_artifacts)
     ext = CHUNK_EXTENSIONS.get(event.Format, "")  # none for an audio-only output
 
     def fetch_chunk(index: int, uri: str) -> Path:
