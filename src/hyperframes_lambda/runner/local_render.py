@@ -375,6 +375,7 @@ class _WorkerPool:
         self.workers = workers
         self._context = multiprocessing.get_context("spawn")
         self._pool: ProcessPoolExecutor | None = None
+        self._manager: Any = None
         self._queue: Any = None
 
     def __enter__(self) -> _WorkerPool:
@@ -385,7 +386,10 @@ class _WorkerPool:
     def _start(self, workers: int) -> ProcessPoolExecutor:
         if self._pool is None:
             self.workers = workers
-            self._queue = self._context.Queue()
+            # A manager's queue, not a multiprocessing.Queue: that one's semaphore starts a
+            # resource-tracker process that outlives the render by a moment.
+            self._manager = self._context.Manager()
+            self._queue = self._manager.Queue()
             self._pool = ProcessPoolExecutor(
                 workers, mp_context=self._context, initializer=_init_worker,
                 initargs=(self._queue,),
@@ -399,7 +403,7 @@ class _WorkerPool:
             if exc[0] is not None and issubclass(exc[0], KeyboardInterrupt):  # type: ignore[arg-type]
                 stop_pool_workers(self._pool._processes)  # no public handle on the workers
             self._pool.shutdown(wait=True, cancel_futures=True)
-            self._queue.close()
+            self._manager.shutdown()
 
     def render(
         self,
