@@ -433,7 +433,8 @@ def _drop_sources(sources: set[Path]) -> None:
     frames doubled every plan. An empty file, not none: the page still names it, and a
     missing file would be a missing asset."""
     for source in sorted(sources):
-        source.write_bytes(b"")
+        source.unlink()  # a new empty file: never truncates another link to the same bytes
+        source.touch()
 
 
 def _extract_videos(
