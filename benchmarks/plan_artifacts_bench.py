@@ -142,7 +142,8 @@ def main() -> int:
         plan_seconds = time.perf_counter() - t
         stored = store_root / "renders" / "bench"
         core = (stored / "plan.tar.gz").stat().st_size
-        artifacts = sorted((stored / "artifacts").iterdir())
+        # (file:// storage keeps each object's metadata in a dot-file beside it)
+        artifacts = sorted(p for p in (stored / "artifacts").iterdir() if p.name[0] != ".")
         whole = core + sum(p.stat().st_size for p in artifacts)
         print(
             f"plan: {planned['TotalFrames']} frames, {planned['ChunkCount']} chunks, "
