@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .errors import CompositionError, InvalidConfigError, InvalidOutputError
+from .errors import (
+    CompositionError,
+    InvalidConfigError,
+    InvalidOutputError,
+    InvalidVariablesError,
+)
 from .runner.cli_errors import (
     EXIT_CODES_HELP,
     CliParser,
@@ -172,6 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--entry", help="entry HTML file in the project (default index.html)")
     render.add_argument("--variables", help="JSON object exposed as window.__hfVariables")
     render.add_argument(
+        "--variables-file", type=Path, metavar="FILE",
+        help="the variables from a JSON file (an object; instead of --variables)",
+    )  # fmt: skip
+    render.add_argument(
+        "--strict-variables", action="store_true",
+        help="fail when a variable is not declared in the composition's "
+        "data-composition-variables or has another type (default: warn)",
+    )  # fmt: skip
+    render.add_argument(
         "--strict-assets",
         action="store_true",
         help="fail when a remote image cannot be fetched (default: render without it, warn)",
@@ -192,6 +206,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--pages", type=_positive, help="browsers capturing in parallel (default: 2 on 2+ cores)"
     )
     render.add_argument("--quiet", action="store_true", help="no progress output")
+    batch = render.add_argument_group("batch (one video per row)")
+    batch.add_argument(
+        "--rows", type=Path, metavar="ROWS.jsonl",
+        help="render once per row of this JSONL file (variables, output, config per row); -o "
+        "is then a template: {id} and {index} are the row's, e.g. -o 'out/{id}.mp4'. Browsers "
+        "are reused across rows; a failed row does not stop the others; exit 1 if any failed",
+    )  # fmt: skip
+    batch.add_argument(
+        "--results", type=Path, metavar="FILE",
+        help="with --rows: where the results JSONL goes (default: batch-results.jsonl beside "
+        "the outputs)",
+    )  # fmt: skip
 
     still = command("still", help="render single frames as .png, .jpg or .webp images")
     still.add_argument("project", type=Path, help="project directory (or its entry .html file)")
@@ -259,10 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _render_options(args: argparse.Namespace) -> tuple[Path, Path, RenderOptions]:
     """Everything about the command line checked before any work: the project and entry,
     the output path and format, the options (usage errors, exit 2)."""
+    from .compile.variables import load_variables
     from .runner.local_render import RenderOptions, resolve_project
     from .runner.output_target import resolve_output
 
-    variables = _json_object("--variables", args.variables)
+    try:
+        variables = load_variables(args.variables, args.variables_file)
+    except InvalidVariablesError as exc:
+        raise UsageError(str(exc)) from None
     try:
         project, entry = resolve_project(args.project, args.entry, entry_name="--entry")
         output_format = resolve_output(
@@ -280,7 +310,8 @@ def _render_options(args: argparse.Namespace) -> tuple[Path, Path, RenderOptions
         fps=args.fps, width=args.width, height=args.height, quality=args.quality,
         format=output_format, codec=args.codec, crf=args.crf, bitrate=args.bitrate,
         entry_file=entry, variables=variables, dump_frames=args.dump_frames,
-        strict_assets=args.strict_assets, strict_lint=args.strict_lint,
+        strict_assets=args.strict_assets, strict_variables=args.strict_variables,
+        strict_lint=args.strict_lint,
         pages=args.pages, chunks=args.chunks, chunk_size=args.chunk_size, workers=args.workers,
         frame_range=args.frames,
         time_range=(args.from_s, args.to_s) if args.from_s is not None else None,
@@ -313,6 +344,10 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from .runner.progress import ProgressPrinter, showing_downloads
 
     project, output, options = _render_options(args)
+    if args.rows is not None:
+        return _render_batch(args, project, output, options)
+    if args.results is not None:
+        raise UsageError("--results goes with --rows")
     printer = None if args.quiet else ProgressPrinter(output.name)
     with contextlib.nullcontext() if args.quiet else showing_downloads():
         ensure_pinned_browser(lambda line: None if args.quiet else print(line, file=sys.stderr))
@@ -325,6 +360,38 @@ def _cmd_render(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     for line in summary_lines(result):
         print(line)
+    return 0
+
+
+def _render_batch(
+    args: argparse.Namespace, project: Path, output: Path, options: RenderOptions
+) -> int:
+    """``render --rows``: every row, one summary, the results JSONL; exit 1 if a row failed."""
+    from .batch.rows import read_rows
+    from .errors import BatchRowsFailedError
+    from .runner.batch import render_rows
+    from .runner.first_run import ensure_pinned_browser
+
+    rows = read_rows(args.rows)
+    template = str(output)
+    results = args.results or output.parent / "batch-results.jsonl"
+    ensure_pinned_browser(lambda line: None if args.quiet else print(line, file=sys.stderr))
+
+    def on_row(row: Any, done: int, total: int) -> None:
+        if args.quiet:
+            return
+        what = row.output if row.status == "succeeded" else f"{row.error}: {row.cause}"
+        what = " ".join(str(what).split())
+        print(f"row {done}/{total} {row.id}: {row.status} in {row.duration_s:.1f}s ({what})",
+              file=sys.stderr, flush=True)  # fmt: skip
+
+    result = render_rows(project, rows, template, options, results, on_row=on_row)
+    print(result.summary())
+    if result.failed:
+        names = ", ".join(f"{r.id} ({r.error})" for r in result.failed[:5])
+        raise BatchRowsFailedError(
+            f"{len(result.failed)} of {len(result.rows)} rows failed: {names}; see {results}"
+        )
     return 0
 
 

@@ -33,6 +33,26 @@ class InvalidConfigError(RenderError):
     code = "INVALID_CONFIG"
 
 
+class InvalidVariablesError(RenderError):
+    """A variable the composition does not declare, or of another type than declared
+    (``strictVariables``), or a variables file that is not a JSON object."""
+
+    code = "INVALID_VARIABLES"
+
+
+class InputTooLargeError(RenderError):
+    """An execution input (or a field of it) that cannot fit Step Functions' 256 KiB even
+    with the Config offloaded to S3; found before anything starts."""
+
+    code = "INPUT_TOO_LARGE"
+
+
+class OutputExistsError(RenderError):
+    """The output object already exists and the render was not asked to overwrite it."""
+
+    code = "OUTPUT_EXISTS"
+
+
 class InvalidEventError(RenderError):
     code = "INVALID_EVENT"
 
@@ -372,12 +392,51 @@ class InvalidOutputError(RenderError):
     code = "INVALID_OUTPUT"
 
 
+class BatchRowsInvalidError(RenderError):
+    """A rows file (``--rows``) cannot be a batch: not JSONL, a row that is not an object,
+    an unknown or mistyped field, duplicate ids or two rows writing the same output. The
+    message names the line and the field."""
+
+    code = "BATCH_ROWS_INVALID"
+
+
+class BatchRowsFailedError(RenderError):
+    """A batch finished and some rows failed (the others were rendered): the summary and
+    the results JSONL name each failed row with its error code."""
+
+    code = "BATCH_ROWS_FAILED"
+
+
+class BatchRowNotRecordedError(RenderError):
+    """A batch row ended without a result record (its recording step failed after its
+    retries): the row's render may or may not have written its output."""
+
+    code = "BATCH_ROW_NOT_RECORDED"
+
+
 class PageUnresponsiveError(RenderError):
     """The composition's page stopped answering (an endless loop in a script, a seek whose
     promise never settles) while the browser itself still responds: the page's doing, so
     the same page hangs again on a retry."""
 
     code = "PAGE_UNRESPONSIVE"
+
+
+class PageOutOfMemoryError(RenderError):
+    """The composition's page took more memory than the page budget (derived from the
+    function's memory; ``HYPERFRAMES_PAGE_MEMORY_MB``), or its browser died of V8's heap
+    limit: the message names the phase (load, ready, seek, capture) and the frame. The
+    same page takes the same memory on a retry."""
+
+    code = "PAGE_OUT_OF_MEMORY"
+
+
+class PageCrashedRepeatedlyError(RenderError):
+    """The browser crashed rendering the same chunk of the same plan on two attempts
+    (the first crash is retryable ``BROWSER_CRASHED`` and leaves a marker in storage):
+    the page crashes it deterministically, and further retries would crash it again."""
+
+    code = "PAGE_CRASHED_REPEATEDLY"
 
 
 class FileUriNotAllowedError(S3UriNotAllowedError):

@@ -31,6 +31,13 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
+def _json_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
+
+
 def _key_value(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -55,7 +62,10 @@ def _target_options() -> argparse.ArgumentParser:
 def _wait_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wait", action="store_true", help="wait, show progress, summarise")
     parser.add_argument(
-        "-o", "--output", type=Path, help="download the output here (implies --wait)"
+        "-o",
+        "--output",
+        help="download the output here (implies --wait); lambda render: "
+        "an s3://bucket/key is where the stack writes it instead (no download)",
     )
     parser.add_argument(
         "--poll", type=float, default=2.0, metavar="S", help="seconds between polls"
@@ -92,9 +102,35 @@ def add_lambda_commands(subparsers: Any) -> argparse.ArgumentParser:
     render = commands.add_parser("render", parents=[common], help="start a render on the stack")
     render.add_argument("project", type=Path)
     render.add_argument("--config", type=_json_object, default={}, help="Config JSON object")
-    render.add_argument("--variables", type=_json_object, help="JSON object: window.__hfVariables")
+    render.add_argument("--variables", help="JSON object: window.__hfVariables")
+    render.add_argument(
+        "--variables-file", type=Path, metavar="FILE",
+        help="the variables from a JSON file (an object; instead of --variables)",
+    )  # fmt: skip
+    render.add_argument(
+        "--strict-variables", action="store_true",
+        help="refuse a variable the composition does not declare or of another type "
+        "(checked before upload, and by the plan: Config.strictVariables)",
+    )  # fmt: skip
     render.add_argument("--name", help="execution name (default render-<time>-<random>)")
     _output_options(render)
+    render.add_argument(
+        "--output-key", metavar="KEY",
+        help="write the output to this key of the stack's bucket (default outputs/<name>.<ext>)",
+    )  # fmt: skip
+    render.add_argument(
+        "--overwrite", action="store_true",
+        help="replace an existing output object (default: an existing one is an error "
+        "before anything starts)",
+    )  # fmt: skip
+    render.add_argument(
+        "--presign", type=int, metavar="SECONDS",
+        help="a signed GET URL of the output, valid SECONDS: in the result, progress and webhook",
+    )  # fmt: skip
+    render.add_argument(
+        "--custom-data", type=_json_value, metavar="JSON",
+        help="JSON (at most 1 KiB) echoed as customData in the webhook",
+    )  # fmt: skip
     render.add_argument("--webhook-url", help="POST a signed JSON here on success and failure")
     render.add_argument("--webhook-secret-arn", help="Secrets Manager secret with the signing key")
     render.add_argument(
@@ -130,8 +166,54 @@ def add_lambda_commands(subparsers: Any) -> argparse.ArgumentParser:
     )
     still.add_argument("-o", "--output", type=Path, help="also download the image here")
 
+    batch = commands.add_parser(
+        "render-batch", parents=[common],
+        help="render one video per row of a JSONL rows file on the stack, unattended",
+        description="Upload the project once and the rows to S3, then start one execution of "
+        "the stack's batch state machine: each row renders as its own render execution, a "
+        "failed row does not stop the others, and the results JSONL lands in "
+        "s3://BUCKET/batches/<batch-id>/results.jsonl. Close the terminal any time: "
+        "`lambda progress BATCH` reattaches.",
+    )  # fmt: skip
+    batch.add_argument("project", type=Path, nargs="?", help="project directory (not with "
+                       "--resume alone: the earlier batch's project is used)")  # fmt: skip
+    batch.add_argument(
+        "--rows", type=Path, metavar="ROWS.jsonl",
+        help="one JSON object a line: id, variables, outputKey or output (s3://…), config",
+    )  # fmt: skip
+    batch.add_argument("--config", type=_json_object, default={},
+                       help="Config JSON object for every row (a row's config wins)")  # fmt: skip
+    batch.add_argument("--variables", type=_json_object,
+                       help="JSON object: variables of every row (a row's keys win)")  # fmt: skip
+    batch.add_argument(
+        "--max-concurrent-rows", type=_positive_int, default=10, metavar="N",
+        help="rows rendering at once (default 10; each row's chunks fan out on their own)",
+    )  # fmt: skip
+    batch.add_argument(
+        "--dry-run", action="store_true",
+        help="check every row (Config, output collisions, render input size) and exit: "
+        "nothing is uploaded or started; exit 1 if a row has a problem",
+    )  # fmt: skip
+    batch.add_argument(
+        "--resume", metavar="BATCH",
+        help="a new batch over BATCH's rows (or --rows): rows whose output exists with the "
+        "same row hash are skipped, the rest render",
+    )  # fmt: skip
+    batch.add_argument(
+        "--overwrite", action="store_true",
+        help="replace outputs that exist (default: such a row fails with OUTPUT_EXISTS)",
+    )  # fmt: skip
+    batch.add_argument("--name", help="batch id (default batch-<time>-<random>)")
+    batch.add_argument("--wait", action="store_true", help="wait, show progress, summarise")
+    batch.add_argument("--poll", type=float, default=5.0, help="seconds between progress polls")
+    batch.add_argument("--quiet", action="store_true", help="no progress output")
+
     for name, text in (
-        ("progress", "status, frames and chunks done, %, cost so far, ETA, stuck chunks, errors"),
+        (
+            "progress",
+            "status, frames and chunks done, %%, cost so far, ETA, stuck chunks, errors "
+            "(a batch id: rows done / failed / running, frames, cost)",
+        ),
         ("cancel", "stop an execution (the output is never half-written)"),
         ("cost", "the actual cost of an execution, from its history"),
     ):
@@ -139,6 +221,11 @@ def add_lambda_commands(subparsers: Any) -> argparse.ArgumentParser:
         command.add_argument("execution", help=EXECUTION_HELP)
         if name == "progress":
             _stuck_option(command)
+            command.add_argument(
+                "--presign", type=int, metavar="SECONDS",
+                help="once SUCCEEDED, a signed GET URL of the output valid SECONDS (default: "
+                "the render's own --presign)",
+            )  # fmt: skip
 
     deploy = commands.add_parser(
         "deploy", parents=[common],
@@ -190,6 +277,10 @@ def add_lambda_commands(subparsers: Any) -> argparse.ArgumentParser:
             sub.add_argument("--render-only", action="store_true", help="only what rendering needs")
         sub.add_argument("--project-name", help="the template's ProjectName (default: --stack)")
         sub.add_argument("--account", default="*", help="account id to scope to (default *)")
+        sub.add_argument(
+            "--output-bucket", action="append", default=[], metavar="BUCKET",
+            help="a bucket of the stack's AllowedOutputBuckets (repeatable)",
+        )  # fmt: skip
 
     quotas = commands.add_parser(
         "quotas",
@@ -238,6 +329,16 @@ def add_lambda_commands(subparsers: Any) -> argparse.ArgumentParser:
     return group
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
+    return value
+
+
 def _frame_number(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"{text!r} is not a frame number (0-based)")
@@ -283,6 +384,31 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--thumbnail-at", type=_seconds, metavar="S", help="also write <output>.png of frame at S"
     )
+
+
+def _checked_variables(args: argparse.Namespace, config: dict[str, Any]) -> dict[str, Any] | None:
+    """``--variables``/``--variables-file``, checked against the project's declared
+    variables before anything is uploaded: a finding is a warning, or with
+    ``--strict-variables`` (or Config.strictVariables) the command's error."""
+    from .compile.variables import load_variables, validate_variables
+    from .errors import InvalidVariablesError
+    from .runner.cli_errors import UsageError
+
+    try:
+        variables = load_variables(args.variables, args.variables_file)
+    except InvalidVariablesError as exc:
+        raise UsageError(str(exc)) from None
+    if args.strict_variables:
+        config["strictVariables"] = True
+    given = variables if (args.variables or args.variables_file) else None
+    values = given if given is not None else config.get("variables") or {}
+    if args.project.is_dir() and isinstance(values, dict):
+        for warning in validate_variables(
+            args.project, values, entry_file=str(config.get("entryFile", "index.html")),
+            strict=bool(config.get("strictVariables")),
+        ):  # fmt: skip
+            _warn(warning)
+    return given
 
 
 def _config_with_flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -412,6 +538,7 @@ def _wait_and_report(job: Any, args: argparse.Namespace) -> int:
         print(json.dumps({
             "renderId": summary.execution_arn.rsplit(":", 1)[-1],
             "executionArn": summary.execution_arn, "outputS3Uri": summary.output_uri,
+            "outputUrl": summary.url,
             "output": str(summary.output_path) if summary.output_path else None,
             "frames": summary.frames, "chunks": summary.chunks,
             "wallSeconds": summary.wall_seconds, "stageSeconds": summary.stage_seconds,
@@ -480,8 +607,15 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{uploaded.uri} ({uploaded.size} bytes, {state})")
         return 0
     if command == "render":
+        config = _config_with_flags(args)
+        variables = _checked_variables(args, config)
+        output_uri = None
+        if args.output is not None and str(args.output).startswith("s3://"):
+            output_uri, args.output = str(args.output), None
         job = client.render(
-            args.project, config=_config_with_flags(args), variables=args.variables,
+            args.project, config=config, variables=variables, output_key=args.output_key,
+            output_uri=output_uri, overwrite=args.overwrite, presign_seconds=args.presign,
+            custom_data=args.custom_data,
             name=args.name,
             webhook_url=args.webhook_url, webhook_secret_arn=args.webhook_secret_arn,
             webhook_secret=args.webhook_secret,
@@ -513,9 +647,23 @@ def _run(args: argparse.Namespace) -> int:
                     print(image.url)
         return 0
     if command == "resume":
+        if args.output is not None and str(args.output).startswith("s3://"):
+            from .runner.cli_errors import UsageError
+
+            raise UsageError("resume writes where the render did: -o is a local file here")
         return _started(client.resume(args.execution), args)
+    if command == "render-batch":
+        return _render_batch(client, args)
     if command == "progress":
-        progress = client.progress(args.execution, stuck_after_s=args.stuck_after)
+        from .aws.batch import batch_progress, is_batch
+
+        if is_batch(client, args.execution):
+            shown = batch_progress(client, args.execution)
+            print(json.dumps(shown.as_dict()) if args.json else shown)
+            return 0
+        progress = client.progress(
+            args.execution, stuck_after_s=args.stuck_after, presign_seconds=args.presign
+        )
         print(json.dumps(progress.as_dict()) if args.json else progress)
         return 0
     if command == "rm":
@@ -579,6 +727,73 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(report.as_dict(), indent=2) if args.json else report.table())
         return 0
     raise AssertionError(command)
+
+
+def _render_batch(client: Any, args: argparse.Namespace) -> int:
+    from .aws.batch import prepare_batch, read_results, start_batch, wait_batch
+    from .batch.rows import read_rows
+    from .errors import BatchRowsFailedError, BatchRowsInvalidError
+
+    if args.resume is None and (args.project is None or args.rows is None):
+        raise BatchRowsInvalidError("render-batch needs PROJECT and --rows (or --resume BATCH)")
+    rows = read_rows(args.rows) if args.rows is not None else None
+    config = dict(args.config)
+    if args.variables is not None:
+        config["variables"] = args.variables
+    if args.dry_run:
+        check = None
+        if args.project is not None:
+            from .compile.variables import check_variables, declared_variables
+
+            entry = str(config.get("entryFile", "index.html"))
+            declarations, _ = declared_variables(args.project, entry)
+
+            def check(values: dict[str, Any]) -> list[str]:
+                return [f.message for f in check_variables(values, declarations)]
+
+        plan, _ = prepare_batch(
+            client, args.project, rows, config=config, name=args.name, resume=args.resume,
+            overwrite=args.overwrite, variable_check=check,
+        )  # fmt: skip
+        print(json.dumps(plan.as_dict(), indent=2) if args.json else plan.text())
+        if plan.problems:
+            raise BatchRowsInvalidError(
+                f"{len(plan.problems)} problem(s) in the rows: {plan.problems[0]}"
+            )
+        return 0
+    job = start_batch(
+        client, args.project, rows, config=config, name=args.name, resume=args.resume,
+        overwrite=args.overwrite, max_concurrent_rows=args.max_concurrent_rows,
+    )  # fmt: skip
+    if args.json and not args.wait:
+        print(json.dumps({"batchId": job.batch_id, "executionArn": job.execution_arn,
+                          "rows": job.rows}))  # fmt: skip
+        return 0
+    print(job.execution_arn)
+    if not args.json:
+        print(f"batch id: {job.batch_id} ({job.rows} rows); reattach with "
+              f"`hyperframes-lambda lambda progress {job.batch_id}`", file=sys.stderr)  # fmt: skip
+    if not args.wait:
+        return 0
+    last = [""]
+
+    def show(progress: Any) -> None:
+        line = progress.line()
+        if not (args.quiet or args.json) and line != last[0]:
+            print(line, file=sys.stderr, flush=True)
+            last[0] = line
+
+    final = wait_batch(client, job.batch_id, show, poll_s=args.poll)
+    if args.json:
+        print(json.dumps({**final.as_dict(), "results": read_results(client, final)}, indent=2))
+    else:
+        print(final)
+    if final.status != "SUCCEEDED" or final.failed:
+        raise BatchRowsFailedError(
+            f"batch {job.batch_id} {final.status}: {final.failed} of {final.rows} rows failed"
+            + (f"; results {final.results_uri}" if final.results_uri else "")
+        )
+    return 0
 
 
 _DEPLOY_PARAMETERS = (
@@ -655,6 +870,7 @@ def _policies(args: argparse.Namespace) -> int:
     names = Names(
         stack=args.stack, project=args.project_name or args.stack,
         region=args.region or "*", account=args.account,
+        output_buckets=tuple(args.output_bucket),
     )  # fmt: skip
     kind = args.policies_command
     if kind in ("user", "role"):

@@ -21,6 +21,7 @@ from pathlib import Path
 from queue import Empty
 from typing import Any, Literal
 
+from ..browser.pool import BrowserPool
 from ..capture.page_capture import CaptureMode
 from ..compile.composition import read_composition
 from ..config import OutputFormat, RenderConfig, parse_config
@@ -54,6 +55,8 @@ class RenderOptions:
     entry_file: str | None = None  # None: index.html (or the file given as the project)
     variables: Mapping[str, Any] = field(default_factory=dict)
     strict_assets: bool = False  # an unreachable remote image fails instead of warning
+    # An undeclared variable or a type mismatch fails (INVALID_VARIABLES) instead of warning.
+    strict_variables: bool = False
     chunks: int | None = None  # split into about this many chunks (default 1)
     chunk_size: int | None = None  # or: frames per chunk
     workers: int | None = None  # chunk worker processes (default: min(chunks, cores))
@@ -68,6 +71,8 @@ class RenderOptions:
     thumbnail: float | None = None  # seconds: also write <output>.png of that frame
     lint: bool = True  # run HyperFrames' linter first; findings become warnings
     strict_lint: bool = False  # an error-severity finding fails the render (LINT_FAILED)
+    # Config keys (camelCase) over the ones above: a batch row's per-row Config.
+    config_overrides: Mapping[str, Any] = field(default_factory=dict)
 
     def config(self) -> RenderConfig:
         data: dict[str, Any] = {
@@ -75,7 +80,8 @@ class RenderOptions:
             "quality": self.quality, "format": self.format, "codec": self.codec,
             "crf": self.crf, "bitrate": self.bitrate, "entryFile": self.entry_file,
             "variables": dict(self.variables), "strictAssets": self.strict_assets,
-            "frameRange": self.frame_range, "everyNthFrame": self.every_nth_frame,
+            "strictVariables": self.strict_variables, "frameRange": self.frame_range,
+            "everyNthFrame": self.every_nth_frame,
             "gifLoop": self.gif_loop, "muted": self.muted or None,
             "audioBitrate": self.audio_bitrate, "thumbnail": self.thumbnail,
         }  # fmt: skip
@@ -84,6 +90,7 @@ class RenderOptions:
             data["maxParallelChunks"] = 256
         else:
             data["maxParallelChunks"] = self.chunks or 1
+        data.update(self.config_overrides)
         return parse_config({k: v for k, v in data.items() if v is not None})
 
 
@@ -191,8 +198,12 @@ def render_local(
     *,
     on_progress: ProgressCallback | None = None,
     fetcher: RemoteFetcher | None = None,
+    browser_pool: BrowserPool | None = None,
 ) -> RenderResult:
     """Render ``project_dir`` to ``output`` through plan → chunks → assemble.
+
+    With ``browser_pool``, chunks rendered in this process open their pages in the pool's
+    browsers, which outlive the render (a batch renders every row in the same browsers).
 
     The output path and project are checked before any work (:class:`InvalidOutputError`,
     :class:`CompositionError`); ``on_progress`` sees every stage (:class:`Progress`).
@@ -234,7 +245,9 @@ def render_local(
             pass
         elif workers <= 1:
             report("frames", 0, planned.total_frames)
-            results = _render_chunks_here(planned, chunk_paths, pages, options, report)
+            results = _render_chunks_here(
+                planned, chunk_paths, pages, options, report, browser_pool
+            )
         else:
             report("frames", 0, planned.total_frames)
             results = pool.render(planned, chunk_paths, workers, pages, options, report)
@@ -290,6 +303,7 @@ def _render_chunks_here(
     pages: int,
     options: RenderOptions,
     report: Callable[[Stage, int, int], None],
+    browser_pool: BrowserPool | None = None,
 ) -> list[ChunkResult]:
     done = 0
 
@@ -298,7 +312,8 @@ def _render_chunks_here(
         done += 1
         report("frames", done, planned.total_frames)
 
-    session = ChunkSession()  # one plan check and one page load for all the chunks
+    # One plan check and one page load for all the chunks (in the pool's browsers if given).
+    session = ChunkSession(browser_pool)
     try:
         return [
             render_chunk(

@@ -350,7 +350,8 @@ class ChunkSession:
     plan at a time: a session asked for another plan closes what it held. ``close()``
     stops the browsers."""
 
-    def __init__(self) -> None:
+    def __init__(self, browser_pool: BrowserPool | None = None) -> None:
+        self._pool = browser_pool  # pages open in its browsers, which outlive the session
         self._key: tuple[str, str | None] | None = None
         self._loaded: LoadedPlan | None = None
         self._stack: contextlib.ExitStack | None = None
@@ -372,7 +373,11 @@ class ChunkSession:
             try:
                 self._pages = self._stack.enter_context(
                     open_frame_sources(
-                        loaded.plan_dir, loaded.document["entry"], loaded.capture, count
+                        loaded.plan_dir,
+                        loaded.document["entry"],
+                        loaded.capture,
+                        count,
+                        pool=self._pool,
                     )
                 )
             except BaseException:
