@@ -44,6 +44,7 @@ from ..errors import (
     StorageRequestRejectedError,
     StorageTransientError,
     StoredObjectCorruptError,
+    quoted,
 )
 
 if TYPE_CHECKING:
@@ -92,6 +93,22 @@ def parse_uri(uri: str) -> Location:
     if parts.scheme == "file":
         return Location("file", "", unquote(parts.path))
     raise ValueError(f"{uri!r} is neither s3:// nor file://")
+
+
+def s3_key_problem(key: str) -> str | None:
+    """Why ``key`` is not an object key we read or write, or None. ``.`` and ``..``
+    segments name another object on a local store (and S3 consoles and SDKs normalise them
+    differently); ``#`` and ``?`` are cut off by URI parsing, so the object used would not
+    be the one named; control characters have no business in a key."""
+    segments = key.split("/")
+    if any(segment in (".", "..") for segment in segments):
+        return "has a '.' or '..' segment"
+    for char in "#?":
+        if char in key:
+            return f"contains {char!r}"
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in key):
+        return "contains a control character"
+    return None
 
 
 def join_uri(prefix: str, *names: str) -> str:
@@ -320,6 +337,10 @@ class Storage:
         except ValueError as exc:
             raise StorageRequestRejectedError(str(exc)) from None
         root = os.environ.get(ENV_LOCAL_STORAGE)
+        if location.scheme == "s3":
+            problem = s3_key_problem(uri.partition("://")[2].partition("/")[2])
+            if problem is not None:
+                raise StorageRequestRejectedError(f"{quoted(uri)}: the object key {problem}")
         if location.scheme == "s3" and root:
             relative = Path(location.bucket, location.key)
             if ".." in relative.parts or not location.key:
