@@ -188,9 +188,17 @@ class ChunkMissingError(RenderError):
 
 
 class ChunkDigestMismatchError(RenderError):
-    """A chunk's bytes do not match the SHA-256 its worker reported."""
+    """A chunk's bytes do not match the SHA-256 its worker reported (or stored with it)."""
 
     code = "CHUNK_DIGEST_MISMATCH"
+
+
+class ChunkUnverifiableError(RenderError):
+    """A chunk to assemble has no SHA-256 to check its bytes against: none stored with the
+    object when it was written, none in the event (``ChunkSha256s``). Not written by
+    renderChunk (or its metadata was replaced): render it again."""
+
+    code = "CHUNK_UNVERIFIABLE"
 
 
 class ProjectArchiveError(RenderError):

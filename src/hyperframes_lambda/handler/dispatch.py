@@ -33,7 +33,9 @@ from ..aws.lifecycle import INTERMEDIATE_TAG, output_tag
 from ..browser.pool import BrowserPool
 from ..errors import (
     CdpProtocolError,
+    ChunkDigestMismatchError,
     ChunkMissingError,
+    ChunkUnverifiableError,
     CompositionError,
     InternalError,
     InvalidEventError,
@@ -471,10 +473,23 @@ def _assemble(event: AssembleEvent, work: Path, _context: Any = None) -> dict[st
     ext = CHUNK_EXTENSIONS.get(event.Format, "")  # none for an audio-only output
 
     def fetch_chunk(index: int, uri: str) -> Path:
+        """The chunk's bytes, checked against the SHA-256 the event gives or the one stored
+        with the object; a chunk with neither is refused, not trusted."""
+        dest = work / "chunks" / f"{index:04d}{ext}"
+        expected = event.ChunkSha256s[index] if event.ChunkSha256s is not None else None
         try:
-            return storage().download(uri, work / "chunks" / f"{index:04d}{ext}")
+            verified = storage().download_checked(uri, dest, expected)
         except StorageObjectNotFoundError:
             raise ChunkMissingError(f"chunk {index} is missing: {uri}") from None
+        except PlanArtifactDigestMismatchError as exc:
+            raise ChunkDigestMismatchError(f"chunk {index}: {exc}") from None
+        if not verified:
+            dest.unlink(missing_ok=True)
+            raise ChunkUnverifiableError(
+                f"chunk {index} ({uri}) has no SHA-256 stored with it and the event gives "
+                "none (ChunkSha256s): its bytes cannot be verified; render the chunk again"
+            )
+        return dest
 
     chunks = _parallel(event.ChunkS3Uris, fetch_chunk) if event.ChunkS3Uris else []
     out = work / ("output" if event.Format == "png-sequence" else f"output.{event.Format}")

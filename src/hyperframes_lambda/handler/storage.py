@@ -355,18 +355,25 @@ class Storage:
 
     def download(self, uri: str, dest: Path, expected_sha256: str | None = None) -> Path:
         """Fetch ``uri`` to ``dest``; verify its SHA-256 (given, or stored at upload)."""
+        self.download_checked(uri, dest, expected_sha256)
+        return dest
+
+    def download_checked(self, uri: str, dest: Path, expected_sha256: str | None = None) -> bool:
+        """As :meth:`download`; True when the bytes were checked against a SHA-256 (given,
+        or stored at upload), False when there was none to check them against."""
         store, location = self._where(uri)
         dest.parent.mkdir(parents=True, exist_ok=True)
         stored = store.fetch(location, uri, dest)
-        for expected in (expected_sha256, stored):
-            if expected:
-                actual = file_sha256(dest)
+        expected_ones = [e for e in (expected_sha256, stored) if e]
+        if expected_ones:
+            actual = file_sha256(dest)
+            for expected in expected_ones:
                 if actual != expected:
                     dest.unlink(missing_ok=True)
                     raise PlanArtifactDigestMismatchError(
                         f"{uri} has sha256 {actual}, expected {expected}: corrupted or replaced"
                     )
-        return dest
+        return bool(expected_ones)
 
     def upload(
         self,
