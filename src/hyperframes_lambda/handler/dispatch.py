@@ -68,7 +68,7 @@ from .events import (
 )
 from .heartbeat import HeartbeatWriter
 from .storage import SHA256_METADATA, Storage, check_allowed, join_uri
-from .work_dirs import new_work_dir, release_work_dir, sweep_stale
+from .work_dirs import new_work_dir, release_work_dir, sweep_stale, without_local_paths
 
 SERVICE = "hyperframes-render"
 PLAN_ARCHIVE = "plan.tar.gz"
@@ -171,14 +171,16 @@ def as_lambda_error(exc: RenderError) -> RenderError:
     code, or the reference's name where SPEC §10 keeps it).
 
     The Python runtime reports ``type(exc).__name__`` as ``errorType``; Step Functions
-    matches those names against the template's terminal list.
+    matches those names against the template's terminal list. Paths on the function's
+    disk are shown from inside the invocation's work directory (:func:`without_local_paths`).
     """
     name = exc.error_type()
     cls = _LAMBDA_ERROR_CLASSES.get(name)
     if cls is None or not issubclass(cls, type(exc)):
         cls = type(name, (type(exc),), {"__module__": __name__})
         _LAMBDA_ERROR_CLASSES[name] = cls
-    return cls(str(exc))
+    roots = [Path(work_root()), Path(tempfile.gettempdir())]
+    return cls(without_local_paths(str(exc), roots))
 
 
 def work_root() -> str:
