@@ -404,6 +404,13 @@ class InvalidOutputError(RenderError):
     code = "INVALID_OUTPUT"
 
 
+class OutputInUseError(RenderError):
+    """Another render is writing the same output path right now (its lock file is held):
+    two renders onto one ``-o`` would silently replace each other."""
+
+    code = "OUTPUT_IN_USE"
+
+
 class PageUnresponsiveError(RenderError):
     """The composition's page stopped answering (an endless loop in a script, a seek whose
     promise never settles) while the browser itself still responds: the page's doing, so

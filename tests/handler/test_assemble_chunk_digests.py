@@ -43,7 +43,10 @@ def store_chunks(bucket: str, tmp_path: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_altered_or_unverifiable_chunks_are_refused_as_chunks(
-    small_plan: dict[str, Any], bucket: str, tmp_path: Path, fresh_container: Path  # noqa: F811
+    small_plan: dict[str, Any],
+    bucket: str,
+    tmp_path: Path,
+    fresh_container: Path,  # noqa: F811
 ) -> None:
     digests = store_chunks(bucket, tmp_path)
     s3 = boto3.client("s3")

@@ -32,7 +32,9 @@ def failure(event: dict[str, Any]) -> tuple[str, str]:
 
 
 def test_failing_invocations_name_no_work_path(
-    bucket: str, tmp_path: Path, fresh_container: Path  # noqa: F811
+    bucket: str,
+    tmp_path: Path,
+    fresh_container: Path,  # noqa: F811
 ) -> None:
     project = tmp_path / "project"
     (project / "clips").mkdir(parents=True)
