@@ -419,6 +419,13 @@ class PageUnresponsiveError(RenderError):
     code = "PAGE_UNRESPONSIVE"
 
 
+class PageNavigatedError(RenderError):
+    """The composition's page navigated away from itself (a script set ``location``, a
+    form, a meta refresh): the page's doing, so a retry would do the same."""
+
+    code = "PAGE_NAVIGATED"
+
+
 class FileUriNotAllowedError(S3UriNotAllowedError):
     """A ``file://`` URI in an event on Lambda: the function's disk is not a storage
     backend (an event could overwrite any file under /tmp). Opt in for local emulation
