@@ -43,7 +43,7 @@ def store_chunks(bucket: str, tmp_path: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_altered_or_unverifiable_chunks_are_refused_as_chunks(
-    small_plan: dict[str, Any],
+    small_plan: dict[str, Any],  # noqa: F811
     bucket: str,
     tmp_path: Path,
     fresh_container: Path,  # noqa: F811
