@@ -341,3 +341,23 @@ def test_the_output_extension_picks_the_format_and_progress_is_plain_lines(
     assert len(list(sequence.glob("frame_*.png"))) == 60
     again = cli("render", KNOWN, "-o", sequence, "--quiet")  # its own output: replaced
     assert again.returncode == 0, again.stderr
+
+
+def test_every_help_page_formats() -> None:
+    """``--help`` of every command and subcommand prints (a ``%`` in a help string is
+    argparse's format character: ``lambda --help`` once failed with a traceback)."""
+    import argparse
+
+    from hyperframes_lambda.cli import build_parser
+
+    def walk(parser: argparse.ArgumentParser) -> int:
+        assert parser.format_help()  # also expands each subcommand's one-line help
+        subcommands = [
+            choice
+            for action in parser._actions  # argparse lists subcommands nowhere public
+            if isinstance(action, argparse._SubParsersAction)
+            for choice in action.choices.values()
+        ]
+        return 1 + sum(walk(choice) for choice in subcommands)
+
+    assert walk(build_parser()) > 20

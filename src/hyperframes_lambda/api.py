@@ -9,12 +9,14 @@ nothing at ``output``.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
+from .compile.variables import load_variables
 from .config import OutputFormat
 from .runner.local_render import RenderOptions, RenderResult, render_local, resolve_project
 from .runner.progress import ProgressCallback
@@ -36,6 +38,8 @@ def render(
     bitrate: str | None = None,
     entry: str | None = None,
     variables: Mapping[str, Any] | None = None,
+    variables_file: str | os.PathLike[str] | None = None,
+    strict_variables: bool = False,
     strict_assets: bool = False,
     lint: bool = True,
     strict_lint: bool = False,
@@ -67,14 +71,25 @@ def render(
     frames, rendered by ``workers`` processes with ``pages`` browsers each. ``on_progress`` receives
     :class:`~hyperframes_lambda.runner.progress.Progress` events for plan, frames and assemble.
 
+    ``variables`` (or ``variables_file``, a JSON object; not both) are checked against the
+    composition's ``data-composition-variables``: an undeclared key or a value of another
+    type is a plan warning, or with ``strict_variables`` raises
+    :class:`~hyperframes_lambda.errors.InvalidVariablesError` (``INVALID_VARIABLES``).
+
     HyperFrames' linter runs first (``lint``): its findings are ``RenderResult.lint``;
     ``strict_lint`` makes an error-severity finding raise
     :class:`~hyperframes_lambda.errors.LintFailedError` (``LINT_FAILED``).
     """
+    if variables_file is not None:
+        given = None if variables is None else json.dumps(dict(variables))
+        variables = load_variables(
+            given, Path(variables_file), inline_name="variables", file_name="variables_file"
+        )
     options = RenderOptions(
         fps=fps, width=width, height=height, quality=quality, format=format, codec=codec,
         crf=crf, bitrate=bitrate, entry_file=entry, variables=dict(variables or {}),
-        strict_assets=strict_assets, lint=lint, strict_lint=strict_lint, chunks=chunks,
+        strict_variables=strict_variables, strict_assets=strict_assets, lint=lint,
+        strict_lint=strict_lint, chunks=chunks,
         chunk_size=chunk_size, workers=workers,
         pages=pages, dump_frames=Path(dump_frames) if dump_frames is not None else None,
         frame_range=frame_range, time_range=time_range, every_nth_frame=every_nth_frame,

@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .errors import CompositionError, InvalidConfigError, InvalidOutputError
+from .errors import (
+    CompositionError,
+    InvalidConfigError,
+    InvalidOutputError,
+    InvalidVariablesError,
+)
 from .runner.cli_errors import (
     EXIT_CODES_HELP,
     CliParser,
@@ -172,6 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--entry", help="entry HTML file in the project (default index.html)")
     render.add_argument("--variables", help="JSON object exposed as window.__hfVariables")
     render.add_argument(
+        "--variables-file", type=Path, metavar="FILE",
+        help="the variables from a JSON file (an object; instead of --variables)",
+    )  # fmt: skip
+    render.add_argument(
+        "--strict-variables", action="store_true",
+        help="fail when a variable is not declared in the composition's "
+        "data-composition-variables or has another type (default: warn)",
+    )  # fmt: skip
+    render.add_argument(
         "--strict-assets",
         action="store_true",
         help="fail when a remote image cannot be fetched (default: render without it, warn)",
@@ -259,10 +273,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _render_options(args: argparse.Namespace) -> tuple[Path, Path, RenderOptions]:
     """Everything about the command line checked before any work: the project and entry,
     the output path and format, the options (usage errors, exit 2)."""
+    from .compile.variables import load_variables
     from .runner.local_render import RenderOptions, resolve_project
     from .runner.output_target import resolve_output
 
-    variables = _json_object("--variables", args.variables)
+    try:
+        variables = load_variables(args.variables, args.variables_file)
+    except InvalidVariablesError as exc:
+        raise UsageError(str(exc)) from None
     try:
         project, entry = resolve_project(args.project, args.entry, entry_name="--entry")
         output_format = resolve_output(
@@ -280,7 +298,8 @@ def _render_options(args: argparse.Namespace) -> tuple[Path, Path, RenderOptions
         fps=args.fps, width=args.width, height=args.height, quality=args.quality,
         format=output_format, codec=args.codec, crf=args.crf, bitrate=args.bitrate,
         entry_file=entry, variables=variables, dump_frames=args.dump_frames,
-        strict_assets=args.strict_assets, strict_lint=args.strict_lint,
+        strict_assets=args.strict_assets, strict_variables=args.strict_variables,
+        strict_lint=args.strict_lint,
         pages=args.pages, chunks=args.chunks, chunk_size=args.chunk_size, workers=args.workers,
         frame_range=args.frames,
         time_range=(args.from_s, args.to_s) if args.from_s is not None else None,

@@ -94,6 +94,9 @@ class RenderConfig(BaseModel):
     entry_file: str = Field(default="index.html", alias="entryFile", min_length=1)
     # An unreachable remote image fails the plan instead of rendering without it.
     strict_assets: bool = Field(default=False, alias="strictAssets")
+    # A variable the composition does not declare (data-composition-variables), or of
+    # another type, fails the plan (INVALID_VARIABLES) instead of being a plan warning.
+    strict_variables: bool = Field(default=False, alias="strictVariables")
     # HyperFrames' preset (or alias): the output size, the page scaled to it.
     output_resolution: str | None = Field(default=None, alias="outputResolution")
     output_resolution_aspect_agnostic: bool = Field(

@@ -57,6 +57,26 @@ class InvalidConfigError(RenderError):
     code = "INVALID_CONFIG"
 
 
+class InvalidVariablesError(RenderError):
+    """A variable the composition does not declare, or of another type than declared
+    (``strictVariables``), or a variables file that is not a JSON object."""
+
+    code = "INVALID_VARIABLES"
+
+
+class InputTooLargeError(RenderError):
+    """An execution input (or a field of it) that cannot fit Step Functions' 256 KiB even
+    with the Config offloaded to S3; found before anything starts."""
+
+    code = "INPUT_TOO_LARGE"
+
+
+class OutputExistsError(RenderError):
+    """The output object already exists and the render was not asked to overwrite it."""
+
+    code = "OUTPUT_EXISTS"
+
+
 class InvalidEventError(RenderError):
     code = "INVALID_EVENT"
 
@@ -424,6 +444,23 @@ class PageNavigatedError(RenderError):
     form, a meta refresh): the page's doing, so a retry would do the same."""
 
     code = "PAGE_NAVIGATED"
+
+
+class PageOutOfMemoryError(RenderError):
+    """The composition's page took more memory than the page budget (derived from the
+    function's memory; ``HYPERFRAMES_PAGE_MEMORY_MB``), or its browser died of V8's heap
+    limit: the message names the phase (load, ready, seek, capture) and the frame. The
+    same page takes the same memory on a retry."""
+
+    code = "PAGE_OUT_OF_MEMORY"
+
+
+class PageCrashedRepeatedlyError(RenderError):
+    """The browser crashed rendering the same chunk of the same plan on two attempts
+    (the first crash is retryable ``BROWSER_CRASHED`` and leaves a marker in storage):
+    the page crashes it deterministically, and further retries would crash it again."""
+
+    code = "PAGE_CRASHED_REPEATEDLY"
 
 
 class FileUriNotAllowedError(S3UriNotAllowedError):

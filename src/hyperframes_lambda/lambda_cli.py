@@ -31,6 +31,13 @@ def _json_object(text: str) -> dict[str, Any]:
     return value
 
 
+def _json_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not valid JSON: {exc}") from None
+
+
 def _key_value(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -55,7 +62,10 @@ def _target_options() -> argparse.ArgumentParser:
 def _wait_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--wait", action="store_true", help="wait, show progress, summarise")
     parser.add_argument(
-        "-o", "--output", type=Path, help="download the output here (implies --wait)"
+        "-o",
+        "--output",
+        help="download the output here (implies --wait); lambda render: "
+        "an s3://bucket/key is where the stack writes it instead (no download)",
     )
     parser.add_argument(
         "--poll", type=float, default=2.0, metavar="S", help="seconds between polls"
@@ -92,9 +102,35 @@ def add_lambda_commands(subparsers: Any) -> argparse.ArgumentParser:
     render = commands.add_parser("render", parents=[common], help="start a render on the stack")
     render.add_argument("project", type=Path)
     render.add_argument("--config", type=_json_object, default={}, help="Config JSON object")
-    render.add_argument("--variables", type=_json_object, help="JSON object: window.__hfVariables")
+    render.add_argument("--variables", help="JSON object: window.__hfVariables")
+    render.add_argument(
+        "--variables-file", type=Path, metavar="FILE",
+        help="the variables from a JSON file (an object; instead of --variables)",
+    )  # fmt: skip
+    render.add_argument(
+        "--strict-variables", action="store_true",
+        help="refuse a variable the composition does not declare or of another type "
+        "(checked before upload, and by the plan: Config.strictVariables)",
+    )  # fmt: skip
     render.add_argument("--name", help="execution name (default render-<time>-<random>)")
     _output_options(render)
+    render.add_argument(
+        "--output-key", metavar="KEY",
+        help="write the output to this key of the stack's bucket (default outputs/<name>.<ext>)",
+    )  # fmt: skip
+    render.add_argument(
+        "--overwrite", action="store_true",
+        help="replace an existing output object (default: an existing one is an error "
+        "before anything starts)",
+    )  # fmt: skip
+    render.add_argument(
+        "--presign", type=int, metavar="SECONDS",
+        help="a signed GET URL of the output, valid SECONDS: in the result, progress and webhook",
+    )  # fmt: skip
+    render.add_argument(
+        "--custom-data", type=_json_value, metavar="JSON",
+        help="JSON (at most 1 KiB) echoed as customData in the webhook",
+    )  # fmt: skip
     render.add_argument("--webhook-url", help="POST a signed JSON here on success and failure")
     render.add_argument("--webhook-secret-arn", help="Secrets Manager secret with the signing key")
     render.add_argument(
@@ -131,7 +167,7 @@ def add_lambda_commands(subparsers: Any) -> argparse.ArgumentParser:
     still.add_argument("-o", "--output", type=Path, help="also download the image here")
 
     for name, text in (
-        ("progress", "status, frames and chunks done, %, cost so far, ETA, stuck chunks, errors"),
+        ("progress", "status, frames and chunks done, %%, cost so far, ETA, stuck chunks, errors"),
         ("cancel", "stop an execution (the output is never half-written)"),
         ("cost", "the actual cost of an execution, from its history"),
     ):
@@ -139,6 +175,11 @@ def add_lambda_commands(subparsers: Any) -> argparse.ArgumentParser:
         command.add_argument("execution", help=EXECUTION_HELP)
         if name == "progress":
             _stuck_option(command)
+            command.add_argument(
+                "--presign", type=int, metavar="SECONDS",
+                help="once SUCCEEDED, a signed GET URL of the output valid SECONDS (default: "
+                "the render's own --presign)",
+            )  # fmt: skip
 
     deploy = commands.add_parser(
         "deploy", parents=[common],
@@ -190,6 +231,10 @@ def add_lambda_commands(subparsers: Any) -> argparse.ArgumentParser:
             sub.add_argument("--render-only", action="store_true", help="only what rendering needs")
         sub.add_argument("--project-name", help="the template's ProjectName (default: --stack)")
         sub.add_argument("--account", default="*", help="account id to scope to (default *)")
+        sub.add_argument(
+            "--output-bucket", action="append", default=[], metavar="BUCKET",
+            help="a bucket of the stack's AllowedOutputBuckets (repeatable)",
+        )  # fmt: skip
 
     quotas = commands.add_parser(
         "quotas",
@@ -283,6 +328,31 @@ def _output_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--thumbnail-at", type=_seconds, metavar="S", help="also write <output>.png of frame at S"
     )
+
+
+def _checked_variables(args: argparse.Namespace, config: dict[str, Any]) -> dict[str, Any] | None:
+    """``--variables``/``--variables-file``, checked against the project's declared
+    variables before anything is uploaded: a finding is a warning, or with
+    ``--strict-variables`` (or Config.strictVariables) the command's error."""
+    from .compile.variables import load_variables, validate_variables
+    from .errors import InvalidVariablesError
+    from .runner.cli_errors import UsageError
+
+    try:
+        variables = load_variables(args.variables, args.variables_file)
+    except InvalidVariablesError as exc:
+        raise UsageError(str(exc)) from None
+    if args.strict_variables:
+        config["strictVariables"] = True
+    given = variables if (args.variables or args.variables_file) else None
+    values = given if given is not None else config.get("variables") or {}
+    if args.project.is_dir() and isinstance(values, dict):
+        for warning in validate_variables(
+            args.project, values, entry_file=str(config.get("entryFile", "index.html")),
+            strict=bool(config.get("strictVariables")),
+        ):  # fmt: skip
+            _warn(warning)
+    return given
 
 
 def _config_with_flags(args: argparse.Namespace) -> dict[str, Any]:
@@ -412,6 +482,7 @@ def _wait_and_report(job: Any, args: argparse.Namespace) -> int:
         print(json.dumps({
             "renderId": summary.execution_arn.rsplit(":", 1)[-1],
             "executionArn": summary.execution_arn, "outputS3Uri": summary.output_uri,
+            "outputUrl": summary.url,
             "output": str(summary.output_path) if summary.output_path else None,
             "frames": summary.frames, "chunks": summary.chunks,
             "wallSeconds": summary.wall_seconds, "stageSeconds": summary.stage_seconds,
@@ -480,8 +551,15 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{uploaded.uri} ({uploaded.size} bytes, {state})")
         return 0
     if command == "render":
+        config = _config_with_flags(args)
+        variables = _checked_variables(args, config)
+        output_uri = None
+        if args.output is not None and str(args.output).startswith("s3://"):
+            output_uri, args.output = str(args.output), None
         job = client.render(
-            args.project, config=_config_with_flags(args), variables=args.variables,
+            args.project, config=config, variables=variables, output_key=args.output_key,
+            output_uri=output_uri, overwrite=args.overwrite, presign_seconds=args.presign,
+            custom_data=args.custom_data,
             name=args.name,
             webhook_url=args.webhook_url, webhook_secret_arn=args.webhook_secret_arn,
             webhook_secret=args.webhook_secret,
@@ -513,9 +591,15 @@ def _run(args: argparse.Namespace) -> int:
                     print(image.url)
         return 0
     if command == "resume":
+        if args.output is not None and str(args.output).startswith("s3://"):
+            from .runner.cli_errors import UsageError
+
+            raise UsageError("resume writes where the render did: -o is a local file here")
         return _started(client.resume(args.execution), args)
     if command == "progress":
-        progress = client.progress(args.execution, stuck_after_s=args.stuck_after)
+        progress = client.progress(
+            args.execution, stuck_after_s=args.stuck_after, presign_seconds=args.presign
+        )
         print(json.dumps(progress.as_dict()) if args.json else progress)
         return 0
     if command == "rm":
@@ -655,6 +739,7 @@ def _policies(args: argparse.Namespace) -> int:
     names = Names(
         stack=args.stack, project=args.project_name or args.stack,
         region=args.region or "*", account=args.account,
+        output_buckets=tuple(args.output_bucket),
     )  # fmt: skip
     kind = args.policies_command
     if kind in ("user", "role"):

@@ -20,6 +20,7 @@ from hyperframes_lambda.aws.policies import (
     ROLE,
     Names,
     load_policy,
+    role_policy,
     user_policy,
     validate,
 )
@@ -73,7 +74,7 @@ def test_validate_finds_what_a_policy_lacks(tmp_path: Path) -> None:
     assert sorted({a for a, _ in result.missing}) == ["s3:DeleteObject", "states:StopExecution"]
     # Wildcards in actions (IAM's, case-insensitive) and NotAction.
     broad = [{"Effect": "Allow", "Action": ["S3:*", "states:*", "lambda:Get*",
-              "cloudformation:Describe*"], "Resource": "*"}]  # fmt: skip
+              "lambda:InvokeFunction", "cloudformation:Describe*"], "Resource": "*"}]  # fmt: skip
     assert validate(broad, needed).missing == []
     not_action = [{"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}]
     assert validate(not_action, needed).missing == []
@@ -115,10 +116,10 @@ def test_cli_policies_and_validate_exit_codes(
     captured = capsys.readouterr()
     assert {m["action"] for m in json.loads(captured.out)["missing"]} == {
         "cloudwatch:PutMetricAlarm", "cloudwatch:DeleteAlarms", "cloudwatch:DescribeAlarms",
-        "cloudwatch:TagResource",
+        "cloudwatch:TagResource", "cloudwatch:UntagResource", "cloudwatch:ListTagsForResource",
     }  # fmt: skip
     [line] = [x for x in captured.err.splitlines() if x.startswith("error [")]
-    assert line.startswith("error [POLICY_MISSING_ACTIONS]: ") and "4 needed action(s)" in line
+    assert line.startswith("error [POLICY_MISSING_ACTIONS]: ") and "6 needed action(s)" in line
     # Render-only: a render policy is enough.
     assert cli.main(["lambda", "policies", "validate", str(path), "--render-only", *target]) == 0
     capsys.readouterr()
@@ -127,3 +128,46 @@ def test_cli_policies_and_validate_exit_codes(
     assert "error [INVALID_POLICY]" in capsys.readouterr().err
     with pytest.raises(InvalidPolicyError, match="no Statement list"):
         load_policy(write(tmp_path, {"Version": "2012-10-17"}))
+
+
+def test_allowed_output_buckets_are_the_templates_conditional_policy() -> None:
+    """The template grants the AllowedOutputBuckets exactly what
+    ``output_bucket_statements`` says (and only when some are listed); ``lambda policies
+    role --output-bucket`` prints them scoped to each bucket."""
+    from hyperframes_lambda.aws.policies import output_bucket_statements, role_policy
+
+    props = template()["Resources"]["RenderFunction"]["Properties"]
+    conditional = [p["If"] for p in props["Policies"] if isinstance(p, dict) and "If" in p]
+    assert [c[0] for c in conditional] == ["HasAllowedOutputBuckets"]
+    statements = conditional[0][1]["Statement"]
+    in_template = {s["Sid"]: sorted(s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+                   for s in statements}  # fmt: skip
+    assert in_template == {s.sid: sorted(s.actions) for s in output_bucket_statements(["b"])}
+    assert output_bucket_statements([]) == ()
+    document = role_policy(Names(output_buckets=("media-a", "media-b")))
+    by_sid = {s["Sid"]: s for s in document["Statement"]}
+    assert by_sid["AllowedOutputBucketObjects"]["Resource"] == [
+        "arn:aws:s3:::media-a/*", "arn:aws:s3:::media-b/*",
+    ]  # fmt: skip
+    assert by_sid["AllowedOutputBucketList"]["Resource"] == [
+        "arn:aws:s3:::media-a", "arn:aws:s3:::media-b",
+    ]  # fmt: skip
+    assert "s3:DeleteObject" not in json.dumps(document)
+    assert "AllowedOutputBuckets" in template()["Parameters"]
+    subs = template()["Resources"]["RenderStateMachine"]["Properties"]["DefinitionSubstitutions"]
+    assert subs["AllowedOutputBuckets"] == {"Ref": "AllowedOutputBuckets"}
+
+
+def test_the_printed_policies_fit_iams_size_quotas() -> None:
+    """IAM counts a policy's characters without whitespace: a managed policy takes 6,144,
+    a user's inline policies 2,048 in all, a role's 10,240 (docs/aws.md says to create the
+    user policy as a managed one). Checked with the longest names the template allows."""
+    longest = Names(stack="s" * 31, project="p" * 31, region="ap-southeast-2",
+                    account="123456789012")  # fmt: skip
+
+    def size(document: dict[str, Any]) -> int:
+        return len(json.dumps(document, separators=(",", ":")))
+
+    assert 2048 < size(user_policy(longest)) <= 6144  # too big inline, fits managed
+    assert size(user_policy(longest, render_only=True)) <= 2048
+    assert size(role_policy(longest)) <= 10240

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import signal
 import tarfile
 import tempfile
+import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -196,3 +201,65 @@ def test_missing_chunk_and_missing_chrome(
     assert error_of(caught) == "ChromeBinaryUnavailableError"
     assert "hyperframes-lambda browser install" in str(caught.value)
     assert list(fresh_container.iterdir()) == []
+
+
+def _kill_marked_browsers(mark: bytes, stop: threading.Event) -> None:
+    """SIGKILL every process carrying ``mark`` in its environment as soon as it appears."""
+    while not stop.is_set():
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit() or int(entry.name) == os.getpid():
+                continue
+            try:
+                environ = (entry / "environ").read_bytes()
+            except OSError:
+                continue
+            if mark in environ.split(b"\0"):
+                with contextlib.suppress(OSError):
+                    os.kill(int(entry.name), signal.SIGKILL)
+        stop.wait(0.02)
+
+
+@pytest.mark.slow
+def test_a_chunk_that_crashes_the_browser_twice_is_terminal(
+    small_plan: dict[str, Any],
+    bucket: str,
+    monkeypatch: pytest.MonkeyPatch,
+    fresh_container: Path,
+) -> None:
+    """Every browser this chunk starts dies (killed from outside, as a crashing page would
+    kill it): the first attempt is a retryable BROWSER_CRASHED whose heartbeat records the
+    plan hash; the next attempt of the same chunk of the same plan is terminal."""
+    mark = f"HF_TEST_CRASH_MARK={uuid.uuid4().hex}"
+    monkeypatch.setenv(*mark.split("="))  # only the chunk's browsers: the plan is made
+    stop = threading.Event()
+    killer = threading.Thread(target=_kill_marked_browsers, args=(mark.encode(), stop))
+    killer.start()
+    try:
+        with pytest.raises(Exception) as first:
+            handler(chunk_event(small_plan, bucket), LocalContext(aws_request_id="attempt-1"))
+        assert error_of(first) == "BROWSER_CRASHED"
+        assert getattr(first.value, "retryable", False) is True
+        beat = boto3.client("s3").get_object(Bucket=bucket, Key="r/1/chunks/progress/0000.json")
+        assert json.loads(beat["Body"].read())["CrashedPlanHash"] == small_plan["PlanHash"]
+
+        with pytest.raises(Exception) as second:
+            handler(chunk_event(small_plan, bucket), LocalContext(aws_request_id="attempt-2"))
+    finally:
+        stop.set()
+        killer.join()
+    assert error_of(second) == "PAGE_CRASHED_REPEATEDLY"
+    assert "PAGE_CRASHED_REPEATEDLY" in terminal_codes()
+    assert "crashed on attempt 1 and again on attempt 2" in str(second.value)
+    assert list(fresh_container.iterdir()) == []
+
+    # Another chunk of the plan has no crash on record: its crash is retryable.
+    with pytest.raises(Exception) as other:
+        stop.clear()
+        killer = threading.Thread(target=_kill_marked_browsers, args=(mark.encode(), stop))
+        killer.start()
+        try:
+            handler(chunk_event(small_plan, bucket, 1), LocalContext(aws_request_id="other"))
+        finally:
+            stop.set()
+            killer.join()
+    assert error_of(other) == "BROWSER_CRASHED"

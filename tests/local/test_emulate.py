@@ -179,6 +179,8 @@ def test_the_emulated_stack_is_the_sam_templates() -> None:
         params["LambdaTimeoutSec"],
     )
     assert params["MapMaxConcurrency"] == emulate.MAP_MAX_CONCURRENCY
+    bucket = ours["Resources"]["RenderBucket"]
+    assert bucket["DeletionPolicy"] == sam["Resources"]["RenderBucket"]["DeletionPolicy"]
     assert function["EphemeralStorage"]["Size"] == emulate.EPHEMERAL_MB
     assert set(ours["Outputs"]) == set(sam["Outputs"]) == set(REQUIRED_OUTPUTS)
     assert set(machine["DefinitionSubstitutions"]) == {

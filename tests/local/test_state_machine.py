@@ -178,7 +178,7 @@ def _dummy_zip() -> bytes:
     return buffer.getvalue()
 
 
-def definition_for(function_arn: str, bucket: str) -> str:
+def definition_for(function_arn: str, bucket: str, allowed_output_buckets: str = "") -> str:
     """The ASL file with DefinitionSubstitutions applied, exactly as the template maps them."""
     return asl.substitute(
         asl.ASL_PATH.read_text(),
@@ -186,6 +186,7 @@ def definition_for(function_arn: str, bucket: str) -> str:
             "RenderFunctionArn": function_arn,
             "RenderBucketName": bucket,
             "MapMaxConcurrency": str(MAP_MAX_CONCURRENCY),
+            "AllowedOutputBuckets": allowed_output_buckets,
         },
     )
 

@@ -6,6 +6,7 @@ over about one 1024-sample frame); frequencies are checked with an FFT of each w
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -171,3 +172,43 @@ def test_atempo_factors_stay_in_range() -> None:
     assert atempo_factors(0.25) == [0.5, 0.5]
     assert atempo_factors(3.0) == [2.0, 1.5]
     assert atempo_factors(0.75) == [0.75]
+
+
+def ramp_rms(
+    gain: Callable[[npt.NDArray[np.float64]], npt.NDArray[np.float64]], lo: float, hi: float
+) -> float:
+    """RMS of a full-scale A_STEREO tone under ``gain`` over [lo, hi)."""
+    t = np.arange(int(lo * SR), int(hi * SR)) / SR
+    return float(A_STEREO / np.sqrt(2) * np.sqrt(np.mean(gain(t) ** 2)))
+
+
+def test_fades_ramp_linearly_at_the_clips_ends(sources: Path, tmp_path: Path) -> None:
+    """data-fade-in 0.4 s / data-fade-out 0.6 s on a 2 s clip at 0.5 s: gain rises
+    linearly from 0 over 0.4 s, falls linearly to 0 over the clip's last 0.6 s."""
+    out = tmp_path / "audio.wav"
+    track = AudioTrack(sources / "a440.wav", 0.5, duration=2.0, fade_in=0.4, fade_out=0.6)
+    assert mix_audio([track], 3.0, out, codec="wav")
+    samples = audio_samples(out)
+
+    def gain(t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.clip((t - 0.5) / 0.4, 0, 1) * np.clip((2.5 - t) / 0.6, 0, 1)
+
+    for lo in (0.5, 0.7, 1.0, 1.95, 2.3):
+        expected = ramp_rms(gain, lo, lo + 0.1)
+        assert rms(samples, lo, lo + 0.1)[0] == pytest.approx(expected, rel=0.03), lo
+    assert rms(samples, 2.5, 3.0).max() < 1e-3
+
+
+def test_overlapping_fades_shrink_to_fit_the_clip(sources: Path, tmp_path: Path) -> None:
+    """Fades of 1 s + 1 s on a 1 s clip are scaled to 0.5 s each: the peak is mid-clip."""
+    out = tmp_path / "audio.wav"
+    track = AudioTrack(sources / "a440.wav", 0.0, duration=1.0, fade_in=1.0, fade_out=1.0)
+    assert mix_audio([track], 1.0, out, codec="wav")
+    samples = audio_samples(out)
+
+    def gain(t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return np.clip(t / 0.5, 0, 1) * np.clip((1.0 - t) / 0.5, 0, 1)
+
+    for lo in (0.0, 0.2, 0.45, 0.9):
+        expected = ramp_rms(gain, lo, lo + 0.1)
+        assert rms(samples, lo, lo + 0.1)[0] == pytest.approx(expected, rel=0.03), lo

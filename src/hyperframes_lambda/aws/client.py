@@ -24,7 +24,7 @@ import secrets
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
@@ -34,9 +34,13 @@ from ..errors import (
     ExecutionNotResumableError,
     ExecutionOutputMissingError,
     ExecutionRunningError,
+    InvalidConfigError,
+    OutputExistsError,
     RemoteExecutionFailedError,
+    S3UriNotAllowedError,
 )
 from .cost import DEFAULT_EPHEMERAL_MB, DEFAULT_MEMORY_MB, CostReport, cost_from_records
+from .execution_input import check_custom_data, check_presign_seconds, offload_if_large
 from .executions import console_url, execution_arn_for, load_history, load_records
 from .heartbeat import HEARTBEAT_DIR, Heartbeat
 from .history import ExecutionError, ExecutionRecord, parse_history
@@ -66,6 +70,7 @@ class RenderSummary:
     wall_seconds: float
     stage_seconds: dict[str, float]
     cost: CostReport
+    url: str | None = None  # presign: a signed GET URL of the output
 
     def text(self) -> str:
         stages = ", ".join(
@@ -74,12 +79,13 @@ class RenderSummary:
             if name in self.stage_seconds
         )
         where = self.output_path or self.output_uri
-        return (
+        text = (
             f"{where}: {self.frames} frames in {self.chunks} chunk(s), wall "
             f"{self.wall_seconds:.1f}s ({stages}), cost ${self.cost.total_usd:.6f} "
             f"(up to ${self.cost.high_usd:.6f}; prices {self.cost.prices.region}, "
             f"read {self.cost.prices.read_on})"
         )
+        return f"{text}\n{self.url}" if self.url else text
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,7 @@ class RenderJob:
     execution_arn: str
     execution_input: dict[str, Any]
     upload: UploadResult | None = None
+    presign_seconds: int | None = None
     console_url: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -138,7 +145,10 @@ class RenderJob:
         uploaded = self.upload is not None and self.upload.uploaded
         # The client's own S3 requests: HeadObject (+ PutObject) of the upload, the download.
         client_s3 = (int(self.upload is not None) + int(output is not None), int(uploaded))
-        return self.client.summarise(self.execution_arn, record, output, client_s3=client_s3)
+        summary = self.client.summarise(self.execution_arn, record, output, client_s3=client_s3)
+        if self.presign_seconds:
+            summary.url = self.client.presign(summary.output_uri, self.presign_seconds)
+        return summary
 
     def cancel(self) -> CancelResult:
         return self.client.cancel(self.execution_arn)
@@ -192,10 +202,28 @@ class RenderClient:
         name: str | None = None,
         on_warning: Callable[[str], None] | None = None,
         expire_output_days: int | None = None,
+        output_key: str | None = None,
+        output_uri: str | None = None,
+        overwrite: bool = False,
+        presign_seconds: int | None = None,
+        custom_data: Any = None,
     ) -> RenderJob:
         """Upload (if needed) and start an execution; returns at once. With
         ``on_warning``, the concurrency preflight runs first and tells it when the Map may
-        start more chunks than Lambda can run (:meth:`Quotas.warning`)."""
+        start more chunks than Lambda can run (:meth:`Quotas.warning`).
+
+        The output goes to ``outputs/<name>.<ext>`` in the stack's bucket, or to
+        ``output_key`` there, or to ``output_uri`` (``s3://bucket/key``: another bucket
+        only when the stack lists it in AllowedOutputBuckets). An existing object there is
+        ``OUTPUT_EXISTS`` before anything is uploaded or started, unless ``overwrite``.
+        ``presign_seconds`` adds a signed GET URL of the output to the summary and the
+        webhook; ``custom_data`` (JSON, at most 1 KiB) is echoed in the webhook. An input
+        over Step Functions' 256 KiB has its Config offloaded to S3
+        (:mod:`.execution_input`)."""
+        if custom_data is not None:
+            check_custom_data(custom_data, "customData")
+        if presign_seconds is not None:
+            check_presign_seconds(presign_seconds, "presign")
         if on_warning is not None:
             warning = self.quotas().warning()
             if warning:
@@ -205,23 +233,87 @@ class RenderClient:
             config["outputExpiresInDays"] = expire_output_days
         if variables is not None:
             config["variables"] = variables
-        upload = self.upload_project(project, str(config.get("entryFile", "index.html")))
         run = name or f"render-{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
         suffix = OUTPUT_SUFFIX.get(str(config.get("format", "mp4")), ".mp4")
         bucket = self.stack.bucket
+        output = self.output_location(
+            output_key=output_key, output_uri=output_uri, default_key=f"outputs/{run}{suffix}"
+        )
+        if not overwrite and self._exists(output):
+            raise OutputExistsError(
+                f"{output} already exists: pass --overwrite (overwrite=True) to replace it, "
+                "or choose another --output-key"
+            )
+        upload = self.upload_project(project, str(config.get("entryFile", "index.html")))
         execution_input: dict[str, Any] = {
             "ProjectS3Uri": upload.uri,
             "PlanOutputS3Prefix": f"s3://{bucket}/renders/{run}/",
-            "OutputS3Uri": f"s3://{bucket}/outputs/{run}{suffix}",
+            "OutputS3Uri": output,
             "Config": config,
         }
+        if overwrite:
+            execution_input["Overwrite"] = True
+        if presign_seconds is not None:
+            execution_input["PresignSeconds"] = presign_seconds
+        if custom_data is not None:
+            execution_input["CustomData"] = custom_data
         if webhook_url:
             execution_input["WebhookUrl"] = webhook_url
             if webhook_secret_arn:
                 execution_input["WebhookSecretArn"] = webhook_secret_arn
             if webhook_secret:
                 execution_input["WebhookSecret"] = webhook_secret
-        return self.start(execution_input, run, upload)
+        execution_input = offload_if_large(
+            execution_input, str(execution_input["PlanOutputS3Prefix"]), self._put_intermediate
+        )
+        job = self.start(execution_input, run, upload)
+        job.presign_seconds = presign_seconds
+        return job
+
+    def output_location(
+        self, *, output_key: str | None, output_uri: str | None, default_key: str
+    ) -> str:
+        """The output's ``s3://`` URI: ``output_uri``, else ``output_key`` in the stack's
+        bucket, else ``default_key`` there. A bucket the stack does not allow is
+        ``S3_URI_NOT_ALLOWED`` (the state machine and the function's IAM refuse it too)."""
+        if output_key is not None and output_uri is not None:
+            raise InvalidConfigError("--output-key and an s3:// --output both name the output")
+        if output_uri is None:
+            key = default_key if output_key is None else output_key
+            if not key or key.startswith("/") or key.endswith("/"):
+                raise InvalidConfigError(f"--output-key {key!r}: must name an object (a/b.mp4)")
+            return f"s3://{self.stack.bucket}/{key}"
+        bucket, _, key = output_uri.removeprefix("s3://").partition("/")
+        if not output_uri.startswith("s3://") or not bucket or not key or key.endswith("/"):
+            raise InvalidConfigError(f"--output {output_uri!r}: expected s3://bucket/key")
+        allowed = (self.stack.bucket, *self.stack.allowed_output_buckets)
+        if bucket not in allowed:
+            raise S3UriNotAllowedError(
+                f"--output {output_uri}: bucket {bucket} is not one the stack may write to "
+                f"({', '.join(allowed)}); add it to the template's AllowedOutputBuckets "
+                "parameter and deploy again"
+            )
+        return output_uri
+
+    def presign(self, uri: str, seconds: int) -> str:
+        """A signed HTTPS GET URL of ``s3://bucket/key``, valid ``seconds``."""
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        return str(
+            self.s3.generate_presigned_url(
+                "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds
+            )
+        )
+
+    def _put_intermediate(self, uri: str, body: bytes) -> None:
+        """An object the render needs only while it runs (an offloaded Config), tagged so
+        the bucket's lifecycle rule expires it with the plan and chunks."""
+        from .lifecycle import INTERMEDIATE_TAG
+
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        tagging = "&".join(f"{k}={v}" for k, v in INTERMEDIATE_TAG.items())
+        self.s3.put_object(
+            Bucket=bucket, Key=key, Body=body, ContentType="application/json", Tagging=tagging
+        )
 
     def still(
         self,
@@ -336,7 +428,11 @@ class RenderClient:
         return execution_arn_for(execution, self.stack.state_machine_arn)
 
     def progress(
-        self, execution_arn: str, *, stuck_after_s: float = DEFAULT_STUCK_AFTER_S
+        self,
+        execution_arn: str,
+        *,
+        stuck_after_s: float = DEFAULT_STUCK_AFTER_S,
+        presign_seconds: int | None = None,
     ) -> Progress:
         """Status and stage; chunks and frames done of the totals, %, ETA, the cost so far;
         the slowest chunks and any stuck one (from the chunks' heartbeats); every error so
@@ -346,7 +442,7 @@ class RenderClient:
         prefix = self._chunk_prefix(record)
         chunk_objects, beats = self._chunk_listing(prefix) if prefix else (0, [])
         now = time.time()
-        return build_progress(
+        progress = build_progress(
             execution_arn, record, beats, now, chunk_objects=chunk_objects,
             stuck_after_s=stuck_after_s,
             accrued_usd=accrued_usd(
@@ -354,6 +450,13 @@ class RenderClient:
                 memory_mb=self.sizes[0], ephemeral_mb=self.sizes[1],
             ),
         )  # fmt: skip
+        if record.status == "SUCCEEDED" and record.output_uri.startswith("s3://"):
+            seconds = presign_seconds or record.input.get("PresignSeconds")
+            url = None
+            if isinstance(seconds, int) and seconds > 0:
+                url = self.presign(record.output_uri, seconds)
+            progress = replace(progress, output_uri=record.output_uri, output_url=url)
+        return progress
 
     def _chunk_prefix(self, record: ExecutionRecord) -> str | None:
         """The chunks' key prefix in the stack's bucket (None outside it)."""

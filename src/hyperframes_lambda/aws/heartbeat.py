@@ -47,6 +47,9 @@ class Heartbeat:
     RequestId: str = ""
     LogGroup: str = ""
     LogStream: str = ""
+    # The plan hash whose render crashed the browser in this attempt ("" if it did not):
+    # the next attempt of the chunk that crashes it again is terminal (SPEC §10 retries).
+    CrashedPlanHash: str = ""
 
     def to_bytes(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode()
@@ -70,6 +73,7 @@ class Heartbeat:
                 RequestId=str(raw.get("RequestId", "")),
                 LogGroup=str(raw.get("LogGroup", "")),
                 LogStream=str(raw.get("LogStream", "")),
+                CrashedPlanHash=str(raw.get("CrashedPlanHash", "")),
             )
         except (ValueError, TypeError, KeyError):
             return None

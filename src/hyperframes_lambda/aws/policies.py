@@ -6,9 +6,11 @@ people grant to get past it. ``lambda policies user`` prints what a person or CI
 needs to deploy the stack (``lambda deploy``/``destroy``: CloudFormation with the Serverless
 transform, the roles it creates, the function, the state machine, log groups, alarms, the
 buckets) and to render on it (every call of :class:`~.client.RenderClient`), scoped to the
-stack's names. ``lambda policies role`` prints the function's execution role as
-``sam/template.yaml`` grants it (a test keeps the two equal). ``lambda policies validate
-FILE`` reads a policy document and lists the needed actions it does not allow.
+stack's names; tests/aws/test_iam_*.py hold it to what the code calls and to what
+CloudFormation's resource handlers declare. ``lambda policies role`` prints the function's
+execution role as ``sam/template.yaml`` grants it (a test keeps the two equal). ``lambda
+policies validate FILE`` reads a policy document and lists the needed actions it does not
+allow.
 
 The validation evaluates ``Effect``/``Action``/``NotAction``/``Resource``/``NotResource``
 with IAM's wildcards (an explicit Deny wins); ``Condition`` blocks are not evaluated (a
@@ -39,6 +41,8 @@ class Names:
     project: str = "hyperframes"  # the template's ProjectName
     region: str = "*"
     account: str = "*"
+    # The template's AllowedOutputBuckets: buckets besides the render bucket outputs go to.
+    output_buckets: tuple[str, ...] = ()
 
     def fill(self, text: str) -> str:
         return text.format(
@@ -75,8 +79,7 @@ RENDER = (
     Statement("FindTheStack", ("cloudformation:DescribeStacks",), (_STACK,)),
     Statement(
         "RenderBucketObjects",
-        ("s3:GetObject", "s3:PutObject", "s3:PutObjectTagging", "s3:GetObjectTagging",
-         "s3:DeleteObject"),
+        ("s3:GetObject", "s3:PutObject", "s3:GetObjectTagging", "s3:DeleteObject"),
         (_BUCKET + "/*",),
     ),
     Statement("RenderBucketList", ("s3:ListBucket",), (_BUCKET,)),
@@ -97,6 +100,7 @@ RENDER = (
         (_FUNCTION,),
     ),
     Statement("AccountConcurrency", ("lambda:GetAccountSettings",), ("*",)),
+    Statement("Stills", ("lambda:InvokeFunction",), (_FUNCTION,)),  # lambda still
 )
 
 DEPLOY = (
@@ -130,6 +134,8 @@ DEPLOY = (
             "iam:GetRolePolicy",
             "iam:AttachRolePolicy",
             "iam:DetachRolePolicy",
+            "iam:ListRolePolicies",  # deleting a role lists what to detach first
+            "iam:ListAttachedRolePolicies",
         ),
         ("arn:aws:iam::{account}:role/{stack}-*",),
     ),
@@ -147,6 +153,8 @@ DEPLOY = (
             "lambda:TagResource",
             "lambda:UntagResource",
             "lambda:ListTags",
+            "lambda:GetRuntimeManagementConfig",  # read back on create and update
+            "lambda:GetFunctionRecursionConfig",
         ),
         (_FUNCTION,),
     ),
@@ -199,6 +207,8 @@ DEPLOY = (
             "cloudwatch:DeleteAlarms",
             "cloudwatch:DescribeAlarms",
             "cloudwatch:TagResource",
+            "cloudwatch:UntagResource",
+            "cloudwatch:ListTagsForResource",
         ),
         ("arn:aws:cloudwatch:{region}:{account}:alarm:{project}-render-*",),
     ),
@@ -216,6 +226,8 @@ DEPLOY = (
             "s3:PutBucketPublicAccessBlock",
             "s3:PutBucketOwnershipControls",
             "s3:PutBucketTagging",
+            "s3:TagResource",  # the stack's tags reach the bucket
+            "s3:UntagResource",
             "s3:GetBucketLocation",
             "s3:ListBucketVersions",
         ),
@@ -257,7 +269,7 @@ ROLE = (
     ),
     Statement(
         "ExecutionHistoryForCost",
-        ("states:GetExecutionHistory", "states:ListMapRuns", "states:ListExecutions"),
+        ("states:GetExecutionHistory", "states:ListExecutions"),
         (_EXECUTIONS, _CHILDREN, _MAP_RUNS),
     ),
 )
@@ -268,16 +280,43 @@ ROLE_MANAGED = (
 # fmt: on
 
 
+def output_bucket_statements(buckets: Iterable[str]) -> tuple[Statement, ...]:
+    """The function's rights on the AllowedOutputBuckets (the template's conditional
+    policy, kept equal by a test): write outputs (and read them back to check whether one
+    exists; ListBucket makes a missing key a 404, not a 403); nothing else there."""
+    names = tuple(buckets)
+    if not names:
+        return ()
+    return (
+        Statement(
+            "AllowedOutputBucketObjects",
+            (
+                "s3:GetObject",
+                "s3:PutObject",
+                "s3:PutObjectTagging",
+                "s3:AbortMultipartUpload",
+                "s3:ListMultipartUploadParts",
+            ),
+            tuple(f"arn:aws:s3:::{b}/*" for b in names),
+        ),
+        Statement(
+            "AllowedOutputBucketList", ("s3:ListBucket",), tuple(f"arn:aws:s3:::{b}" for b in names)
+        ),
+    )
+
+
 def policy(statements: Iterable[Statement], names: Names) -> dict[str, Any]:
     return {"Version": "2012-10-17", "Statement": [s.document(names) for s in statements]}
 
 
 def user_policy(names: Names, *, render_only: bool = False) -> dict[str, Any]:
-    return policy(RENDER if render_only else (*RENDER, *DEPLOY), names)
+    """The renderer also checks an output in an allowed bucket exists and presigns it."""
+    extra = output_bucket_statements(names.output_buckets)
+    return policy((*(RENDER if render_only else (*RENDER, *DEPLOY)), *extra), names)
 
 
 def role_policy(names: Names) -> dict[str, Any]:
-    return policy(ROLE, names)
+    return policy((*ROLE, *output_bucket_statements(names.output_buckets)), names)
 
 
 # ---- validate -----------------------------------------------------------------------------

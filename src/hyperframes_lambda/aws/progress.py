@@ -100,6 +100,8 @@ class Progress:
     slowest: list[ChunkStatus] = field(default_factory=list)
     stuck: list[StuckChunk] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # the plan's
+    output_uri: str | None = None  # once SUCCEEDED
+    output_url: str | None = None  # a signed GET URL of it, when asked for (--presign)
 
     @property
     def render_id(self) -> str:
@@ -134,6 +136,8 @@ class Progress:
             text += f"\n  plan warning: {warning}"
         for error in self.errors:
             text += f"\n  {error.where}: {error.error}: {error.cause[:300]}"
+        if self.output_url:
+            text += f"\n  output: {self.output_url}"
         return text
 
     def as_dict(self) -> dict[str, Any]:
@@ -148,6 +152,7 @@ class Progress:
             "stuck": [c.as_dict() for c in self.stuck],
             "warnings": self.warnings,
             "errors": [e.__dict__ for e in self.errors],
+            "outputS3Uri": self.output_uri, "outputUrl": self.output_url,
         }  # fmt: skip
 
 

@@ -16,6 +16,8 @@ OUTPUT_BUCKET = "RenderBucketName"
 OUTPUT_FUNCTION = "RenderFunctionArn"
 OUTPUT_STATE_MACHINE = "RenderStateMachineArn"
 REQUIRED_OUTPUTS = (OUTPUT_BUCKET, OUTPUT_FUNCTION, OUTPUT_STATE_MACHINE)
+# Optional: the template's AllowedOutputBuckets parameter, comma-separated (older stacks: none).
+OUTPUT_ALLOWED_BUCKETS = "AllowedOutputBuckets"
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class Stack:
     function_arn: str
     state_machine_arn: str
     region: str
+    # Buckets besides ``bucket`` an output may be written to (the template's list).
+    allowed_output_buckets: tuple[str, ...] = ()
 
 
 def find_stack(name: str, target: AwsTarget) -> Stack:
@@ -89,4 +93,7 @@ def find_stack(name: str, target: AwsTarget) -> Stack:
         function_arn=outputs[OUTPUT_FUNCTION],
         state_machine_arn=outputs[OUTPUT_STATE_MACHINE],
         region=region,
+        allowed_output_buckets=tuple(
+            b.strip() for b in outputs.get(OUTPUT_ALLOWED_BUCKETS, "").split(",") if b.strip()
+        ),
     )

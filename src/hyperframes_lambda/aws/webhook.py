@@ -26,7 +26,8 @@ import urllib.request
 from datetime import UTC, datetime
 from typing import Any
 
-from ..errors import InvalidWebhookError, WebhookDeliveryError
+from ..errors import InvalidConfigError, InvalidWebhookError, WebhookDeliveryError
+from .execution_input import check_custom_data
 
 SIGNATURE_HEADER = "X-Hyperframes-Signature"
 EVENT_ID_HEADER = "X-Hyperframes-Event-Id"
@@ -68,12 +69,22 @@ def verify_webhook(
     return any(hmac.compare_digest(expected, given) for given in fields.get("v1", []))
 
 
-def webhook_body(event: dict[str, Any], cost: dict[str, Any] | None) -> dict[str, Any]:
-    """The JSON a receiver gets, from the Notify step's event."""
+def webhook_body(
+    event: dict[str, Any], cost: dict[str, Any] | None, output_url: str | None = None
+) -> dict[str, Any]:
+    """The JSON a receiver gets, from the Notify step's event. ``customData`` is the
+    execution input's CustomData as given (null when absent or over 1 KiB: the client
+    refuses that, a direct StartExecution may not); ``outputUrl`` a signed GET URL of the
+    output when the input asked for one (PresignSeconds)."""
     status = str(event.get("Status", "FAILED"))
     execution_input = event.get("ExecutionInput") or {}
     result = event.get("Result") or {}
     succeeded = status == "SUCCEEDED"
+    custom = execution_input.get("CustomData")
+    try:
+        custom = check_custom_data(custom) if custom is not None else None
+    except InvalidConfigError:
+        custom = None
     return {
         "type": "render.succeeded" if succeeded else "render.failed",
         "status": status,
@@ -92,6 +103,8 @@ def webhook_body(event: dict[str, Any], cost: dict[str, Any] | None) -> dict[str
         "error": None if succeeded else event.get("Error"),
         "cause": None if succeeded else event.get("Cause"),
         "createdAt": datetime.now(UTC).isoformat(timespec="seconds"),
+        "outputUrl": output_url if succeeded else None,
+        "customData": custom,
     }
 
 
@@ -169,6 +182,25 @@ def _cost(execution_arn: str, context: Any) -> dict[str, Any] | None:
         return None
 
 
+def _output_url(event: dict[str, Any]) -> str | None:
+    """A signed GET URL of a succeeded render's output, valid the input's PresignSeconds
+    (signed with the function's role: it also ends when the role's session does)."""
+    seconds = (event.get("ExecutionInput") or {}).get("PresignSeconds")
+    uri = str((event.get("Result") or {}).get("OutputS3Uri") or "")
+    if event.get("Status") != "SUCCEEDED" or not isinstance(seconds, int) or seconds <= 0:
+        return None
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    if not uri.startswith("s3://") or not key:
+        return None
+    import boto3
+
+    return str(
+        boto3.client("s3").generate_presigned_url(
+            "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=seconds
+        )
+    )
+
+
 def notify(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The handler's ``notify`` action: build, sign and POST the completion webhook."""
     execution_input = event.get("ExecutionInput") or {}
@@ -177,6 +209,8 @@ def notify(event: dict[str, Any], context: Any) -> dict[str, Any]:
         raise InvalidWebhookError(f"WebhookUrl must be an http(s) URL, got {url!r}")
     secret = _secret(execution_input)
     arn = str(event.get("ExecutionArn") or "")
-    body = json.dumps(webhook_body(event, _cost(arn, context)), sort_keys=True).encode()
+    body = json.dumps(
+        webhook_body(event, _cost(arn, context), _output_url(event)), sort_keys=True
+    ).encode()
     status = deliver(url, body, secret, f"{arn}:{event.get('Status')}")
     return {"Delivered": True, "HttpStatus": status, "Bytes": len(body)}

@@ -25,9 +25,10 @@ DEFAULT_TIMEOUT_S = 30.0
 
 
 class _PendingCall:
-    __slots__ = ("done", "error", "result")
+    __slots__ = ("done", "error", "result", "session")
 
-    def __init__(self) -> None:
+    def __init__(self, session: str | None = None) -> None:
+        self.session = session
         self.done = threading.Event()
         self.result: dict[str, Any] | None = None
         self.error: dict[str, Any] | None = None
@@ -87,7 +88,7 @@ class CdpPipe:
         """Send one command and wait for its reply (or raise)."""
         if self._closed.is_set():
             raise BrowserCrashedError(f"browser connection is closed ({self._describe_exit()})")
-        pending = _PendingCall()
+        pending = _PendingCall(session_id)
         with self._lock:
             self._next_id += 1
             call_id = self._next_id
@@ -112,11 +113,23 @@ class CdpPipe:
                 raise BrowserCrashedError(
                     f"browser exited during {method} ({self._describe_exit()})"
                 )
+            if pending.error.get("code") == "crashed":
+                raise BrowserCrashedError(f"the page's renderer crashed during {method}")
             raise CdpProtocolError(
                 f"CDP call {method} failed: {pending.error.get('message')} "
                 f"{pending.error.get('data', '')}".rstrip()
             )
         return pending.result or {}
+
+    def fail_session(self, session_id: str) -> None:
+        """Fail every call waiting on ``session_id`` (its renderer crashed: a crashed
+        target keeps its session, so they would otherwise wait for their timeout)."""
+        with self._lock:
+            ids = [i for i, call in self._pending.items() if call.session == session_id]
+            calls = [self._pending.pop(i) for i in ids]
+        for call in calls:
+            call.error = {"code": "crashed"}
+            call.done.set()
 
     def close(self) -> None:
         self._closed.set()

@@ -24,6 +24,8 @@ from ..errors import BrowserCrashedError
 from . import font_set
 from .binary import ChromeBinary
 from .cdp import CdpPipe
+from .memory_budget import current_budget
+from .memory_watch import MemoryWatch
 from .page_server import page_proxy
 
 DETERMINISTIC_FLAGS = (
@@ -86,12 +88,20 @@ class BrowserProcess:
     # The highest BeginFrame frameTimeTicks sent to any page of this browser: a page opened
     # later in a pooled browser continues from it (ticks only ever increase, SPEC §4).
     frame_ticks: float = 1.0
+    # Pages (chunks) a pooled browser has served: the use budget (see .pool).
+    pages_served: int = 0
+    # The page budget's watch: one thread for the browser's life, pages attach to it.
+    memory_watch: MemoryWatch = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.memory_watch = MemoryWatch(self.process, self.stderr_tail)
 
     def describe_exit(self) -> str:
         return _describe_exit(self.binary, self.process, self.stderr_tail)
 
     def close(self) -> None:
         """Ask the browser to quit, then make sure it is gone and its profile removed."""
+        self.memory_watch.close()
         if self.process.poll() is None:
             with contextlib.suppress(Exception):  # best effort; we kill below anyway
                 self.cdp.call("Browser.close", timeout=5)
@@ -138,6 +148,9 @@ def launch_browser(
         *COMMON_FLAGS,
         *(DETERMINISTIC_FLAGS if deterministic else ()),
         *binary.extra_flags,
+        # V8's heap capped at the page budget: past it the page dies "out of memory" (a
+        # typed PAGE_OUT_OF_MEMORY), not the whole function (see .memory_budget).
+        *current_budget().launch_flags(),
         *extra_flags,
         # Page isolation: the page proxy serves the open page servers' origins, nothing
         # else; `<-loopback>` sends loopback through it too (Chrome bypasses it by default).

@@ -6,15 +6,26 @@ container renders (measured in the Lambda-like sandbox: 0.15 s launch, 0.27 s cl
 A pool keeps one browser per (binary, capture mode, layout size, flags, slot) and every
 render opens a fresh page in it, so nothing of a page outlives its chunk. Frames do not
 depend on which page of which browser drew them (tested: cold vs warm byte-identical).
+
+A pooled browser still grows: with ``--single-process`` (Lambda) Chrome keeps ~1.4 MB per
+chunk it served, without bound (benchmarks/soak_bench.py). So a browser is recycled —
+closed and launched anew — when it is acquired for its next chunk and is over the memory
+budget or has served its chunk budget (:mod:`.memory_budget`). Only there: a browser is
+never recycled while a page of it renders.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 
 from .binary import ChromeBinary
 from .launch import BrowserProcess, launch_browser
+from .memory_budget import current_budget
+from .proc_stats import tree_memory
+
+logger = logging.getLogger(__name__)
 
 PoolKey = tuple[str, bool, int, int, tuple[str, ...], int]
 
@@ -25,6 +36,9 @@ class BrowserPool:
 
     _browsers: dict[PoolKey, BrowserProcess] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # How many browsers this pool started, and how many of those replaced one over budget.
+    launches: int = 0
+    recycles: int = 0
 
     def acquire(
         self,
@@ -36,12 +50,24 @@ class BrowserPool:
         extra_flags: tuple[str, ...] = (),
         slot: int = 0,
     ) -> BrowserProcess:
-        """A live browser for these settings: the pooled one, or a new one (pooled)."""
+        """A live browser for these settings: the pooled one, or a new one (pooled).
+
+        The caller opens one page in it for one chunk; a pooled browser over its budget
+        is relaunched here, before that page exists."""
         key: PoolKey = (binary.path, deterministic, width, height, extra_flags, slot)
         with self._lock:
             browser = self._browsers.get(key)
             if browser is not None and browser.process.poll() is None:
-                return browser
+                reason = self._over_budget(browser)
+                if reason is None:
+                    browser.pages_served += 1
+                    return browser
+                logger.warning(
+                    "recycling the pooled browser (pid %d) before its next chunk: %s",
+                    browser.process.pid,
+                    reason,
+                )
+                self.recycles += 1
             if browser is not None:
                 browser.close()
             browser = launch_browser(
@@ -51,8 +77,23 @@ class BrowserPool:
                 deterministic=deterministic,
                 extra_flags=extra_flags,
             )
+            self.launches += 1
+            browser.pages_served = 1
             self._browsers[key] = browser
             return browser
+
+    @staticmethod
+    def _over_budget(browser: BrowserProcess) -> str | None:
+        """Why ``browser`` should be relaunched before serving another page, or None."""
+        budget = current_budget()
+        if budget.max_chunks and browser.pages_served >= budget.max_chunks:
+            return f"it served {browser.pages_served} chunk(s), the budget is {budget.max_chunks}"
+        private = tree_memory(browser.process.pid).private
+        if private > budget.recycle:
+            return (
+                f"it holds {private / 2**20:.0f} MB, the budget is {budget.recycle / 2**20:.0f} MB"
+            )
+        return None
 
     def discard(self, browser: BrowserProcess) -> None:
         """Close a browser that failed; the next ``acquire`` starts a new one."""

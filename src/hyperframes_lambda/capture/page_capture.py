@@ -12,8 +12,10 @@ Mixing omitted ticks with small explicit ones makes Chrome ignore frames silentl
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import re
+import subprocess
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -24,6 +26,7 @@ from urllib.parse import urlsplit
 from ..browser.binary import ChromeBinary
 from ..browser.cdp import CdpPipe
 from ..browser.launch import BrowserProcess, launch_browser
+from ..browser.memory_budget import current_budget
 from ..browser.pool import BrowserPool
 from ..errors import (
     AssetNotFoundError,
@@ -167,6 +170,19 @@ class PageCapture:
             page_url,
             lambda: f"{self._entry}: during {self._phase}",
         )
+        # The page's memory budget, watched from outside while it loads and renders.
+        self._budget = current_budget()
+        self._watch = browser.memory_watch
+        self._cdp.add_listener(self._on_event)
+
+    def phase(self) -> str:
+        """What the page is doing: "load", "ready", "seek at frame N", "capture of frame N"."""
+        return self._phase
+
+    def _on_event(self, method: str, _params: dict[str, Any], session: str | None) -> None:
+        """A crashed renderer keeps its session: fail its calls now, not at their timeout."""
+        if method == "Inspector.targetCrashed" and session == self._session:
+            self._cdp.fail_session(self._session)
 
     # ---- opening -------------------------------------------------------------------
 
@@ -232,6 +248,7 @@ class PageCapture:
                 blocked_requests=blocked_requests,
             )
             try:
+                page._watch.attach(page._budget, page.phase)
                 page._load(url)
             except BaseException:
                 page.close()
@@ -373,6 +390,7 @@ class PageCapture:
         self._phase = f"seek at frame {index}"
         if self._seek(t):
             self._composite(t)
+        self._phase = f"capture of frame {index}"
         if self.mode == "screenshot":
             return self._screenshot()
         return self._draw(f"frame {index}")
@@ -457,12 +475,33 @@ class PageCapture:
             reply = self._cdp.call(method, params, session_id=self._session, timeout=timeout)
         except CdpTimeoutError as exc:
             self._events.check()  # a page that left is why nothing answered
+            if self._watch.overrun is not None:
+                raise self._watch.error(self._entry) from exc
             raise self._why_no_reply(method, timeout) from exc
+        except BrowserCrashedError as exc:
+            raise self._crash_cause(exc) from exc
         except RenderError:
             self._events.check()
             raise
         self._events.check()  # before the reply is read: it may be the other document's
         return reply
+
+    def _crash_cause(self, exc: BrowserCrashedError) -> RenderError:
+        """A page or browser that died: stopped by the memory watch, or out of memory by
+        itself (V8's heap limit; its stderr says so) is the page's doing, terminal
+        ``PAGE_OUT_OF_MEMORY``; any other crash stays retryable."""
+        if self._watch.overrun is None:
+            # The stderr reader may still be draining what the dying browser said.
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._browser.process.wait(timeout=1)
+            time.sleep(0.2)
+        if self._watch.overrun is not None:
+            return self._watch.error(self._entry)
+        inferred = self._watch.crash_overrun(self._phase)
+        if inferred is not None:
+            self._unresponsive = True  # a pooled browser that lost a page is not kept
+            return self._watch.error(self._entry, inferred)
+        return exc
 
     def _locate(self, text: str) -> str:
         """Page URLs and inline-script names in ``text`` as the author's files and lines."""
@@ -477,6 +516,8 @@ class PageCapture:
         no reply either) or a promise of its own that never settles — and retrying the
         same page hangs the same way (terminal)."""
         where = f"{self._entry}: during {self._phase}"
+        if self._watch.overrun is not None:
+            return self._watch.error(self._entry)
         if self._browser.process.poll() is not None:
             return BrowserCrashedError(
                 f"{where}, the browser exited ({self._browser.describe_exit()})"
@@ -530,10 +571,14 @@ class PageCapture:
 
     def close(self) -> None:
         self._events.close()
+        self._watch.detach()
+        self._cdp.remove_listener(self._on_event)
         if self._pool is None:
             self._browser.close()
             return
-        if self._unresponsive:  # a hung renderer is not left spinning in a pooled browser
+        if self._unresponsive or self._watch.overrun is not None:
+            # A hung renderer is not left spinning in a pooled browser, nor is one the
+            # memory watch stopped (it is dead) kept.
             self._pool.discard(self._browser)
             return
         # A pooled browser stays up for the next render; this page goes. A browser that
@@ -586,6 +631,7 @@ def _open_target(
         cdp.call(method, params, session_id=session, timeout=settings.call_timeout_s)
 
     call("Page.enable")
+    call("Inspector.enable")  # Inspector.targetCrashed: a renderer crash fails calls at once
     call(
         "Emulation.setDeviceMetricsOverride",
         {

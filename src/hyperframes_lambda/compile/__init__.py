@@ -4,6 +4,8 @@ Everything that reads or rewrites the composition's HTML and CSS before a browse
 
     project              the compile: entry HTML in, ``index.html`` plus assets out
     composition          what can be known about a composition without a browser
+    variables            its declared variables (data-composition-variables) and the check
+                         of a render's values against them
     subcompositions      inline file sub-compositions into the entry HTML
     document_prep        the edits every compiled document gets (script order, text rendering)
     google_fonts         Google Fonts stylesheets localized (fetched once, cached)

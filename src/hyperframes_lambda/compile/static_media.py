@@ -13,13 +13,17 @@ that the HTML cannot show) returns None and the planner asks the page instead.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin
 
-_TIMING = ("data-start", "data-duration", "data-media-start", "data-volume", "data-playback-rate")
+_TIMING = (
+    "data-start", "data-duration", "data-media-start", "data-playback-start", "data-volume",
+    "data-playback-rate",
+)  # fmt: skip
 
 
 @dataclass
@@ -96,6 +100,35 @@ class StaticMedia:
     media: list[dict[str, Any]]  # as window.__hfEngine.media() describes them
 
 
+def _media_offset(attrs: dict[str, str | None]) -> float:
+    """Where in the file the clip starts: ``data-playback-start`` (HyperFrames' newer name)
+    wins over ``data-media-start`` when it is a number >= 0, as the page decides."""
+    for name in ("data-playback-start", "data-media-start"):
+        value = _number(attrs, name)
+        if value is not None and value >= 0:
+            return value
+    return 0.0
+
+
+def _declared_silent(attrs: dict[str, str | None]) -> bool:
+    """``<video data-has-audio="false">`` (anything but "true") adds no sound."""
+    return "data-has-audio" in attrs and attrs["data-has-audio"] != "true"
+
+
+_LEADING_NUMBER = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def _fades(attrs: dict[str, str | None]) -> dict[str, float]:
+    """``fadeIn``/``fadeOut`` seconds when set (> 0), read like JavaScript's parseFloat."""
+    out: dict[str, float] = {}
+    for name, key in (("data-fade-in", "fadeIn"), ("data-fade-out", "fadeOut")):
+        match = _LEADING_NUMBER.match(attrs.get(name) or "")
+        value = float(match.group()) if match else 0.0
+        if math.isfinite(value) and value > 0:
+            out[key] = value
+    return out
+
+
 def read_static_media(entry: Path, base_url: str) -> StaticMedia | None:
     """The clips of the compiled ``entry`` as the page would describe them (``src``
     resolved against ``base_url``, the URL the page is served at), or None when only the
@@ -119,7 +152,7 @@ def read_static_media(entry: Path, base_url: str) -> StaticMedia | None:
             src = attrs.get("src") or (element.sources[0] if element.sources else None)
             start = _number(attrs, "data-start") or 0.0
             length = _number(attrs, "data-duration")
-            media_start = _number(attrs, "data-media-start")
+            media_start = _media_offset(attrs)
             rate = _number(attrs, "data-playback-rate")
             volume = _number(attrs, "data-volume")
             described.append({
@@ -129,6 +162,8 @@ def read_static_media(entry: Path, base_url: str) -> StaticMedia | None:
                 "mediaStart": media_start if media_start and media_start > 0 else 0,
                 "playbackRate": rate if rate and rate > 0 else 1,
                 "volume": 1 if volume is None else volume,
-                "loop": "loop" in attrs, "muted": "muted" in attrs,
+                "loop": "loop" in attrs,
+                "muted": "muted" in attrs or (kind == "video" and _declared_silent(attrs)),
+                **_fades(attrs),
             })  # fmt: skip
     return StaticMedia(duration, described)

@@ -29,9 +29,17 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from ..aws.execution_input import (
+    OFFLOAD_NAME,
+    OFFLOAD_SHA256,
+    OFFLOAD_URI,
+    is_offloaded,
+    resolve_offloaded,
+)
 from ..aws.lifecycle import INTERMEDIATE_TAG, output_tag
 from ..browser.pool import BrowserPool
 from ..errors import (
+    BrowserCrashedError,
     CdpProtocolError,
     ChunkDigestMismatchError,
     ChunkMissingError,
@@ -39,6 +47,8 @@ from ..errors import (
     CompositionError,
     InternalError,
     InvalidEventError,
+    OutputExistsError,
+    PageCrashedRepeatedlyError,
     PlanArtifactDigestMismatchError,
     RenderError,
     StorageObjectNotFoundError,
@@ -65,6 +75,7 @@ from .events import (
     StillImage,
     StillResultPayload,
     parse_event,
+    unwrap_envelopes,
 )
 from .heartbeat import HeartbeatWriter
 from .storage import SHA256_METADATA, Storage, check_allowed, join_uri
@@ -73,7 +84,9 @@ from .work_dirs import new_work_dir, release_work_dir, sweep_stale, without_loca
 SERVICE = "hyperframes-render"
 PLAN_ARCHIVE = "plan.tar.gz"
 # What a still takes from its Config (the picture); the rest is about encoding a video.
-STILL_CONFIG_KEYS = ("fps", "width", "height", "variables", "entryFile", "strictAssets")
+STILL_CONFIG_KEYS = (
+    "fps", "width", "height", "variables", "strictVariables", "entryFile", "strictAssets",
+)  # fmt: skip
 META_PLAN_HASH = "plan-hash"
 META_FRAMES = "frames"
 META_CAPTURE_MODE = "capture-mode"
@@ -225,8 +238,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         except Exception as exc:  # the same last line of defence as the render actions
             raise as_lambda_error(internal_error(exc)) from exc
     try:
+        event = _with_offloaded_config(event)
         parsed = parse_event(event)
-        check_allowed(_uris(parsed))
+        check_allowed(*_uris(parsed))
     except RenderError as exc:
         logger.error("rejected", extra={"errorType": exc.error_type(), "error": str(exc)})
         raise as_lambda_error(exc) from None
@@ -271,14 +285,39 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         logger.remove_keys(list(keys))
 
 
-def _uris(event: AnyEvent) -> list[str | None]:
+def _uris(event: AnyEvent) -> tuple[list[str | None], list[str | None]]:
+    """The event's URIs in the render bucket, and its outputs (which may also be in the
+    stack's AllowedOutputBuckets)."""
     if isinstance(event, PlanEvent):
-        return [event.ProjectS3Uri, event.PlanOutputS3Prefix]
+        return [event.ProjectS3Uri, event.PlanOutputS3Prefix], [event.OutputS3Uri]
     if isinstance(event, StillEvent):
-        return [event.ProjectS3Uri, event.OutputS3Uri]
+        return [event.ProjectS3Uri], [event.OutputS3Uri]
     if isinstance(event, RenderChunkEvent):
-        return [event.PlanS3Uri, event.ChunkOutputS3Prefix]
-    return [event.PlanS3Uri, event.AudioS3Uri, event.OutputS3Uri, *event.ChunkS3Uris]
+        return [event.PlanS3Uri, event.ChunkOutputS3Prefix], []
+    return [event.PlanS3Uri, event.AudioS3Uri, *event.ChunkS3Uris], [event.OutputS3Uri]
+
+
+def _with_offloaded_config(event: Any) -> Any:
+    """A plan or still event whose Config the client offloaded to S3 (an execution input
+    over 256 KiB, :mod:`hyperframes_lambda.aws.execution_input`), with that Config read
+    back and checked against its SHA-256; any other event as it is."""
+    inner = unwrap_envelopes(event)
+    if not isinstance(inner, dict) or not is_offloaded(inner.get("Config")):
+        return event
+    pointer = inner["Config"]
+    uri = pointer[OFFLOAD_URI]
+    if not isinstance(uri, str) or not uri.startswith(("s3://", "file:///")) or len(pointer) > 2:
+        raise InvalidEventError(
+            f"event.Config.{OFFLOAD_URI}: an offloaded Config is exactly {{{OFFLOAD_URI}: "
+            f"s3://bucket/key, {OFFLOAD_SHA256}: hex}} (got {pointer!r:.200})"
+        )
+    check_allowed([uri])
+
+    def fetch(uri: str) -> bytes:
+        with tempfile.TemporaryDirectory(dir=work_root(), prefix="hf-config-") as scratch:
+            return storage().download(uri, Path(scratch) / OFFLOAD_NAME).read_bytes()
+
+    return {**inner, "Config": resolve_offloaded(pointer, fetch)}
 
 
 def _fetch_plan(plan_uri: str, work: Path) -> Path:
@@ -333,6 +372,12 @@ def _plan_project(
 
 
 def _plan(event: PlanEvent, work: Path, _context: Any = None) -> dict[str, Any]:
+    output = event.OutputS3Uri
+    if output is not None and not event.Overwrite and storage().head(output) is not None:
+        raise OutputExistsError(
+            f"{output} already exists: start the execution with "
+            '"Overwrite": true to replace it, or choose another OutputS3Uri'
+        )
     archive = storage().download(event.ProjectS3Uri, work / "project.tar.gz")
     project = _project_root(extract_archive(archive, work / "project"), event.config.entry_file)
     result = _plan_project(event, project, work)
@@ -417,11 +462,15 @@ def _render_chunk(event: RenderChunkEvent, work: Path, context: Any = None) -> d
         # its plan (a render already stopped and its storage removed) writes nothing back.
         beat.start()
         out = work / f"chunk{CHUNK_EXTENSIONS[event.Format]}"
-        result = render_chunk(
-            plan_dir, event.ChunkIndex, out, expected_hash=event.PlanHash,
-            pages=default_page_count(), expected_format=event.Format,
-            browser_pool=_browser_pool(), on_start=beat.set_total, on_frame=beat.frame,
-        )  # fmt: skip
+        try:
+            result = render_chunk(
+                plan_dir, event.ChunkIndex, out, expected_hash=event.PlanHash,
+                pages=default_page_count(), expected_format=event.Format,
+                browser_pool=_browser_pool(), on_start=beat.set_total, on_frame=beat.frame,
+            )  # fmt: skip
+        except BrowserCrashedError as exc:
+            _crashed(event, beat, exc)
+            raise
         storage().upload(
             out, uri,
             {META_PLAN_HASH: event.PlanHash, META_FRAMES: str(result.frames),
@@ -452,6 +501,21 @@ def _render_chunk(event: RenderChunkEvent, work: Path, context: Any = None) -> d
         BrowserBuild=result.browser_build, FontSet=result.font_set,
         FfmpegVersion=result.ffmpeg_version,
     ).model_dump()  # fmt: skip
+
+
+def _crashed(event: RenderChunkEvent, beat: HeartbeatWriter, exc: BrowserCrashedError) -> None:
+    """The browser crashed rendering this chunk. The first time, that is retryable (the
+    environment may be at fault) and the attempt's last heartbeat records the plan hash;
+    when the previous attempt's heartbeat already records a crash of this plan's chunk,
+    the page crashes the browser deterministically: terminal, raised here."""
+    previous = beat.previous
+    if previous is not None and previous.CrashedPlanHash == event.PlanHash:
+        raise PageCrashedRepeatedlyError(
+            f"chunk {event.ChunkIndex} of plan {event.PlanHash}: the browser crashed on "
+            f"attempt {previous.Attempt} and again on attempt {beat.attempt}; the page "
+            f"crashes it, a retry would too. This time: {str(exc)[:400]}"
+        ) from exc
+    beat.crashed_plan_hash = event.PlanHash
 
 
 def _output_expiry(plan_dir: Path) -> int | None:

@@ -77,6 +77,10 @@ class PlanEvent(_Event):
     PlanOutputS3Prefix: StorageUri
     # "Config" is the wire name; as an attribute it would clash with pydantic's own.
     config: RenderConfig = Field(default_factory=RenderConfig, alias="Config")
+    # Where the render will write: checked (allowed bucket; not there yet unless
+    # Overwrite) before the plan does any work, so a direct StartExecution is protected.
+    OutputS3Uri: StorageUri | None = None
+    Overwrite: bool = False
 
 
 class RenderChunkEvent(_Event):

@@ -60,6 +60,10 @@ class HeartbeatWriter:
         self.lock = threading.Lock()
         self.stop = threading.Event()
         self.thread: threading.Thread | None = None
+        # The previous attempt's heartbeat (read by ``start``), and the plan hash this
+        # attempt crashed the browser on (written with the last heartbeat).
+        self.previous: Heartbeat | None = None
+        self.crashed_plan_hash = ""
 
     def _previous(self) -> Heartbeat | None:
         if self.storage.head(self.uri) is None:
@@ -78,6 +82,7 @@ class HeartbeatWriter:
                 Attempt=self.attempt, StartedAt=self.started, UpdatedAt=self.updated,
                 Done=done, Reused=reused, PriorSeconds=self.prior_s, MemoryMb=self.memory_mb,
                 RequestId=self.request_id, LogGroup=self.log_group, LogStream=self.log_stream,
+                CrashedPlanHash=self.crashed_plan_hash,
             )  # fmt: skip
             self.written_frames = self.frames
         path = self.work / f"heartbeat-{threading.get_ident()}.json"
@@ -96,6 +101,7 @@ class HeartbeatWriter:
         except Exception:  # noqa: BLE001 - an unreadable previous heartbeat: attempt 1
             previous = None
         if previous is not None and previous.RequestId != self.request_id:
+            self.previous = previous
             self.attempt = previous.Attempt + 1
             self.prior_s = previous.PriorSeconds + previous.running_seconds(self.started)
         self._write()

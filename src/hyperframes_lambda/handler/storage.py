@@ -53,6 +53,9 @@ if TYPE_CHECKING:
 ENV_RENDER_BUCKET = "HYPERFRAMES_RENDER_BUCKET"
 ENV_S3_ENDPOINT = "HYPERFRAMES_S3_ENDPOINT_URL"
 ENV_ALLOW_FILE_URIS = "HYPERFRAMES_ALLOW_FILE_URIS"
+# Comma-separated buckets besides the render bucket that outputs may go to (the
+# template's AllowedOutputBuckets; its IAM policy grants exactly those).
+ENV_OUTPUT_BUCKETS = "HYPERFRAMES_OUTPUT_BUCKETS"
 ENV_LOCAL_STORAGE = "HYPERFRAMES_LOCAL_STORAGE"
 SHA256_METADATA = "sha256"
 _SIDECAR_SUFFIX = ".hfmeta.json"
@@ -120,16 +123,21 @@ def on_lambda() -> bool:
     return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))
 
 
-def check_allowed(uris: Iterable[str | None]) -> None:
-    """Every URI must be in ``$HYPERFRAMES_RENDER_BUCKET`` (when set), and on Lambda none
-    may be ``file://`` unless ``HYPERFRAMES_ALLOW_FILE_URIS=1``. Checked before any S3
-    call, so an event naming someone else's bucket costs nothing and leaks nothing."""
+def check_allowed(uris: Iterable[str | None], outputs: Iterable[str | None] = ()) -> None:
+    """Every URI must be in ``$HYPERFRAMES_RENDER_BUCKET`` (when set) — an output (one of
+    ``outputs``) may also be in ``$HYPERFRAMES_OUTPUT_BUCKETS`` — and on Lambda none may
+    be ``file://`` unless ``HYPERFRAMES_ALLOW_FILE_URIS=1``. Checked before any S3 call,
+    so an event naming someone else's bucket costs nothing and leaks nothing."""
     allowed = os.environ.get(ENV_RENDER_BUCKET)
+    extra = {b.strip() for b in os.environ.get(ENV_OUTPUT_BUCKETS, "").split(",") if b.strip()}
     files_ok = os.environ.get(ENV_ALLOW_FILE_URIS) == "1" or not on_lambda()
-    for uri in uris:
+    output_uris = {uri for uri in outputs if uri is not None}
+    for uri in [*uris, *output_uris]:
         if uri is None:
             continue
         location = parse_uri(uri)
+        if uri in output_uris and location.scheme == "s3" and location.bucket in extra:
+            continue
         if location.scheme == "file" and not allowed and not files_ok:
             raise FileUriNotAllowedError(
                 f"{uri}: file:// URIs are refused on Lambda (the function's disk is not "
@@ -138,8 +146,9 @@ def check_allowed(uris: Iterable[str | None]) -> None:
         if not allowed:
             continue
         if location.scheme != "s3" or location.bucket != allowed:
+            also = f" or the output buckets {', '.join(sorted(extra))}" if extra else ""
             raise S3UriNotAllowedError(
-                f"{uri} is outside the render bucket s3://{allowed} ({ENV_RENDER_BUCKET})"
+                f"{uri} is outside the render bucket s3://{allowed} ({ENV_RENDER_BUCKET}){also}"
             )
 
 

@@ -161,7 +161,10 @@ def stack_template(
     return {
         "Description": f"hyperframes-lambda emulated stack {stack} (sam/template.yaml)",
         "Resources": {
-            "RenderBucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": bucket}},
+            # Retained, as the template's: `lambda destroy` deletes it after the stack.
+            "RenderBucket": {"Type": "AWS::S3::Bucket", "DeletionPolicy": "Retain",
+                             "UpdateReplacePolicy": "Retain",
+                             "Properties": {"BucketName": bucket}},
             "RenderFunctionRole": {"Type": "AWS::IAM::Role",
                                    "Properties": {"AssumeRolePolicyDocument": trust}},
             "RenderFunction": {"Type": "AWS::Lambda::Function", "Properties": function},
@@ -394,6 +397,7 @@ class Emulator:
                 "RenderFunctionArn": function_arn,
                 "RenderBucketName": bucket,
                 "MapMaxConcurrency": str(MAP_MAX_CONCURRENCY),
+                "AllowedOutputBuckets": "",
             },
         )
         role = f"arn:aws:iam::{account}:role/{name}-render-state-machine"

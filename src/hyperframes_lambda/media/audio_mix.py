@@ -53,6 +53,10 @@ class AudioTrack:
     volume: float = 1.0
     playback_rate: float = 1.0
     loop: bool = False
+    # Linear gain ramps, in seconds: 0 to 1 from the clip's start, 1 to 0 into its end
+    # (HyperFrames' data-fade-in / data-fade-out); shrunk in proportion when they overlap.
+    fade_in: float = 0.0
+    fade_out: float = 0.0
 
     def __post_init__(self) -> None:
         if self.start < 0 or self.media_start < 0:
@@ -61,6 +65,8 @@ class AudioTrack:
             raise ValueError(f"{self.source}: duration must be >= 0")
         if self.playback_rate <= 0 or self.volume < 0:
             raise ValueError(f"{self.source}: playback_rate must be > 0 and volume >= 0")
+        if self.fade_in < 0 or self.fade_out < 0:
+            raise ValueError(f"{self.source}: fade_in and fade_out must be >= 0")
 
 
 def mix_audio(
@@ -143,12 +149,32 @@ def _track_chain(
         filters.append("asetpts=N/SR/TB")
     filters += [f"atempo={factor!r}" for factor in atempo_factors(rate)]
     filters.append(f"atrim=end_sample={clip_samples}")  # atempo lengths are approximate
+    filters += _fade_filters(track, clip_seconds, sample_rate)
     if track.volume != 1.0:
         filters.append(f"volume={track.volume!r}")
     delay = round(track.start * sample_rate)
     if delay:
         filters.append(f"adelay=delays={delay}S:all=1")
     return ",".join(filters)
+
+
+def _fade_filters(track: AudioTrack, clip_seconds: float, sample_rate: int) -> list[str]:
+    """``afade`` ramps (``tri`` is linear) over the clip as it plays: the fade-out ends at
+    the clip's declared end (else where it stops sounding); fades longer than the clip
+    together are scaled down to fit it, as HyperFrames does."""
+    length = track.duration if track.duration is not None else clip_seconds
+    fade_in, fade_out = track.fade_in, track.fade_out
+    if length > 0 and fade_in + fade_out > length:
+        scale = length / (fade_in + fade_out)
+        fade_in, fade_out = fade_in * scale, fade_out * scale
+    filters = []
+    if fade_in > 0:
+        filters.append(f"afade=t=in:ss=0:ns={max(1, round(fade_in * sample_rate))}:curve=tri")
+    if fade_out > 0 and length > 0:
+        first = round((length - fade_out) * sample_rate)
+        count = max(1, round(fade_out * sample_rate))
+        filters.append(f"afade=t=out:ss={first}:ns={count}:curve=tri")
+    return filters
 
 
 def _loop_size(

@@ -342,6 +342,30 @@
     const source = el.querySelector("source[src]");
     return source ? new URL(source.getAttribute("src"), document.baseURI).href : null;
   }
+  // Where in the file a clip starts: `data-playback-start`, HyperFrames' newer name, wins
+  // over `data-media-start` when it is a number >= 0 (as in its producer and runtime).
+  function mediaOffset(el) {
+    for (const name of ["data-playback-start", "data-media-start"]) {
+      const value = numberAttr(el, name);
+      if (value !== null && Number.isFinite(value) && value >= 0) return value;
+    }
+    return 0;
+  }
+  // A <video data-has-audio="false"> (anything but "true") adds nothing to the soundtrack.
+  function declaredSilent(el) {
+    return el.hasAttribute("data-has-audio") && el.getAttribute("data-has-audio") !== "true";
+  }
+  // Linear audio fades at the clip's ends, in seconds (`data-fade-in`, `data-fade-out`):
+  // parsed leniently as the producer does; listed only when set, so plans without them
+  // stay as they were.
+  function fades(el) {
+    const out = {};
+    for (const [name, key] of [["data-fade-in", "fadeIn"], ["data-fade-out", "fadeOut"]]) {
+      const value = Number.parseFloat(el.getAttribute(name) || "");
+      if (Number.isFinite(value) && value > 0) out[key] = value;
+    }
+    return out;
+  }
   function describeMedia() {
     const out = [];
     for (const kind of ["audio", "video"]) {
@@ -349,7 +373,7 @@
       const windows = clipWindows(elements);
       elements.forEach((el, index) => {
         const volume = numberAttr(el, "data-volume");
-        const mediaStart = numberAttr(el, "data-media-start");
+        const mediaStart = mediaOffset(el);
         const rate = numberAttr(el, "data-playback-rate");
         out.push({
           kind, index, id: el.id || null, src: el.__hfSrc || mediaSource(el),
@@ -358,7 +382,9 @@
           mediaStart: mediaStart && mediaStart > 0 ? mediaStart : 0,
           playbackRate: rate && rate > 0 ? rate : 1,
           volume: volume === null ? 1 : volume,
-          loop: el.hasAttribute("loop"), muted: el.hasAttribute("muted") || el.muted,
+          loop: el.hasAttribute("loop"),
+          muted: el.hasAttribute("muted") || el.muted || (kind === "video" && declaredSilent(el)),
+          ...fades(el),
         });
       });
     }
@@ -640,6 +666,52 @@
       }
     }
   }
+  // ---- background-clip: text and invisible descendants ----------------------------------
+  // The text mask of a `background-clip: text` box is painted from its descendants' text,
+  // whatever their own opacity or transform. Chrome 156 (the headless shell HyperFrames
+  // renders with) keeps a descendant at opacity 0 in that mask; the Lambda build (Chromium
+  // 153) skips it, as it skips painting any layer below Blink's visibility threshold
+  // (opacity < 0.0004): a word faded to 0 under a gradient-clipped heading vanished with
+  // one build and not the other. Between the seek and the capture such descendants are
+  // lifted just over the threshold (0.0005: under half an 8-bit step, so their own paint
+  // stays invisible) and put back at the next seek, like the baked transforms above.
+  const INVISIBLE_OPACITY = 0.0004;
+  const LIFTED_OPACITY = "0.0005";
+  let textClipPossible = false;
+  const TEXT_CLIP_SOURCE = /(?:background-clip|backgroundClip)\s*["']?\s*[:=,]\s*["']?\s*(?:-webkit-)?text/i;
+  function sheetMentionsTextClip(sheet) {
+    let rules;
+    try { rules = sheet.cssRules; } catch (e) { return false; }  // cross-origin sheet
+    for (const rule of rules) if (TEXT_CLIP_SOURCE.test(rule.cssText)) return true;
+    return false;
+  }
+  // Decided once, when ready: the page's markup, scripts and stylesheets name a text clip.
+  function detectTextClip() {
+    textClipPossible = TEXT_CLIP_SOURCE.test(document.documentElement.outerHTML)
+      || Array.from(document.styleSheets).some(sheetMentionsTextClip);
+  }
+  function hasTextClip(style) {
+    return /text/.test(style.backgroundClip || "") || /text/.test(style.webkitBackgroundClip || "");
+  }
+  function liftTextClipDescendants() {
+    if (!textClipPossible) return;
+    const lifts = [];
+    for (const clipper of document.body ? document.body.querySelectorAll("*") : []) {
+      if (!hasTextClip(getComputedStyle(clipper))) continue;
+      for (const el of clipper.querySelectorAll("*")) {
+        if (Number(getComputedStyle(el).opacity) < INVISIBLE_OPACITY) lifts.push(el);
+      }
+    }
+    for (const el of lifts) {
+      let saved = bakedStyles.get(el);
+      if (!saved) { saved = new Map(); bakedStyles.set(el, saved); }
+      if (!saved.has("opacity")) {
+        saved.set("opacity", [el.style.getPropertyValue("opacity"), el.style.getPropertyPriority("opacity")]);
+      }
+      el.style.setProperty("opacity", LIFTED_OPACITY, "important");
+    }
+  }
+
   // Alpha outputs: the page's own html/body backgrounds go, as in HyperFrames' renders
   // (the composition root keeps its own).
   function clearPageBackground() {
@@ -701,6 +773,7 @@
       if (typeof window.__hfForceTimelineRebind === "function") window.__hfForceTimelineRebind();
       prepareVideos();
       freezeRasterScale();
+      detectTextClip();
       if (config.transparent) clearPageBackground();
       return { duration: duration() };
     },
@@ -715,6 +788,7 @@
         } catch (e) { /* cross-origin frame */ }
       }
       bake();
+      liftTextClipDescendants();
       const frames = seekVideos(t);
       const pending = [...frames, ...pendingImages()];
       if (pending.length) await Promise.all(pending);

@@ -51,6 +51,8 @@ class RenderOptions:
     entry_file: str | None = None  # None: index.html (or the file given as the project)
     variables: Mapping[str, Any] = field(default_factory=dict)
     strict_assets: bool = False  # an unreachable remote image fails instead of warning
+    # An undeclared variable or a type mismatch fails (INVALID_VARIABLES) instead of warning.
+    strict_variables: bool = False
     chunks: int | None = None  # split into about this many chunks (default 1)
     chunk_size: int | None = None  # or: frames per chunk
     workers: int | None = None  # chunk worker processes (default: min(chunks, cores))
@@ -72,7 +74,8 @@ class RenderOptions:
             "quality": self.quality, "format": self.format, "codec": self.codec,
             "crf": self.crf, "bitrate": self.bitrate, "entryFile": self.entry_file,
             "variables": dict(self.variables), "strictAssets": self.strict_assets,
-            "frameRange": self.frame_range, "everyNthFrame": self.every_nth_frame,
+            "strictVariables": self.strict_variables, "frameRange": self.frame_range,
+            "everyNthFrame": self.every_nth_frame,
             "gifLoop": self.gif_loop, "muted": self.muted or None,
             "audioBitrate": self.audio_bitrate, "thumbnail": self.thumbnail,
         }  # fmt: skip

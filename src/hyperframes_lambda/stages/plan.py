@@ -29,6 +29,7 @@ from ..capture.page_capture import CaptureSettings
 from ..compile.composition import read_composition
 from ..compile.project import compile_project
 from ..compile.static_media import read_static_media
+from ..compile.variables import validate_variables
 from ..config import GIF_WIDTH_WARNING, RenderConfig, parse_config
 from ..errors import AssetNotFoundError, CompositionError, InvalidConfigError
 from ..media.audio_mix import AudioCodec, AudioTrack, mix_audio
@@ -152,6 +153,11 @@ def _plan(
     cfg = parse_config(config)
     warnings.extend(cfg.ignored_key_warnings())
     info = read_composition(project_dir, cfg.entry_file)
+    warnings.extend(
+        validate_variables(
+            project_dir, cfg.variables, entry_file=cfg.entry_file, strict=cfg.strict_variables
+        )
+    )
     wanted = (cfg.width, cfg.height)
     if cfg.output_resolution is not None:  # HyperFrames' preset: the output size
         wanted = cfg.output_resolution_size(info.width, info.height)
@@ -463,6 +469,8 @@ def _mix_soundtrack(
                 volume=float(item["volume"]),
                 playback_rate=float(item["playbackRate"]),
                 loop=bool(item["loop"]),
+                fade_in=float(item.get("fadeIn", 0)),
+                fade_out=float(item.get("fadeOut", 0)),
             )
         )
     if not tracks:
