@@ -34,6 +34,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("the compile; frames out of a page; the linter", ("compile", "capture", "lint")),
     ("the browser; what runs in the page; comparing renders", ("browser", "page", "compare")),
     ("media, the network, the AWS client", ("media", "net", "aws")),
+    ("batches: the rows file and where a batch keeps its objects", ("batch",)),
     ("ground: files and caches, the render configuration", ("cache", "config")),
     ("ground: errors, frame arithmetic, the version", ("errors", "timing", "_version")),
 ]

@@ -206,6 +206,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--pages", type=_positive, help="browsers capturing in parallel (default: 2 on 2+ cores)"
     )
     render.add_argument("--quiet", action="store_true", help="no progress output")
+    batch = render.add_argument_group("batch (one video per row)")
+    batch.add_argument(
+        "--rows", type=Path, metavar="ROWS.jsonl",
+        help="render once per row of this JSONL file (variables, output, config per row); -o "
+        "is then a template: {id} and {index} are the row's, e.g. -o 'out/{id}.mp4'. Browsers "
+        "are reused across rows; a failed row does not stop the others; exit 1 if any failed",
+    )  # fmt: skip
+    batch.add_argument(
+        "--results", type=Path, metavar="FILE",
+        help="with --rows: where the results JSONL goes (default: batch-results.jsonl beside "
+        "the outputs)",
+    )  # fmt: skip
 
     still = command("still", help="render single frames as .png, .jpg or .webp images")
     still.add_argument("project", type=Path, help="project directory (or its entry .html file)")
@@ -332,6 +344,10 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from .runner.progress import ProgressPrinter, showing_downloads
 
     project, output, options = _render_options(args)
+    if args.rows is not None:
+        return _render_batch(args, project, output, options)
+    if args.results is not None:
+        raise UsageError("--results goes with --rows")
     printer = None if args.quiet else ProgressPrinter(output.name)
     with contextlib.nullcontext() if args.quiet else showing_downloads():
         ensure_pinned_browser(lambda line: None if args.quiet else print(line, file=sys.stderr))
@@ -344,6 +360,38 @@ def _cmd_render(args: argparse.Namespace) -> int:
         print(f"warning: {warning}", file=sys.stderr)
     for line in summary_lines(result):
         print(line)
+    return 0
+
+
+def _render_batch(
+    args: argparse.Namespace, project: Path, output: Path, options: RenderOptions
+) -> int:
+    """``render --rows``: every row, one summary, the results JSONL; exit 1 if a row failed."""
+    from .batch.rows import read_rows
+    from .errors import BatchRowsFailedError
+    from .runner.batch import render_rows
+    from .runner.first_run import ensure_pinned_browser
+
+    rows = read_rows(args.rows)
+    template = str(output)
+    results = args.results or output.parent / "batch-results.jsonl"
+    ensure_pinned_browser(lambda line: None if args.quiet else print(line, file=sys.stderr))
+
+    def on_row(row: Any, done: int, total: int) -> None:
+        if args.quiet:
+            return
+        what = row.output if row.status == "succeeded" else f"{row.error}: {row.cause}"
+        what = " ".join(str(what).split())
+        print(f"row {done}/{total} {row.id}: {row.status} in {row.duration_s:.1f}s ({what})",
+              file=sys.stderr, flush=True)  # fmt: skip
+
+    result = render_rows(project, rows, template, options, results, on_row=on_row)
+    print(result.summary())
+    if result.failed:
+        names = ", ".join(f"{r.id} ({r.error})" for r in result.failed[:5])
+        raise BatchRowsFailedError(
+            f"{len(result.failed)} of {len(result.rows)} rows failed: {names}; see {results}"
+        )
     return 0
 
 

@@ -431,6 +431,28 @@ class OutputInUseError(RenderError):
     code = "OUTPUT_IN_USE"
 
 
+class BatchRowsInvalidError(RenderError):
+    """A rows file (``--rows``) cannot be a batch: not JSONL, a row that is not an object,
+    an unknown or mistyped field, duplicate ids or two rows writing the same output. The
+    message names the line and the field."""
+
+    code = "BATCH_ROWS_INVALID"
+
+
+class BatchRowsFailedError(RenderError):
+    """A batch finished and some rows failed (the others were rendered): the summary and
+    the results JSONL name each failed row with its error code."""
+
+    code = "BATCH_ROWS_FAILED"
+
+
+class BatchRowNotRecordedError(RenderError):
+    """A batch row ended without a result record (its recording step failed after its
+    retries): the row's render may or may not have written its output."""
+
+    code = "BATCH_ROW_NOT_RECORDED"
+
+
 class PageUnresponsiveError(RenderError):
     """The composition's page stopped answering (an endless loop in a script, a seek whose
     promise never settles) while the browser itself still responds: the page's doing, so

@@ -166,8 +166,54 @@ def add_lambda_commands(subparsers: Any) -> argparse.ArgumentParser:
     )
     still.add_argument("-o", "--output", type=Path, help="also download the image here")
 
+    batch = commands.add_parser(
+        "render-batch", parents=[common],
+        help="render one video per row of a JSONL rows file on the stack, unattended",
+        description="Upload the project once and the rows to S3, then start one execution of "
+        "the stack's batch state machine: each row renders as its own render execution, a "
+        "failed row does not stop the others, and the results JSONL lands in "
+        "s3://BUCKET/batches/<batch-id>/results.jsonl. Close the terminal any time: "
+        "`lambda progress BATCH` reattaches.",
+    )  # fmt: skip
+    batch.add_argument("project", type=Path, nargs="?", help="project directory (not with "
+                       "--resume alone: the earlier batch's project is used)")  # fmt: skip
+    batch.add_argument(
+        "--rows", type=Path, metavar="ROWS.jsonl",
+        help="one JSON object a line: id, variables, outputKey or output (s3://…), config",
+    )  # fmt: skip
+    batch.add_argument("--config", type=_json_object, default={},
+                       help="Config JSON object for every row (a row's config wins)")  # fmt: skip
+    batch.add_argument("--variables", type=_json_object,
+                       help="JSON object: variables of every row (a row's keys win)")  # fmt: skip
+    batch.add_argument(
+        "--max-concurrent-rows", type=_positive_int, default=10, metavar="N",
+        help="rows rendering at once (default 10; each row's chunks fan out on their own)",
+    )  # fmt: skip
+    batch.add_argument(
+        "--dry-run", action="store_true",
+        help="check every row (Config, output collisions, render input size) and exit: "
+        "nothing is uploaded or started; exit 1 if a row has a problem",
+    )  # fmt: skip
+    batch.add_argument(
+        "--resume", metavar="BATCH",
+        help="a new batch over BATCH's rows (or --rows): rows whose output exists with the "
+        "same row hash are skipped, the rest render",
+    )  # fmt: skip
+    batch.add_argument(
+        "--overwrite", action="store_true",
+        help="replace outputs that exist (default: such a row fails with OUTPUT_EXISTS)",
+    )  # fmt: skip
+    batch.add_argument("--name", help="batch id (default batch-<time>-<random>)")
+    batch.add_argument("--wait", action="store_true", help="wait, show progress, summarise")
+    batch.add_argument("--poll", type=float, default=5.0, help="seconds between progress polls")
+    batch.add_argument("--quiet", action="store_true", help="no progress output")
+
     for name, text in (
-        ("progress", "status, frames and chunks done, %%, cost so far, ETA, stuck chunks, errors"),
+        (
+            "progress",
+            "status, frames and chunks done, %%, cost so far, ETA, stuck chunks, errors "
+            "(a batch id: rows done / failed / running, frames, cost)",
+        ),
         ("cancel", "stop an execution (the output is never half-written)"),
         ("cost", "the actual cost of an execution, from its history"),
     ):
@@ -281,6 +327,16 @@ def add_lambda_commands(subparsers: Any) -> argparse.ArgumentParser:
     est.add_argument("--ephemeral-mb", type=int, default=10240)
     _emulate_command(commands)
     return group
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 (got {value})")
+    return value
 
 
 def _frame_number(text: str) -> int:
@@ -596,7 +652,15 @@ def _run(args: argparse.Namespace) -> int:
 
             raise UsageError("resume writes where the render did: -o is a local file here")
         return _started(client.resume(args.execution), args)
+    if command == "render-batch":
+        return _render_batch(client, args)
     if command == "progress":
+        from .aws.batch import batch_progress, is_batch
+
+        if is_batch(client, args.execution):
+            shown = batch_progress(client, args.execution)
+            print(json.dumps(shown.as_dict()) if args.json else shown)
+            return 0
         progress = client.progress(
             args.execution, stuck_after_s=args.stuck_after, presign_seconds=args.presign
         )
@@ -663,6 +727,73 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps(report.as_dict(), indent=2) if args.json else report.table())
         return 0
     raise AssertionError(command)
+
+
+def _render_batch(client: Any, args: argparse.Namespace) -> int:
+    from .aws.batch import prepare_batch, read_results, start_batch, wait_batch
+    from .batch.rows import read_rows
+    from .errors import BatchRowsFailedError, BatchRowsInvalidError
+
+    if args.resume is None and (args.project is None or args.rows is None):
+        raise BatchRowsInvalidError("render-batch needs PROJECT and --rows (or --resume BATCH)")
+    rows = read_rows(args.rows) if args.rows is not None else None
+    config = dict(args.config)
+    if args.variables is not None:
+        config["variables"] = args.variables
+    if args.dry_run:
+        check = None
+        if args.project is not None:
+            from .compile.variables import check_variables, declared_variables
+
+            entry = str(config.get("entryFile", "index.html"))
+            declarations, _ = declared_variables(args.project, entry)
+
+            def check(values: dict[str, Any]) -> list[str]:
+                return [f.message for f in check_variables(values, declarations)]
+
+        plan, _ = prepare_batch(
+            client, args.project, rows, config=config, name=args.name, resume=args.resume,
+            overwrite=args.overwrite, variable_check=check,
+        )  # fmt: skip
+        print(json.dumps(plan.as_dict(), indent=2) if args.json else plan.text())
+        if plan.problems:
+            raise BatchRowsInvalidError(
+                f"{len(plan.problems)} problem(s) in the rows: {plan.problems[0]}"
+            )
+        return 0
+    job = start_batch(
+        client, args.project, rows, config=config, name=args.name, resume=args.resume,
+        overwrite=args.overwrite, max_concurrent_rows=args.max_concurrent_rows,
+    )  # fmt: skip
+    if args.json and not args.wait:
+        print(json.dumps({"batchId": job.batch_id, "executionArn": job.execution_arn,
+                          "rows": job.rows}))  # fmt: skip
+        return 0
+    print(job.execution_arn)
+    if not args.json:
+        print(f"batch id: {job.batch_id} ({job.rows} rows); reattach with "
+              f"`hyperframes-lambda lambda progress {job.batch_id}`", file=sys.stderr)  # fmt: skip
+    if not args.wait:
+        return 0
+    last = [""]
+
+    def show(progress: Any) -> None:
+        line = progress.line()
+        if not (args.quiet or args.json) and line != last[0]:
+            print(line, file=sys.stderr, flush=True)
+            last[0] = line
+
+    final = wait_batch(client, job.batch_id, show, poll_s=args.poll)
+    if args.json:
+        print(json.dumps({**final.as_dict(), "results": read_results(client, final)}, indent=2))
+    else:
+        print(final)
+    if final.status != "SUCCEEDED" or final.failed:
+        raise BatchRowsFailedError(
+            f"batch {job.batch_id} {final.status}: {final.failed} of {final.rows} rows failed"
+            + (f"; results {final.results_uri}" if final.results_uri else "")
+        )
+    return 0
 
 
 _DEPLOY_PARAMETERS = (

@@ -60,7 +60,7 @@ def test_deploy_creates_then_is_up_to_date_then_updates_one_parameter(
 
     first = deploy("--map-concurrency", "10")
     assert first["status"] == "created"
-    code, definition = first["artifacts"]  # type: ignore[misc]
+    code, definition, _batch_definition = first["artifacts"]  # type: ignore[misc]
     cfn = boto3.client("cloudformation", endpoint_url=s3_endpoint, region_name=REGION)
     body = cfn.get_template(StackName="hfdeploy")["TemplateBody"]
     assert f"CodeUri: {code}" in body and f"DefinitionUri: {definition}" in body

@@ -1,12 +1,14 @@
-"""The state machine definition (``sam/statemachine/render.asl.json``) and its terminal errors.
+"""The state machine definitions (``sam/statemachine/render.asl.json`` and ``batch.asl.json``)
+and their terminal errors.
 
 Every Task of the state machine retries with the same policy (SPEC §10): first a retrier
 listing the terminal error names with ``MaxAttempts: 0`` (never retried), then Lambda
 throttling, then ``States.ALL``. The terminal names are :func:`hyperframes_lambda.errors.
-terminal_codes`, the one list in code; this module writes them into the ASL file::
+terminal_codes`, the one list in code; this module writes them into every ASL file
+(:data:`ASL_PATHS`)::
 
-    python -m hyperframes_lambda.aws.asl            # rewrite the file (make asl)
-    python -m hyperframes_lambda.aws.asl --check    # exit 1 when the file has drifted
+    python -m hyperframes_lambda.aws.asl            # rewrite the files (make asl)
+    python -m hyperframes_lambda.aws.asl --check    # exit 1 when a file has drifted
 
 It also substitutes ``${Name}`` placeholders the way ``DefinitionSubstitutions`` does, so
 tests load the very file the template deploys.
@@ -26,6 +28,8 @@ from ..errors import terminal_codes
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 ASL_PATH = REPO_ROOT / "sam" / "statemachine" / "render.asl.json"
+BATCH_ASL_PATH = REPO_ROOT / "sam" / "statemachine" / "batch.asl.json"
+ASL_PATHS = (ASL_PATH, BATCH_ASL_PATH)
 TEMPLATE_PATH = REPO_ROOT / "sam" / "template.yaml"
 
 # Placeholders as CloudFormation's Fn::Sub (and so DefinitionSubstitutions) reads them.
@@ -118,29 +122,39 @@ def generate(text: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m hyperframes_lambda.aws.asl",
-        description="Write hyperframes_lambda.errors.terminal_codes() into the state machine.",
+        description="Write hyperframes_lambda.errors.terminal_codes() into the state machines.",
     )
-    parser.add_argument("--file", type=Path, default=ASL_PATH)
     parser.add_argument(
-        "--check", action="store_true", help="exit 1 if the file is not what would be written"
+        "--file", type=Path, action="append", help=f"one definition (default: {len(ASL_PATHS)}: "
+        + ", ".join(p.name for p in ASL_PATHS) + ")",
+    )  # fmt: skip
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if a file is not what would be written"
     )
     args = parser.parse_args(argv)
-    current = args.file.read_text()
+    code = 0
+    for path in args.file or ASL_PATHS:
+        code = max(code, _one(path, check=args.check))
+    return code
+
+
+def _one(path: Path, *, check: bool) -> int:
+    current = path.read_text()
     wanted = generate(current)
-    if args.check:
+    if check:
         if current != wanted:
             print(
-                f"{args.file} is out of date with hyperframes_lambda.errors: run `make asl`",
+                f"{path} is out of date with hyperframes_lambda.errors: run `make asl`",
                 file=sys.stderr,
             )
             return 1
-        print(f"{args.file}: {len(terminal_codes())} terminal errors, up to date")
+        print(f"{path}: {len(terminal_codes())} terminal errors, up to date")
         return 0
     if current != wanted:
-        args.file.write_text(wanted)
-        print(f"{args.file}: rewritten ({len(terminal_codes())} terminal errors)")
+        path.write_text(wanted)
+        print(f"{path}: rewritten ({len(terminal_codes())} terminal errors)")
     else:
-        print(f"{args.file}: already up to date")
+        print(f"{path}: already up to date")
     return 0
 
 

@@ -6,7 +6,7 @@ CloudFormation runs that transform itself when a change set is created with
 the function's ZIP (``make zip``, or ``--zip``) and the state machine definition are
 uploaded, content-addressed, to an artifacts bucket (``hyperframes-lambda-artifacts-
 <account>-<region>``, created once, private, encrypted), and the template's ``CodeUri``
-and ``DefinitionUri`` are pointed at them. Then one change set: a stack that would not
+and the ``DefinitionUri``s are pointed at them. Then one change set: a stack that would not
 change is reported "up to date" and nothing is executed (a second deploy is a no-op).
 
 ``destroy`` follows ``scripts/lib.sh``'s teardown rules in Python: stop the running
@@ -23,13 +23,13 @@ import re
 import secrets
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import DeployFailedError, StorageLeftError
-from .asl import ASL_PATH, TEMPLATE_PATH
+from .asl import ASL_PATHS, TEMPLATE_PATH
 from .lifecycle import INTERMEDIATE, LIFECYCLE_TAG
 from .stack import AwsTarget, Stack, find_stack
 
@@ -57,13 +57,29 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def packaged_template(template: str, code_uri: str, definition_uri: str) -> str:
-    """The template with its local ``CodeUri`` and ``DefinitionUri`` pointed at S3."""
+def packaged_template(template: str, code_uri: str, definition_uri: str | Mapping[str, str]) -> str:
+    """The template with its local ``CodeUri`` and ``DefinitionUri``s pointed at S3: one
+    URI for a template with one state machine, or each local ``DefinitionUri`` value
+    (``statemachine/render.asl.json``) mapped to its S3 URI."""
     replaced, count = re.subn(r"(?m)^(\s*CodeUri:)\s*\S.*$", rf"\1 {code_uri}", template)
-    replaced, defs = re.subn(r"(?m)^(\s*DefinitionUri:)\s*\S.*$", rf"\1 {definition_uri}", replaced)
-    if (count, defs) != (1, 1):
+    found: list[str] = []
+
+    def point(match: re.Match[str]) -> str:
+        local = match.group(2).strip()
+        found.append(local)
+        uri = definition_uri if isinstance(definition_uri, str) else definition_uri.get(local)
+        return f"{match.group(1)} {uri}" if uri else match.group(0)
+
+    replaced = re.sub(r"(?m)^(\s*DefinitionUri:)\s*(\S.*)$", point, replaced)
+    expected = 1 if isinstance(definition_uri, str) else len(definition_uri)
+    if (
+        count != 1
+        or len(found) != expected
+        or (not isinstance(definition_uri, str) and sorted(found) != sorted(definition_uri))
+    ):
         raise DeployFailedError(
-            f"{TEMPLATE_PATH}: expected one CodeUri and one DefinitionUri, found {count} and {defs}"
+            f"{TEMPLATE_PATH}: expected one CodeUri and {expected} DefinitionUri(s), found "
+            f"{count} and {len(found)} ({', '.join(found)})"
         )
     return replaced
 
@@ -141,8 +157,12 @@ class Deployer:
             raise DeployFailedError(f"{zip_path}: no such ZIP (build it with `make zip`)")
         bucket = self.artifacts_bucket()
         code = self.upload(bucket, zip_path.read_bytes(), ".zip")
-        definition = self.upload(bucket, ASL_PATH.read_bytes(), ".asl.json")
-        template = packaged_template(TEMPLATE_PATH.read_text(), code, definition)
+        definitions = {
+            f"statemachine/{path.name}": self.upload(bucket, path.read_bytes(), ".asl.json")
+            for path in ASL_PATHS
+        }
+        template = packaged_template(TEMPLATE_PATH.read_text(), code, definitions)
+        uploaded = [code, *definitions.values()]
         body: dict[str, str] = {"TemplateBody": template}
         if len(template.encode()) > _TEMPLATE_BODY_LIMIT:
             uri = self.upload(bucket, template.encode(), ".template.yaml")
@@ -158,7 +178,7 @@ class Deployer:
                 "run `lambda destroy` first"
             )
         if not create and self._unchanged(template, parameters):
-            return DeployResult(self.stack_name, "up to date", self._outputs(), [code, definition])
+            return DeployResult(self.stack_name, "up to date", self._outputs(), uploaded)
         name = f"hyperframes-lambda-{int(time.time())}-{secrets.token_hex(3)}"
         given: list[dict[str, Any]] = [
             {"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()
@@ -181,9 +201,7 @@ class Deployer:
             reason = str(described.get("StatusReason", ""))
             self.cfn.delete_change_set(StackName=self.stack_name, ChangeSetName=name)
             if any(text in reason for text in _NO_CHANGES):
-                return DeployResult(
-                    self.stack_name, "up to date", self._outputs(), [code, definition]
-                )
+                return DeployResult(self.stack_name, "up to date", self._outputs(), uploaded)
             raise DeployFailedError(f"stack {self.stack_name}: change set failed: {reason}")
         self.log(f"{'creating' if create else 'updating'} stack {self.stack_name} "
                  f"({len(described.get('Changes', []))} change(s))")  # fmt: skip
@@ -195,7 +213,7 @@ class Deployer:
             )
         return DeployResult(
             self.stack_name, "created" if create else "updated", self._outputs(),
-            [code, definition],
+            uploaded,
         )  # fmt: skip
 
     def _unchanged(self, template: str, parameters: dict[str, str]) -> bool:
@@ -286,13 +304,15 @@ class Deployer:
         return result
 
     def _stop_executions(self, stack: Stack, settle_s: float) -> tuple[list[str], list[str]]:
-        """Stop every RUNNING execution; wait until none is. Returns (stopped, still
-        running after ``settle_s``)."""
+        """Stop every RUNNING execution (batches first, so none starts another row's
+        render); wait until none is. Returns (stopped, still running after ``settle_s``)."""
         sfn = self.target.client("stepfunctions")
+        machines = [m for m in (stack.batch_state_machine_arn, stack.state_machine_arn) if m]
         running = [
             e["executionArn"]
+            for machine in machines
             for page in sfn.get_paginator("list_executions").paginate(
-                stateMachineArn=stack.state_machine_arn, statusFilter="RUNNING"
+                stateMachineArn=machine, statusFilter="RUNNING"
             )
             for e in page.get("executions", [])
         ]

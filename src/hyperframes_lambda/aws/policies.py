@@ -71,6 +71,8 @@ _MACHINE = "arn:aws:states:{region}:{account}:stateMachine:{project}-render"
 _EXECUTIONS = "arn:aws:states:{region}:{account}:execution:{project}-render:*"
 _CHILDREN = "arn:aws:states:{region}:{account}:execution:{project}-render/*"
 _MAP_RUNS = "arn:aws:states:{region}:{account}:mapRun:{project}-render/*"
+_BATCH_MACHINE = "arn:aws:states:{region}:{account}:stateMachine:{project}-batch"
+_BATCH_EXECUTIONS = "arn:aws:states:{region}:{account}:execution:{project}-batch:*"
 _FUNCTION = "arn:aws:lambda:{region}:{account}:function:{project}-render"
 _STACK = "arn:aws:cloudformation:{region}:{account}:stack/{stack}/*"
 
@@ -86,12 +88,12 @@ RENDER = (
     Statement(
         "StartAndList",
         ("states:StartExecution", "states:ListExecutions", "states:DescribeStateMachine"),
-        (_MACHINE,),
+        (_MACHINE, _BATCH_MACHINE),
     ),
     Statement(
         "WatchExecutions",
         ("states:DescribeExecution", "states:GetExecutionHistory", "states:StopExecution"),
-        (_EXECUTIONS, _CHILDREN),
+        (_EXECUTIONS, _CHILDREN, _BATCH_EXECUTIONS),
     ),
     Statement("ChunkExecutions", ("states:ListExecutions",), (_MAP_RUNS,)),
     Statement(
@@ -169,7 +171,7 @@ DEPLOY = (
             "states:UntagResource",
             "states:ListTagsForResource",
         ),
-        (_MACHINE,),
+        (_MACHINE, _BATCH_MACHINE),
     ),
     Statement(
         "LogGroups",
@@ -256,6 +258,7 @@ ROLE = (
             "s3:GetObject",
             "s3:PutObject",
             "s3:PutObjectTagging",
+            "s3:GetObjectTagging",
             "s3:AbortMultipartUpload",
             "s3:ListMultipartUploadParts",
         ),

@@ -15,6 +15,7 @@ from ..errors import StackNotFoundError, StackOutputMissingError
 OUTPUT_BUCKET = "RenderBucketName"
 OUTPUT_FUNCTION = "RenderFunctionArn"
 OUTPUT_STATE_MACHINE = "RenderStateMachineArn"
+OUTPUT_BATCH_STATE_MACHINE = "BatchStateMachineArn"  # optional: stacks before batches lack it
 REQUIRED_OUTPUTS = (OUTPUT_BUCKET, OUTPUT_FUNCTION, OUTPUT_STATE_MACHINE)
 # Optional: the template's AllowedOutputBuckets parameter, comma-separated (older stacks: none).
 OUTPUT_ALLOWED_BUCKETS = "AllowedOutputBuckets"
@@ -55,6 +56,7 @@ class Stack:
     function_arn: str
     state_machine_arn: str
     region: str
+    batch_state_machine_arn: str | None = None
     # Buckets besides ``bucket`` an output may be written to (the template's list).
     allowed_output_buckets: tuple[str, ...] = ()
 
@@ -93,6 +95,7 @@ def find_stack(name: str, target: AwsTarget) -> Stack:
         function_arn=outputs[OUTPUT_FUNCTION],
         state_machine_arn=outputs[OUTPUT_STATE_MACHINE],
         region=region,
+        batch_state_machine_arn=outputs.get(OUTPUT_BATCH_STATE_MACHINE) or None,
         allowed_output_buckets=tuple(
             b.strip() for b in outputs.get(OUTPUT_ALLOWED_BUCKETS, "").split(",") if b.strip()
         ),

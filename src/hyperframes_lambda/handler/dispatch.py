@@ -1,6 +1,7 @@
 """The Lambda entry point's body: ``hyperframes_lambda.handler.handler`` (SPEC §9) is defined here.
 
-A single handler dispatches on ``Action`` (plan, renderChunk, assemble). It only moves
+A single handler dispatches on ``Action`` (plan, renderChunk, assemble; notify and the
+batch steps of :mod:`.batch_steps` beside them). It only moves
 bytes between storage and a fresh per-invocation work directory and calls the stage
 functions; everything it creates there is removed when the invocation ends, whatever
 happened (warm containers reuse ``/tmp``), and what a killed invocation (a Lambda timeout
@@ -63,6 +64,7 @@ from ..stages.plan_archive import extract_archive, extract_plan_archive
 from ..stages.render_chunk import CHUNK_EXTENSIONS, read_plan_document, render_chunk
 from ..stages.still import StillRequest, render_stills, still_format
 from ..timing import fps_json, frame_at
+from .batch_steps import BATCH_ACTIONS, run_batch_action
 from .events import (
     AnyEvent,
     AssembleEvent,
@@ -236,6 +238,14 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         except RenderError as exc:
             raise as_lambda_error(exc) from exc
         except Exception as exc:  # the same last line of defence as the render actions
+            raise as_lambda_error(internal_error(exc)) from exc
+    if isinstance(event, dict) and event.get("Action") in BATCH_ACTIONS:  # batch steps
+        try:
+            return run_batch_action(event, context, storage().s3)
+        except RenderError as exc:
+            logger.error("failed", extra={"errorType": exc.error_type(), "error": str(exc)})
+            raise as_lambda_error(exc) from exc
+        except Exception as exc:
             raise as_lambda_error(internal_error(exc)) from exc
     try:
         event = _with_offloaded_config(event)

@@ -18,6 +18,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
+from ..browser.pool import BrowserPool
 from ..capture.page_capture import CaptureMode
 from ..compile.composition import read_composition
 from ..config import OutputFormat, RenderConfig, parse_config
@@ -67,6 +68,8 @@ class RenderOptions:
     thumbnail: float | None = None  # seconds: also write <output>.png of that frame
     lint: bool = True  # run HyperFrames' linter first; findings become warnings
     strict_lint: bool = False  # an error-severity finding fails the render (LINT_FAILED)
+    # Config keys (camelCase) over the ones above: a batch row's per-row Config.
+    config_overrides: Mapping[str, Any] = field(default_factory=dict)
 
     def config(self) -> RenderConfig:
         data: dict[str, Any] = {
@@ -84,6 +87,7 @@ class RenderOptions:
             data["maxParallelChunks"] = 256
         else:
             data["maxParallelChunks"] = self.chunks or 1
+        data.update(self.config_overrides)
         return parse_config({k: v for k, v in data.items() if v is not None})
 
 
@@ -191,8 +195,12 @@ def render_local(
     *,
     on_progress: ProgressCallback | None = None,
     fetcher: RemoteFetcher | None = None,
+    browser_pool: BrowserPool | None = None,
 ) -> RenderResult:
     """Render ``project_dir`` to ``output`` through plan → chunks → assemble.
+
+    With ``browser_pool``, chunks rendered in this process open their pages in the pool's
+    browsers, which outlive the render (a batch renders every row in the same browsers).
 
     The output path and project are checked before any work (:class:`InvalidOutputError`,
     :class:`CompositionError`); ``on_progress`` sees every stage (:class:`Progress`).
@@ -234,7 +242,9 @@ def render_local(
             pass
         elif workers <= 1:
             report("frames", 0, planned.total_frames)
-            results = _render_chunks_here(planned, chunk_paths, pages, options, report)
+            results = _render_chunks_here(
+                planned, chunk_paths, pages, options, report, browser_pool
+            )
         else:
             report("frames", 0, planned.total_frames)
             results = _render_chunks_in_workers(
@@ -292,6 +302,7 @@ def _render_chunks_here(
     pages: int,
     options: RenderOptions,
     report: Callable[[Stage, int, int], None],
+    browser_pool: BrowserPool | None = None,
 ) -> list[ChunkResult]:
     done = 0
 
@@ -309,6 +320,7 @@ def _render_chunks_here(
             pages=pages,
             dump_frames=options.dump_frames,
             on_frame=on_frame,
+            browser_pool=browser_pool,
         )
         for i, path in enumerate(chunk_paths)
     ]
