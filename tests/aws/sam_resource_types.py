@@ -27,6 +27,10 @@ class ManagedPolicies:
         }  # fmt: skip
 
 
-text = packaged_template(Path("sam/template.yaml").read_text(), "s3://b/f.zip", "s3://b/d.json")
+definitions = {
+    f"statemachine/{path.name}": f"s3://b/{path.name}"
+    for path in Path("sam/statemachine").glob("*.asl.json")
+}
+text = packaged_template(Path("sam/template.yaml").read_text(), "s3://b/f.zip", definitions)
 resources = transform(yaml_parse(text), {}, ManagedPolicies())["Resources"]
 print(json.dumps(sorted({r["Type"] for r in resources.values()})))

@@ -7,7 +7,9 @@ decoded result was verified: a failed render leaves nothing at ``output``.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import multiprocessing.util
 import os
 import tempfile
 import time
@@ -16,6 +18,7 @@ from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
+from queue import Empty
 from typing import Any, Literal
 
 from ..browser.pool import BrowserPool
@@ -28,7 +31,7 @@ from ..lint.render_check import run_lint
 from ..net.remote_assets import RemoteFetcher
 from ..stages.assemble import assemble
 from ..stages.plan import PlanResult, plan
-from ..stages.render_chunk import CHUNK_EXTENSIONS, ChunkResult, render_chunk
+from ..stages.render_chunk import CHUNK_EXTENSIONS, ChunkResult, ChunkSession, render_chunk
 from ..stages.render_size import resolve_fps
 from ..stages.still import StillRequest, render_stills
 from ..timing import frames_between, frames_duration
@@ -224,6 +227,7 @@ def render_local(
         created_parents(output),
         output_lock(output),  # before any work: a second render onto it fails at once
         tempfile.TemporaryDirectory(prefix="hf-render-") as work,
+        _WorkerPool(_expected_workers(options, config.is_audio_only)) as pool,
     ):
         linted = run_lint(project_dir, entry, strict=options.strict_lint) if wants_lint else None
         work_dir = Path(work)
@@ -247,9 +251,7 @@ def render_local(
             )
         else:
             report("frames", 0, planned.total_frames)
-            results = _render_chunks_in_workers(
-                planned, chunk_paths, workers, pages, options, report
-            )
+            results = pool.render(planned, chunk_paths, workers, pages, options, report)
         timings["chunks"] = time.perf_counter() - t
         thumbnail = None
         if planned.thumbnail_frame is not None:
@@ -311,28 +313,56 @@ def _render_chunks_here(
         done += 1
         report("frames", done, planned.total_frames)
 
-    return [
-        render_chunk(
-            planned.plan_dir,
-            i,
-            path,
-            expected_hash=planned.plan_hash,
-            pages=pages,
-            dump_frames=options.dump_frames,
-            on_frame=on_frame,
-            browser_pool=browser_pool,
-        )
-        for i, path in enumerate(chunk_paths)
-    ]
+    # One plan check and one page load for all the chunks (in the pool's browsers if given).
+    session = ChunkSession(browser_pool)
+    try:
+        return [
+            render_chunk(
+                planned.plan_dir,
+                i,
+                path,
+                expected_hash=planned.plan_hash,
+                pages=pages,
+                dump_frames=options.dump_frames,
+                on_frame=on_frame,
+                session=session,
+            )
+            for i, path in enumerate(chunk_paths)
+        ]
+    finally:
+        session.close()
+
+
+def _expected_workers(options: RenderOptions, audio_only: bool) -> int:
+    """Worker processes to start before planning: the ones asked for, when more than one
+    chunk is (a one-chunk render runs in this process)."""
+    if audio_only or ((options.chunks or 1) <= 1 and options.chunk_size is None):
+        return 0
+    wanted = options.workers or cpu_count()
+    return max(0, min(wanted, options.chunks) if options.chunks else wanted)
 
 
 _progress_queue: Any = None
+_session: ChunkSession | None = None
 
 
 def _init_worker(queue: Any) -> None:
-    global _progress_queue  # noqa: PLW0603 - per-worker-process handle, set once at spawn
+    """A chunk worker: interrupts as exceptions, and a session its chunks share (closed,
+    with its browsers, when the process exits). Imports what a chunk needs now, while the
+    parent plans, not when the first chunk arrives."""
+    global _progress_queue, _session  # noqa: PLW0603 - per-worker-process state, set at spawn
     _progress_queue = queue
     install_worker_interrupt_handlers()
+    _session = ChunkSession()
+    multiprocessing.util.Finalize(None, _session.close, exitpriority=10)
+    from ..browser.resolve import resolve_chrome
+
+    with contextlib.suppress(Exception):  # a chunk reports a missing browser itself
+        resolve_chrome()
+
+
+def _ready() -> bool:
+    return True
 
 
 def _report_frame(_index: int) -> None:
@@ -347,57 +377,104 @@ def _worker_render_chunk(
         return render_chunk(
             Path(plan_dir), index, Path(path), expected_hash=plan_hash, pages=pages,
             dump_frames=Path(dump) if dump else None, on_frame=_report_frame,
+            session=_session,
         )  # fmt: skip
 
 
-def _render_chunks_in_workers(
-    planned: PlanResult,
-    chunk_paths: list[Path],
-    workers: int,
-    pages: int,
-    options: RenderOptions,
-    report: Callable[[Stage, int, int], None],
-) -> list[ChunkResult]:
-    """Chunks in ``workers`` spawned processes; frames reported back for the progress bar.
+class _WorkerPool:
+    """Chunk worker processes, started before the plan so their start-up (an interpreter,
+    the package's imports) overlaps it; each keeps its browser, its pages and the verified
+    plan across the chunks it renders (:class:`ChunkSession`), so ``--chunks 4 --workers
+    2`` loads the page twice, as one chunk with two browsers does."""
 
-    Interrupted (Ctrl-C, SIGTERM), the workers are sent SIGTERM and waited for: each one
-    stops its browsers and removes its files before the work directory goes."""
-    context = multiprocessing.get_context("spawn")
-    with context.Manager() as manager:
-        queue = manager.Queue()
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._context = multiprocessing.get_context("spawn")
+        self._pool: ProcessPoolExecutor | None = None
+        self._manager: Any = None
+        self._queue: Any = None
+
+    def __enter__(self) -> _WorkerPool:
+        if self.workers > 1:
+            self._start(self.workers)
+        return self
+
+    def _start(self, workers: int) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self.workers = workers
+            # A manager's queue, not a multiprocessing.Queue: that one's semaphore starts a
+            # resource-tracker process that outlives the render by a moment.
+            self._manager = self._context.Manager()
+            self._queue = self._manager.Queue()
+            self._pool = ProcessPoolExecutor(
+                workers, mp_context=self._context, initializer=_init_worker,
+                initargs=(self._queue,),
+            )  # fmt: skip
+            for _ in range(workers):  # spawn them all now
+                self._pool.submit(_ready)
+        return self._pool
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            if exc[0] is not None and issubclass(exc[0], KeyboardInterrupt):  # type: ignore[arg-type]
+                stop_pool_workers(self._pool._processes)  # no public handle on the workers
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._manager.shutdown()
+
+    def render(
+        self,
+        planned: PlanResult,
+        chunk_paths: list[Path],
+        workers: int,
+        pages: int,
+        options: RenderOptions,
+        report: Callable[[Stage, int, int], None],
+    ) -> list[ChunkResult]:
+        """The chunks in the workers (``workers`` of them, started now unless they were);
+        frames reported back for the progress bar.
+
+        Interrupted (Ctrl-C, SIGTERM), the workers are sent SIGTERM and waited for: each
+        one stops its browsers and removes its files before the work directory goes."""
+        pool = self._start(workers)
+        queue = self._queue
         dump = str(options.dump_frames) if options.dump_frames else None
-        with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init_worker, initargs=(queue,)
-        ) as pool:
-            futures = [
-                pool.submit(
-                    _worker_render_chunk,
-                    str(planned.plan_dir),
-                    i,
-                    str(path),
-                    planned.plan_hash,
-                    pages,
-                    dump,
-                )
-                for i, path in enumerate(chunk_paths)
-            ]
-            done, reported = 0, 0  # 0 was reported before the chunks started
-            pending = set(futures)
-            try:
-                while pending:
-                    finished, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
-                    while not queue.empty():
-                        done += queue.get()
-                    if done != reported:
-                        report("frames", done, planned.total_frames)
-                        reported = done
-                    for future in finished:
-                        if future.exception() is not None:
-                            for other in pending:
-                                other.cancel()
-                            raise future.exception()  # type: ignore[misc]
-            except KeyboardInterrupt:
-                stop_pool_workers(pool._processes)  # no public handle on the workers
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
-            return [f.result() for f in futures]
+        futures = [
+            pool.submit(
+                _worker_render_chunk,
+                str(planned.plan_dir),
+                i,
+                str(path),
+                planned.plan_hash,
+                pages,
+                dump,
+            )
+            for i, path in enumerate(chunk_paths)
+        ]
+        done, reported = 0, 0  # 0 was reported before the chunks started
+        pending = set(futures)
+        try:
+            while pending:
+                finished, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+                done += _drain(queue)
+                if done != reported:
+                    report("frames", done, planned.total_frames)
+                    reported = done
+                for future in finished:
+                    if future.exception() is not None:
+                        for other in pending:
+                            other.cancel()
+                        raise future.exception()  # type: ignore[misc]
+        except KeyboardInterrupt:
+            stop_pool_workers(pool._processes)  # no public handle on the workers
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        return [f.result() for f in futures]
+
+
+def _drain(queue: Any) -> int:
+    total = 0
+    while True:
+        try:
+            total += queue.get_nowait()
+        except Empty:
+            return total

@@ -9,14 +9,16 @@ the disk either.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import shutil
 import tarfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from ..errors import (
     ArchiveLimitError,
@@ -32,26 +34,45 @@ PROJECT_ENV_PREFIX = "HYPERFRAMES_PROJECT_ARCHIVE"
 PLAN_ENV_PREFIX = "HYPERFRAMES_PLAN_ARCHIVE"
 
 
-def write_plan_archive(plan_dir: Path, archive: Path) -> Path:
-    """Pack ``plan_dir`` into ``archive`` (written atomically)."""
+def write_plan_archive(
+    plan_dir: Path,
+    archive: Path,
+    *,
+    include: Callable[[str], bool] | None = None,
+    directories: bool = True,
+    compress: bool = True,
+) -> Path:
+    """Pack ``plan_dir`` (the files whose relative path ``include`` accepts, all by
+    default) into ``archive``, written atomically; ``compress=False`` writes a plain tar."""
     entries: list[Path] = sorted(
         plan_dir.rglob("*"), key=lambda p: p.relative_to(plan_dir).as_posix()
     )
+    if include is not None:  # the chosen files, and the directories that hold them
+        files = {p for p in entries if p.is_file() and include(p.relative_to(plan_dir).as_posix())}
+        parents = {parent for p in files for parent in p.relative_to(plan_dir).parents}
+        entries = [
+            p for p in entries if p in files or (p.is_dir() and p.relative_to(plan_dir) in parents)
+        ]
     partial = archive.with_name(archive.name + ".partial")
-    with (
-        partial.open("wb") as raw,
-        gzip.GzipFile(
-            filename="", mode="wb", fileobj=raw, mtime=FIXED_MTIME, compresslevel=6
-        ) as gz,
-        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
-    ):
+    with partial.open("wb") as raw, contextlib.ExitStack() as stack:
+        target: Any = raw
+        if compress:
+            target = stack.enter_context(
+                gzip.GzipFile(
+                    filename="", mode="wb", fileobj=raw, mtime=FIXED_MTIME, compresslevel=6
+                )
+            )
+        tar = stack.enter_context(tarfile.open(fileobj=target, mode="w", format=tarfile.PAX_FORMAT))
         for path in entries:
             relative = path.relative_to(plan_dir).as_posix()
+            is_dir = path.is_dir()
+            if is_dir and not directories:
+                continue
             info = tarfile.TarInfo(relative)
             info.mtime = FIXED_MTIME
             info.uid = info.gid = 0
             info.uname = info.gname = ""
-            if path.is_dir():
+            if is_dir:
                 info.type = tarfile.DIRTYPE
                 info.mode = 0o755
                 tar.addfile(info)
