@@ -36,7 +36,7 @@ from ..stages.render_size import resolve_fps
 from ..stages.still import StillRequest, render_stills
 from ..timing import frames_between, frames_duration
 from .interrupts import install_worker_interrupt_handlers, stop_pool_workers, worker_task
-from .output_target import created_parents, resolve_output
+from .output_target import created_parents, output_lock, resolve_output
 from .progress import Progress, ProgressCallback, Stage
 
 
@@ -218,7 +218,6 @@ def render_local(
     config = options.config()
     # An audio-only render starts no browser, so it is not linted unless asked to be strict.
     wants_lint = options.lint and (not config.is_audio_only or options.strict_lint)
-    linted = run_lint(project_dir, entry, strict=options.strict_lint) if wants_lint else None
 
     def report(stage: Stage, done: int, total: int) -> None:
         if on_progress is not None:
@@ -226,9 +225,11 @@ def render_local(
 
     with (
         created_parents(output),
+        output_lock(output),  # before any work: a second render onto it fails at once
         tempfile.TemporaryDirectory(prefix="hf-render-") as work,
         _WorkerPool(_expected_workers(options, config.is_audio_only)) as pool,
     ):
+        linted = run_lint(project_dir, entry, strict=options.strict_lint) if wants_lint else None
         work_dir = Path(work)
         report("plan", 0, 1)
         planned = plan(project_dir, config, work_dir / "plan", fetcher=fetcher)
