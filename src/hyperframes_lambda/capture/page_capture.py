@@ -43,6 +43,7 @@ from ..errors import (
 from ..page.injection import new_document_scripts
 from ..page.locations import project_path, user_locations
 from ..timing import frame_time
+from .page_events import PageEvents
 
 ImageFormat = Literal["jpeg", "png"]
 CaptureMode = Literal["beginframe", "screenshot"]
@@ -169,6 +170,13 @@ class PageCapture:
         # seek call less "settle" (the page waiting on fonts, images, video frames), "draw"
         # the BeginFrame or screenshot that makes the frame's bytes.
         self.timings: dict[str, float] = dict.fromkeys(PAGE_TIMING_KEYS, 0.0)
+        self._events = PageEvents(
+            self._cdp,
+            session_id,
+            target_id,
+            page_url,
+            lambda: f"{self._entry}: during {self._phase}",
+        )
         # The page's memory budget, watched from outside while it loads and renders.
         self._budget = current_budget()
         self._watch = browser.memory_watch
@@ -335,6 +343,7 @@ class PageCapture:
         self.warnings.extend(
             _collapse_image_warnings([str(w) for w in status.get("warnings") or []])
         )
+        self.warnings.extend(self.dialog_warnings)  # later ones are logged as they come
         prepared = self._evaluate("window.__hfEngine.prepare()") or {}
         self.duration = float(prepared.get("duration") or status.get("duration") or 0.0)
         if self.mode == "beginframe":
@@ -501,13 +510,19 @@ class PageCapture:
     ) -> dict[str, Any]:
         timeout = self.settings.call_timeout_s if timeout is None else timeout
         try:
-            return self._cdp.call(method, params, session_id=self._session, timeout=timeout)
+            reply = self._cdp.call(method, params, session_id=self._session, timeout=timeout)
         except CdpTimeoutError as exc:
+            self._events.check()  # a page that left is why nothing answered
             if self._watch.overrun is not None:
                 raise self._watch.error(self._entry) from exc
             raise self._why_no_reply(method, timeout) from exc
         except BrowserCrashedError as exc:
             raise self._crash_cause(exc) from exc
+        except RenderError:
+            self._events.check()
+            raise
+        self._events.check()  # before the reply is read: it may be the other document's
+        return reply
 
     def _crash_cause(self, exc: BrowserCrashedError) -> RenderError:
         """A page or browser that died: stopped by the memory watch, or out of memory by
@@ -587,7 +602,13 @@ class PageCapture:
             raise PageScriptError(self._locate(_exception_text(reply["exceptionDetails"])))
         return reply.get("result", {}).get("value")
 
+    @property
+    def dialog_warnings(self) -> list[str]:
+        """The dialogs the page opened so far, each answered at once (:mod:`page_events`)."""
+        return list(self._events.warnings)
+
     def close(self) -> None:
+        self._events.close()
         self._watch.detach()
         self._cdp.remove_listener(self._on_event)
         if self._pool is None:

@@ -42,8 +42,10 @@ from ..browser.pool import BrowserPool
 from ..errors import (
     BrowserCrashedError,
     CdpProtocolError,
+    ChunkDigestMismatchError,
     ChunkIndexOutOfRangeError,
     ChunkMissingError,
+    ChunkUnverifiableError,
     CompositionError,
     InternalError,
     InvalidEventError,
@@ -96,7 +98,7 @@ from .events import (
 )
 from .heartbeat import HeartbeatWriter
 from .storage import SHA256_METADATA, Storage, check_allowed, join_uri
-from .work_dirs import new_work_dir, release_work_dir, sweep_stale
+from .work_dirs import new_work_dir, release_work_dir, sweep_stale, without_local_paths
 
 SERVICE = "hyperframes-render"
 PLAN_ARCHIVE = "plan.tar.gz"
@@ -201,14 +203,16 @@ def as_lambda_error(exc: RenderError) -> RenderError:
     code, or the reference's name where SPEC §10 keeps it).
 
     The Python runtime reports ``type(exc).__name__`` as ``errorType``; Step Functions
-    matches those names against the template's terminal list.
+    matches those names against the template's terminal list. Paths on the function's
+    disk are shown from inside the invocation's work directory (:func:`without_local_paths`).
     """
     name = exc.error_type()
     cls = _LAMBDA_ERROR_CLASSES.get(name)
     if cls is None or not issubclass(cls, type(exc)):
         cls = type(name, (type(exc),), {"__module__": __name__})
         _LAMBDA_ERROR_CLASSES[name] = cls
-    return cls(str(exc))
+    roots = [Path(work_root()), Path(tempfile.gettempdir())]
+    return cls(without_local_paths(str(exc), roots))
 
 
 def work_root() -> str:
@@ -655,10 +659,23 @@ def _assemble(event: AssembleEvent, work: Path, _context: Any = None) -> dict[st
     ext = CHUNK_EXTENSIONS.get(event.Format, "")  # none for an audio-only output
 
     def fetch_chunk(index: int, uri: str) -> Path:
+        """The chunk's bytes, checked against the SHA-256 the event gives or the one stored
+        with the object; a chunk with neither is refused, not trusted."""
+        dest = work / "chunks" / f"{index:04d}{ext}"
+        expected = event.ChunkSha256s[index] if event.ChunkSha256s is not None else None
         try:
-            return storage().download(uri, work / "chunks" / f"{index:04d}{ext}")
+            verified = storage().download_checked(uri, dest, expected)
         except StorageObjectNotFoundError:
             raise ChunkMissingError(f"chunk {index} is missing: {uri}") from None
+        except PlanArtifactDigestMismatchError as exc:
+            raise ChunkDigestMismatchError(f"chunk {index}: {exc}") from None
+        if not verified:
+            dest.unlink(missing_ok=True)
+            raise ChunkUnverifiableError(
+                f"chunk {index} ({uri}) has no SHA-256 stored with it and the event gives "
+                "none (ChunkSha256s): its bytes cannot be verified; render the chunk again"
+            )
+        return dest
 
     chunks = _parallel(event.ChunkS3Uris, fetch_chunk) if event.ChunkS3Uris else []
     out = work / ("output" if event.Format == "png-sequence" else f"output.{event.Format}")

@@ -42,7 +42,7 @@ from ..stages.render_size import resolve_fps
 from ..stages.still import StillRequest, render_stills
 from ..timing import frames_between, frames_duration
 from .interrupts import install_worker_interrupt_handlers, stop_pool_workers, worker_task
-from .output_target import created_parents, resolve_output
+from .output_target import created_parents, output_lock, resolve_output
 from .progress import Progress, ProgressCallback, Stage
 
 
@@ -225,6 +225,8 @@ def render_local(
     # An audio-only render starts no browser, so it is not linted unless asked to be strict.
     wants_lint = options.lint and (not config.is_audio_only or options.strict_lint)
     with contextlib.ExitStack() as stack:
+        stack.enter_context(created_parents(output))
+        stack.enter_context(output_lock(output))  # before any work: a second render fails
         # Strict: findings fail the render before any work. Otherwise the linter (its own
         # browser) runs beside the plan and the frames; its findings are the same.
         lint_future: Future[tuple[LintOutcome, float]] | None = None
@@ -277,14 +279,13 @@ def _render(
     *,
     own_pool: bool = True,
 ) -> RenderResult:
-    """plan → chunks → assemble (render_local without the linter)."""
+    """plan → chunks → assemble (render_local without the linter and the output lock)."""
 
     def report(stage: Stage, done: int, total: int) -> None:
         if on_progress is not None:
             on_progress(Progress(stage, done, total, time.perf_counter() - started))
 
     with (
-        created_parents(output),
         tempfile.TemporaryDirectory(prefix="hf-render-") as work,
         _WorkerPool(_expected_workers(options, config.is_audio_only)) as pool,
     ):
