@@ -14,7 +14,13 @@ import os
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_EXCEPTION,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
@@ -27,7 +33,7 @@ from ..compile.composition import read_composition
 from ..config import OutputFormat, RenderConfig, parse_config
 from ..errors import CompositionError, InvalidConfigError
 from ..lint import LintReport
-from ..lint.render_check import run_lint
+from ..lint.render_check import LintOutcome, run_lint
 from ..net.remote_assets import RemoteFetcher
 from ..stages.assemble import assemble
 from ..stages.plan import PlanResult, plan
@@ -218,21 +224,76 @@ def render_local(
     config = options.config()
     # An audio-only render starts no browser, so it is not linted unless asked to be strict.
     wants_lint = options.lint and (not config.is_audio_only or options.strict_lint)
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(created_parents(output))
+        stack.enter_context(output_lock(output))  # before any work: a second render fails
+        # Strict: findings fail the render before any work. Otherwise the linter (its own
+        # browser) runs beside the plan and the frames; its findings are the same.
+        lint_future: Future[tuple[LintOutcome, float]] | None = None
+        linted: LintOutcome | None = None
+        lint_seconds = 0.0
+        if wants_lint and options.strict_lint:
+            linted, lint_seconds = _timed_lint(project_dir, entry, strict=True)
+        elif wants_lint:
+            lint_future = stack.enter_context(ThreadPoolExecutor(1)).submit(
+                _timed_lint, project_dir, entry, strict=False
+            )
+        # A one-piece render: the browser that probes the page in the plan renders the
+        # frames too, and the chunk's other browsers start while the plan goes on. A
+        # caller's pool (a batch's) serves the same way and outlives the render.
+        pool = browser_pool
+        if pool is None:
+            one_piece = options.chunk_size is None and (options.chunks or 1) == 1
+            slots = (options.pages or default_page_count(1)) if one_piece else 1
+            pool = stack.enter_context(contextlib.closing(BrowserPool(slots=slots)))
+        result = _render(
+            project_dir, output, options, config, started, pool, on_progress, fetcher,
+            own_pool=browser_pool is None,
+        )  # fmt: skip
+        if lint_future is not None:
+            linted, lint_seconds = lint_future.result()
+    result.timings["lint"] = lint_seconds
+    result.timings["total"] = time.perf_counter() - started
+    return replace(
+        result,
+        lint=linted.report if linted else None,
+        lint_warnings=linted.warnings if linted else [],
+    )
+
+
+def _timed_lint(project_dir: Path, entry: str, *, strict: bool) -> tuple[LintOutcome, float]:
+    started = time.perf_counter()
+    outcome = run_lint(project_dir, entry, strict=strict)
+    return outcome, time.perf_counter() - started
+
+
+def _render(
+    project_dir: Path,
+    output: Path,
+    options: RenderOptions,
+    config: RenderConfig,
+    started: float,
+    browsers: BrowserPool,
+    on_progress: ProgressCallback | None,
+    fetcher: RemoteFetcher | None,
+    *,
+    own_pool: bool = True,
+) -> RenderResult:
+    """plan → chunks → assemble (render_local without the linter and the output lock)."""
 
     def report(stage: Stage, done: int, total: int) -> None:
         if on_progress is not None:
             on_progress(Progress(stage, done, total, time.perf_counter() - started))
 
     with (
-        created_parents(output),
-        output_lock(output),  # before any work: a second render onto it fails at once
         tempfile.TemporaryDirectory(prefix="hf-render-") as work,
         _WorkerPool(_expected_workers(options, config.is_audio_only)) as pool,
     ):
-        linted = run_lint(project_dir, entry, strict=options.strict_lint) if wants_lint else None
         work_dir = Path(work)
         report("plan", 0, 1)
-        planned = plan(project_dir, config, work_dir / "plan", fetcher=fetcher)
+        planned = plan(
+            project_dir, config, work_dir / "plan", fetcher=fetcher, browser_pool=browsers
+        )
         report("plan", 1, 1)
         timings = {"plan": planned.timings["total"]}
         chunk_dir = work_dir / "chunks"
@@ -246,10 +307,10 @@ def render_local(
             pass
         elif workers <= 1:
             report("frames", 0, planned.total_frames)
-            results = _render_chunks_here(
-                planned, chunk_paths, pages, options, report, browser_pool
-            )
+            results = _render_chunks_here(planned, chunk_paths, pages, options, report, browsers)
         else:
+            if own_pool:
+                browsers.close()  # the workers start their own
             report("frames", 0, planned.total_frames)
             results = pool.render(planned, chunk_paths, workers, pages, options, report)
         timings["chunks"] = time.perf_counter() - t
@@ -269,10 +330,8 @@ def render_local(
         report("assemble", 1, 1)
     timings["total"] = time.perf_counter() - started
     return RenderResult(
-        output, planned, results, workers, results[0].capture_mode if results else None,
-        timings, lint=linted.report if linted else None,
-        lint_warnings=linted.warnings if linted else [],
-    )  # fmt: skip
+        output, planned, results, workers, results[0].capture_mode if results else None, timings
+    )
 
 
 def thumbnail_path(output: Path) -> Path:

@@ -18,7 +18,7 @@ import os
 import subprocess
 import tarfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -34,7 +34,7 @@ from ..capture.frame_source import (
     dump_frame,
     open_frame_sources,
 )
-from ..capture.page_capture import CaptureMode, CaptureSettings, PageCapture
+from ..capture.page_capture import PAGE_TIMING_KEYS, CaptureMode, CaptureSettings, PageCapture
 from ..errors import (
     BrowserBuildMismatchError,
     ChunkIndexOutOfRangeError,
@@ -327,7 +327,9 @@ def render_chunk(
                 session.close()
             raise
         timings["capture"] = stats.seconds
+        timings["encodeWait"] = stats.deliver_seconds
         timings["encodeTail"] = time.perf_counter() - tail
+        timings.update(page_timings(opened))
         mode = opened[0].mode
         digest = file_sha256(partial)
     timings["total"] = time.perf_counter() - started
@@ -337,6 +339,16 @@ def render_chunk(
         font_set=str(loaded.document["fontSet"]),
         ffmpeg_version=str(loaded.document["ffmpegVersion"]),
     )  # fmt: skip
+
+
+def page_timings(pages: Sequence[PageCapture]) -> dict[str, float]:
+    """The pages' own timings (launch, load, ready, seek, settle, draw), summed over the
+    pages as ``page.<name>`` (with several pages they overlap in time: these are page
+    seconds, not wall seconds)."""
+    return {
+        f"page.{name}": sum(page.timings.get(name, 0.0) for page in pages)
+        for name in PAGE_TIMING_KEYS
+    }
 
 
 class ChunkSession:
