@@ -221,7 +221,7 @@ def render_options(fixture: Fixture, quality: Quality) -> tuple[RenderOptions, l
 # ---- staging -------------------------------------------------------------------------
 
 
-def _link_target(path: Path, suite_root: Path) -> str | None:
+def flattened_link_target(path: Path, suite_root: Path) -> str | None:
     """The link target a flattened-symlink text file holds, or None if ``path`` is content.
 
     It is a link only if its whole content is one relative path that resolves, from the
@@ -252,7 +252,7 @@ def _copy_tree(src: Path, dst: Path, suite_root: Path) -> None:
             os.symlink(os.readlink(entry), target)
         elif entry.is_dir():
             _copy_tree(entry, target, suite_root)
-        elif (link := _link_target(entry, suite_root)) is not None:
+        elif (link := flattened_link_target(entry, suite_root)) is not None:
             os.symlink(link, target)
         else:
             shutil.copyfile(entry, target)

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conformance import flattened_link_target
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES_DIR = ROOT.parent / "shared" / "conformance" / "fixtures"
 CACHE = Path.home() / ".cache" / "hyperframes-lambda" / "reference-cli"
@@ -236,31 +238,20 @@ def fixture_fps(directory: Path) -> int:
 
 
 def copy_fixture(source: Path, work: Path) -> Path:
-    """A dereferenced copy (the reference writes into the project; links point at _media)."""
+    """A dereferenced copy (the reference writes into the project; links point at _media,
+    and a copy of the suite that lost its links holds each as a text file naming its target:
+    conformance.flattened_link_target finds those)."""
     target = work / source.name
     shutil.rmtree(target, ignore_errors=True)
     shutil.copytree(source, target, symlinks=False)
+    suite_root = source.parent
     for path in target.rglob("*"):
-        linked = _link_target(source / path.relative_to(target))
-        if linked is not None:
+        original = source / path.relative_to(target)
+        link = flattened_link_target(original, suite_root) if original.is_file() else None
+        if link is not None and (original.parent / link).is_file():
             path.chmod(0o644)
-            shutil.copyfile(linked, path)
+            shutil.copyfile((original.parent / link).resolve(), path)
     return target
-
-
-def _link_target(path: Path) -> Path | None:
-    """A symbolic link checked out as a small text file holding its target (as a copy
-    that lost its links has it): the file it names, else None."""
-    if path.is_symlink() or not path.is_file() or path.stat().st_size > 512:
-        return None
-    try:
-        text = path.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return None
-    if not text.startswith("../") or "\n" in text:
-        return None
-    linked = (path.parent / text).resolve()
-    return linked if linked.is_file() else None
 
 
 def timed(command: list[str], env: dict[str, str] | None = None) -> float:
