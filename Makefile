@@ -34,7 +34,7 @@ fmt: setup
 
 typecheck: setup
 	$(BIN)/mypy
-	$(BIN)/mypy --strict build/build_zip.py build/lambda_sandbox.py build/loopback_relay.py benchmarks/lambda_cold_start.py
+	$(BIN)/mypy --strict build/build_zip.py build/lambda_sandbox.py build/loopback_relay.py benchmarks/lambda_cold_start.py benchmarks/lambda_model.py
 
 # The Lambda deployment ZIP (SPEC §13): build/dist/hyperframes-lambda.zip, with the size table.
 zip: setup

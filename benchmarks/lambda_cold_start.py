@@ -12,8 +12,13 @@ overhead plus one frame. It measures, each in a fresh container (its own empty /
   --prewarm the handler starts decompressing Chromium and ffmpeg in the background);
 - cold renderChunk: (the rest of) decompressing Chromium and ffmpeg to /tmp, launching the
   browser, loading the page, capturing and encoding the first frame, uploading;
-- warm renderChunk: the next chunks in the same container (the per-chunk overhead).
+- warm renderChunk: the next chunks in the same container (the per-chunk overhead);
+- capture fps at 1080p with the Lambda flags: --fps-frames frames of --fps-project (1920x1080)
+  as one chunk in that warm container, its duration less the warm overhead.
 
+Then prints the modelled wall time and cost of a --model-seconds 1080p30 render at 8, 16,
+32 and 64 chunks (benchmarks/lambda_model.py: how the figures are scaled, and S3
+throughput taken as the stated --s3-mb-per-s, since moto on loopback is not S3).
 Prints numbers only; nothing is asserted (timings depend on the machine).
 """
 
@@ -32,8 +37,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "build"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "src"))
 
+import lambda_model  # noqa: E402
 import lambda_sandbox  # noqa: E402
 
 from hyperframes_lambda.local.rie import LocalLambda  # noqa: E402
@@ -57,6 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--prewarm", action="store_true", help="decompress at init (HYPERFRAMES_PREWARM=1)"
     )
+    parser.add_argument(
+        "--fps-project", type=Path, default=ROOT / "benchmarks/compositions/busy",
+        help="a 1920x1080 composition for the capture-fps measurement",
+    )  # fmt: skip
+    parser.add_argument("--fps-frames", type=int, default=60, help="frames it captures")
+    parser.add_argument("--s3-mb-per-s", type=float, default=90.0, help="stated S3 throughput")
+    parser.add_argument("--core-speed", type=float, default=1.0, help="Lambda vCPU / this core")
+    parser.add_argument("--model-seconds", type=float, default=60.0)
     args = parser.parse_args(argv)
     if not args.zip.is_file():
         print(f"{args.zip} does not exist: run `make zip` first", file=sys.stderr)
@@ -136,6 +151,21 @@ def main(argv: list[str] | None = None) -> int:
         first, cold_s = chunk(0)
         rows.append((f"cold renderChunk ({first['FramesEncoded']} frame)", cold_s))
         warm_s = [chunk(i)[1] for i in range(1, warm + 1)]
+        fps_archive = pack_project(args.fps_project, work / "fps-project.tar.gz")
+        s3.upload_file(str(fps_archive), bucket, "projects/fps.tar.gz")
+        fps_prefix = f"s3://{bucket}/renders/fps/"
+        fps_plan, _ = _invoke(
+            emulator,
+            {"Action": "plan", "ProjectS3Uri": f"s3://{bucket}/projects/fps.tar.gz",
+             "PlanOutputS3Prefix": fps_prefix,
+             "Config": {"maxParallelChunks": 1, "frameRange": [0, args.fps_frames - 1]}},
+        )  # fmt: skip
+        fps_chunk, fps_chunk_s = _invoke(
+            emulator,
+            {"Action": "renderChunk", "PlanS3Uri": fps_plan["PlanS3Uri"],
+             "PlanHash": fps_plan["PlanHash"], "ChunkIndex": 0,
+             "ChunkOutputS3Prefix": f"{fps_prefix}chunks/", "Format": fps_plan["Format"]},
+        )  # fmt: skip
         emulator.stop()
         log.close()
         for i, seconds in enumerate(warm_s, 1):
@@ -155,6 +185,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"cold minus warm (decompression + first launch): {cold_s - median:.2f}s")
     if chromium_extract:
         print(f"Chromium decompression to /tmp per container: {chromium_extract} s")
+    overhead = statistics.median(warm_s) if warm_s else 0.0
+    frames = int(fps_chunk["FramesEncoded"])
+    capture_fps = frames / max(1e-6, fps_chunk_s - overhead)
+    print(
+        f"\n1080p chunk in a warm container: {frames} frames in {fps_chunk_s:.2f}s, "
+        f"{capture_fps:.1f} frames/s beyond the warm overhead ({fps_plan['Width']}x"
+        f"{fps_plan['Height']}, two pages, Lambda flags)"
+    )
+    lambda_model.print_model(
+        lambda_model.Measured(
+            capture_fps=capture_fps,
+            cold_overhead=cold_s,
+            warm_overhead=overhead,
+            plan_seconds=plan_s,
+            s3_mb_per_s=args.s3_mb_per_s,
+            core_speed=args.core_speed,
+            seconds=args.model_seconds,
+        )
+    )
     return 0
 
 

@@ -61,6 +61,7 @@ def tamper_after_plan(event: dict[str, Any], context: Any) -> dict[str, Any]:
             unpacked = work / "unpacked"
             with tarfile.open(archive) as tar:
                 tar.extractall(unpacked, filter="data")
+            (unpacked / "compiled").mkdir(exist_ok=True)  # the page is an artifact
             (unpacked / "compiled" / "index.html").write_text("<!-- swapped -->", "utf-8")
             with tarfile.open(archive, "w:gz") as tar:
                 for path in sorted(unpacked.iterdir()):

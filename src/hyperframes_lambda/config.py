@@ -16,13 +16,14 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    StrictInt,
     ValidationError,
     ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
 )
 
-from .errors import InvalidConfigError
+from .errors import QUOTE_CHARS, InvalidConfigError, quoted
 from .timing import parse_fps
 
 _BITRATE = re.compile(r"^[1-9][0-9]*(\.[0-9]+)?[kKmM]?$")
@@ -76,16 +77,18 @@ class RenderConfig(BaseModel):
 
     # Any whole rate or exact rational 1…240 (25, "30000/1001"); None: data-fps, else 30.
     fps: Fraction | None = None
-    width: int | None = Field(default=None, ge=16, le=7680)
-    height: int | None = Field(default=None, ge=16, le=7680)
+    width: StrictInt | None = Field(default=None, ge=16, le=7680)
+    height: StrictInt | None = Field(default=None, ge=16, le=7680)
     format: OutputFormat = "mp4"
     codec: Literal["h264", "h265"] | None = None
     quality: Literal["draft", "standard", "high"] = "standard"
-    crf: int | None = Field(default=None, ge=0, le=51)
+    crf: StrictInt | None = Field(default=None, ge=0, le=51)
     bitrate: str | None = None
-    chunk_size: int | None = Field(default=None, ge=1, le=3600, alias="chunkSize")
-    target_chunk_frames: int | None = Field(default=None, ge=1, le=3600, alias="targetChunkFrames")
-    max_parallel_chunks: int = Field(default=16, ge=1, le=256, alias="maxParallelChunks")
+    chunk_size: StrictInt | None = Field(default=None, ge=1, le=3600, alias="chunkSize")
+    target_chunk_frames: StrictInt | None = Field(
+        default=None, ge=1, le=3600, alias="targetChunkFrames"
+    )
+    max_parallel_chunks: StrictInt = Field(default=16, ge=1, le=256, alias="maxParallelChunks")
     runtime_cap: RuntimeCap = Field(default="none", alias="runtimeCap")
     variables: dict[str, Any] = Field(default_factory=dict)
     entry_file: str = Field(default="index.html", alias="entryFile", min_length=1)
@@ -257,6 +260,9 @@ def parse_config(data: Any) -> RenderConfig:
         raise InvalidConfigError(describe_validation_error(exc, "Config")) from None
 
 
+MAX_PROBLEMS = 10  # a message lists at most this many problems of one input
+
+
 def describe_validation_error(
     exc: ValidationError, prefix: str, union_tags: frozenset[str] = frozenset()
 ) -> str:
@@ -265,16 +271,26 @@ def describe_validation_error(
     ``union_tags`` are discriminator values pydantic puts first in a location; dropped.
     """
     lines = []
-    for error in exc.errors():
+    errors = exc.errors()
+    for error in errors[:MAX_PROBLEMS]:
         parts = list(error["loc"])
         if parts and parts[0] in union_tags:
             parts = parts[1:]
-        location = ".".join(str(part) for part in parts)
+        location = ".".join(_bounded(str(part)) for part in parts)
         field = f"{prefix}.{location}" if location else prefix
         message = error["msg"].removeprefix("Value error, ")
         got = error.get("input")
         suffix = (
-            f" (got {got!r})" if error["type"] != "missing" and not isinstance(got, dict) else ""
+            f" (got {quoted(got)})"
+            if error["type"] != "missing" and not isinstance(got, dict)
+            else ""
         )
         lines.append(f"{field}: {message}{suffix}")
+    if len(errors) > MAX_PROBLEMS:
+        lines.append(f"and {len(errors) - MAX_PROBLEMS} more problems")
     return "; ".join(lines)
+
+
+def _bounded(name: str) -> str:
+    """A field name as a message shows it: a 1 MB key of untrusted input is cut."""
+    return name if len(name) <= QUOTE_CHARS else quoted(name)

@@ -10,6 +10,20 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+MAX_MESSAGE_CHARS = 4000  # a message quoting untrusted input stays a readable size
+QUOTE_CHARS = 120  # the most of one value a message quotes
+
+
+def quoted(value: object, limit: int = QUOTE_CHARS) -> str:
+    """``repr(value)``, or the repr of a bounded prefix saying how long the value was, so
+    a message quoting a 1 MB event field stays a line."""
+    if isinstance(value, str | bytes) and len(value) > limit:
+        return f"{value[:limit]!r}… ({len(value)} characters)"
+    text = repr(value)
+    if len(text) > limit:
+        return f"{text[:limit]}… ({len(text)} characters)"
+    return text
+
 
 class RenderError(Exception):
     """Base of every deliberate failure. ``code`` is stable; the message is for humans."""
@@ -19,6 +33,16 @@ class RenderError(Exception):
     # The name Step Functions sees when it is not ``code``: only where SPEC §10 keeps the
     # reference's own spelling, so a HyperFrames client's retry lists keep matching.
     lambda_name: ClassVar[str] = ""
+
+    def __init__(self, *args: object) -> None:
+        if args and isinstance(args[0], str) and len(args[0]) > MAX_MESSAGE_CHARS:
+            message = args[0]
+            args = (
+                f"{message[:MAX_MESSAGE_CHARS]}… (message cut at {MAX_MESSAGE_CHARS} "
+                f"of {len(message)} characters)",
+                *args[1:],
+            )
+        super().__init__(*args)
 
     @classmethod
     def error_type(cls) -> str:
@@ -184,9 +208,17 @@ class ChunkMissingError(RenderError):
 
 
 class ChunkDigestMismatchError(RenderError):
-    """A chunk's bytes do not match the SHA-256 its worker reported."""
+    """A chunk's bytes do not match the SHA-256 its worker reported (or stored with it)."""
 
     code = "CHUNK_DIGEST_MISMATCH"
+
+
+class ChunkUnverifiableError(RenderError):
+    """A chunk to assemble has no SHA-256 to check its bytes against: none stored with the
+    object when it was written, none in the event (``ChunkSha256s``). Not written by
+    renderChunk (or its metadata was replaced): render it again."""
+
+    code = "CHUNK_UNVERIFIABLE"
 
 
 class ProjectArchiveError(RenderError):
@@ -392,6 +424,13 @@ class InvalidOutputError(RenderError):
     code = "INVALID_OUTPUT"
 
 
+class OutputInUseError(RenderError):
+    """Another render is writing the same output path right now (its lock file is held):
+    two renders onto one ``-o`` would silently replace each other."""
+
+    code = "OUTPUT_IN_USE"
+
+
 class BatchRowsInvalidError(RenderError):
     """A rows file (``--rows``) cannot be a batch: not JSONL, a row that is not an object,
     an unknown or mistyped field, duplicate ids or two rows writing the same output. The
@@ -420,6 +459,13 @@ class PageUnresponsiveError(RenderError):
     the same page hangs again on a retry."""
 
     code = "PAGE_UNRESPONSIVE"
+
+
+class PageNavigatedError(RenderError):
+    """The composition's page navigated away from itself (a script set ``location``, a
+    form, a meta refresh): the page's doing, so a retry would do the same."""
+
+    code = "PAGE_NAVIGATED"
 
 
 class PageOutOfMemoryError(RenderError):

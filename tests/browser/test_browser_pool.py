@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from hyperframes_lambda.browser.binary import ChromeBinary
 from hyperframes_lambda.browser.pool import BrowserPool
 from hyperframes_lambda.stages.plan import plan
 from hyperframes_lambda.stages.render_chunk import render_chunk
@@ -54,3 +55,32 @@ def test_pooled_browsers_render_the_same_frames(tmp_path: Path) -> None:
     assert len(cold) == 90
     assert warm == cold
     assert again == {name: cold[name] for name in again}
+
+
+def test_slots_start_beside_slot_zero_and_close_with_the_pool(chrome: ChromeBinary) -> None:
+    """A pool of 2 slots starts slot 1's browser when slot 0's starts (a one-piece local
+    render's second page finds it up); closing the pool closes both."""
+    launch = {"width": 320, "height": 180, "deterministic": True}
+    pool = BrowserPool(slots=2)
+    try:
+        first = pool.acquire(chrome, **launch)  # type: ignore[arg-type]
+        for thread in pool._warming:
+            thread.join(timeout=60)
+        assert len(pool) == 2  # slot 1 started without being asked
+        second = pool.acquire(chrome, slot=1, **launch)  # type: ignore[arg-type]
+        assert second is not first
+        assert pool.acquire(chrome, slot=1, **launch) is second  # type: ignore[arg-type]
+    finally:
+        pool.close()
+    assert first.process.poll() is not None
+    assert second.process.poll() is not None
+
+
+def test_closing_while_a_slot_starts_leaves_no_browser(chrome: ChromeBinary) -> None:
+    pool = BrowserPool(slots=2)
+    pool.acquire(chrome, width=320, height=180, deterministic=True)
+    warming = list(pool._warming)
+    assert warming
+    pool.close()  # at once: slot 1 may still be starting
+    assert not any(thread.is_alive() for thread in warming)
+    assert len(pool) == 0

@@ -13,6 +13,7 @@ feeds assembly generated corrupt chunks. Run with ``-s`` to see the case counts.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -339,7 +340,10 @@ def test_generated_chunks_only_raise_typed_errors(
         planned = formats[fmt]
         uris = []
         for index, body in enumerate(bodies):
-            client.put_object(Bucket=bucket, Key=f"c/{fmt}/{index}", Body=body)
+            # Recorded as renderChunk records it, so assemble gets past the digest check
+            # (a chunk with no hash is CHUNK_UNVERIFIABLE) to the bytes themselves.
+            digest = {"sha256": hashlib.sha256(body).hexdigest()}
+            client.put_object(Bucket=bucket, Key=f"c/{fmt}/{index}", Body=body, Metadata=digest)
             uris.append(f"s3://{bucket}/c/{fmt}/{index}")
         outcome = run_case("chunk", {
             "Action": "assemble", "PlanS3Uri": planned["PlanS3Uri"], "PlanHash": planned["PlanHash"],

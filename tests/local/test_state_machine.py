@@ -398,9 +398,22 @@ def test_title_card_plan_map_assemble(machine: StateMachine, tmp_path: Path) -> 
             Bucket=machine.bucket
         )["Contents"]
     ]
-    # renders/: the plan, 3 chunks and their 3 heartbeats (chunks/progress/).
-    assert sorted(k.split("/")[0] for k in keys) == ["outputs", "projects"] + ["renders"] * 7
-    assert sum("/chunks/progress/" in k for k in keys) == 3
+    # renders/: the plan's core and its content-addressed artifacts, 3 chunks and their 3
+    # heartbeats (chunks/progress/); nothing else anywhere.
+    renders = sorted(k for k in keys if k.startswith("renders/"))
+    assert sorted(k.split("/")[0] for k in keys) == ["outputs", "projects"] + ["renders"] * len(
+        renders
+    ), keys
+    assert sum(k.endswith("/plan.tar.gz") for k in renders) == 1, renders
+    assert sum("/artifacts/" in k for k in renders) >= 1, renders
+    assert sum("/chunks/progress/" in k for k in renders) == 3, renders
+    others = [
+        k
+        for k in renders
+        if not (k.endswith("/plan.tar.gz") or "/artifacts/" in k or "/chunks/" in k)
+    ]
+    assert others == [], others
+    assert sum("/chunks/" in k and "/progress/" not in k for k in renders) == 3, renders
     assert machine.retry_sleeps == []
 
 

@@ -104,7 +104,10 @@ def test_npm_fallback_and_caches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     fetcher = RemoteFetcher(tmp_path / "remote", allow_direct=False)
     data = fetcher.fetch(url)
     assert fetcher.source_of(url) == GSAP_SOURCE
-    assert fetcher.fetch(url) is data  # memory: same object, no second fetch
+    used = fetcher.budget.bytes_used
+    assert fetcher.fetch(url) == data  # from the disk cache, charged to the plan once
+    assert fetcher.budget.bytes_used == used == len(data)
+    assert fetcher.source_of(url) == GSAP_SOURCE
 
     # A new fetcher (another render) on the same machine reads the disk cache, offline.
     monkeypatch.setenv("HYPERFRAMES_NPM_REGISTRY", "https://registry.invalid")

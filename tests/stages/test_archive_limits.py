@@ -108,3 +108,26 @@ def test_bad_limit_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("HYPERFRAMES_PROJECT_ARCHIVE_MAX_DEPTH", "deep")
     with pytest.raises(InvalidConfigError, match="HYPERFRAMES_PROJECT_ARCHIVE_MAX_DEPTH"):
         project_limits()
+
+
+def test_the_entry_cap_is_checked_before_anything_is_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The member list is read first: an archive of 25 entries under a cap of 20 writes
+    nothing, even into a directory that existed before (which is kept, empty)."""
+    monkeypatch.setenv("HYPERFRAMES_PROJECT_ARCHIVE_MAX_FILES", "20")
+    many = make_archive(tmp_path / "many.tar.gz", [(f"f{i:02d}.txt", 1) for i in range(25)])
+    dest = tmp_path / "existing"
+    dest.mkdir()
+    with pytest.raises(ArchiveLimitError, match="more than 20 entries"):
+        extract_archive(many, dest)
+    assert list(dest.iterdir()) == []
+
+
+def test_an_unsafe_member_late_in_the_archive_writes_nothing(tmp_path: Path) -> None:
+    late = make_archive(tmp_path / "late.tar.gz", [("a.txt", 1), ("b.txt", 1), ("../x", 1)])
+    dest = tmp_path / "existing"
+    dest.mkdir()
+    with pytest.raises(ProjectArchiveError, match="unsafe"):
+        extract_archive(late, dest)
+    assert list(dest.iterdir()) == []

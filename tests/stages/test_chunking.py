@@ -38,5 +38,6 @@ def test_reference_chunking_numbers(
 
 
 def test_lambda_budget_scales_with_pixels() -> None:
-    assert lambda_frame_budget(1920, 1080) == 3000
-    assert lambda_frame_budget(3840, 2160) == 750
+    # half of 900 s at 5 fps (1080p) and 1.25 fps (4K): pixels decide at these sizes
+    assert lambda_frame_budget(1920, 1080) == 2250
+    assert lambda_frame_budget(3840, 2160) == 562

@@ -11,8 +11,11 @@ import pytest
 from hyperframes_lambda.errors import CompositionError, InvalidConfigError, PlanTooLargeError
 from hyperframes_lambda.stages.chunking import (
     DEFAULT_MAX_FRAMES,
+    ENV_LAMBDA_TIMEOUT,
+    LAMBDA_FRAME_FLOOR_S,
     checked_frame_count,
     lambda_frame_budget,
+    lambda_frame_seconds,
     plan_chunks,
 )
 from hyperframes_lambda.stages.plan import plan
@@ -23,25 +26,49 @@ LAMBDA = {"chunk_size": None, "target_chunk_frames": None, "runtime_cap": "lambd
 def test_lambda_chunks_bigger_than_the_budget_are_refused() -> None:
     """The audit's case: 100,000 s at 30 fps, 320x180, 16 chunks of 187,500 frames."""
     budget = lambda_frame_budget(320, 180)
-    assert budget == 108_000
+    assert budget == 18_000  # the per-frame floor, not pixels, decides at this size
     with pytest.raises(PlanTooLargeError) as caught:
         plan_chunks(3_000_000, 320, 180, max_parallel_chunks=16, **LAMBDA)  # type: ignore[arg-type]
     message = str(caught.value)
     assert "3000000 frames" in message and "16 chunks of up to 187500 frames" in message
-    assert f"at most {budget} frames" in message and "maxParallelChunks to 28" in message
+    assert f"at most {budget} frames" in message and "maxParallelChunks to 167" in message
     assert caught.value.code == "PLAN_TOO_LARGE" and not caught.value.retryable
 
 
 def test_enough_parallel_chunks_fit_the_budget() -> None:
-    chunks, warnings = plan_chunks(3_000_000, 320, 180, max_parallel_chunks=28, **LAMBDA)  # type: ignore[arg-type]
-    assert len(chunks) == 28 and max(c.frames for c in chunks) <= 108_000 and not warnings
+    chunks, warnings = plan_chunks(3_000_000, 320, 180, max_parallel_chunks=167, **LAMBDA)  # type: ignore[arg-type]
+    assert len(chunks) == 167 and max(c.frames for c in chunks) <= 18_000 and not warnings
     assert chunks[-1].end_frame == 3_000_000
 
 
 def test_too_many_frames_even_for_256_chunks_says_to_shorten() -> None:
-    frames = 3000 * 256 + 1  # 1080p: 3000 frames per chunk
+    frames = 2250 * 256 + 1  # 1080p: 2250 frames per chunk
     with pytest.raises(PlanTooLargeError, match="shorten the composition or lower its size"):
         plan_chunks(frames, 1920, 1080, max_parallel_chunks=256, **LAMBDA)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("timeout_s", [None, 900, 300, 120])
+def test_small_frames_are_planned_by_the_per_frame_floor(
+    timeout_s: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """320x180 for 3.7 hours: pixels alone planned 108,000-frame chunks (15 minutes at the
+    120 fps measured here). With the floor, no chunk's frames x floor exceeds half of the
+    function's timeout."""
+    if timeout_s is not None:
+        monkeypatch.setenv(ENV_LAMBDA_TIMEOUT, str(timeout_s))
+    half = (timeout_s or 900) / 2
+    frames = 400_000
+    chunks, _ = plan_chunks(frames, 320, 180, max_parallel_chunks=256, **LAMBDA)  # type: ignore[arg-type]
+    assert sum(c.frames for c in chunks) == frames
+    assert max(c.frames for c in chunks) * LAMBDA_FRAME_FLOOR_S <= half
+    assert max(c.frames for c in chunks) / 120 <= half  # at the rate measured here, too
+    assert lambda_frame_seconds(320, 180) == LAMBDA_FRAME_FLOOR_S
+
+
+def test_a_bad_timeout_setting_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ENV_LAMBDA_TIMEOUT, "soon")
+    with pytest.raises(InvalidConfigError, match=ENV_LAMBDA_TIMEOUT):
+        lambda_frame_budget(320, 180)
 
 
 def test_without_a_runtime_cap_chunks_are_the_reference_formula() -> None:

@@ -53,8 +53,29 @@ class CdpPipe:
         self._listeners.append(listener)
 
     def remove_listener(self, listener: EventListener) -> None:
+        """Stop calling ``listener`` (a page of a pooled browser closed: its listener goes
+        with it, or they would pile up over a warm container's renders)."""
         with contextlib.suppress(ValueError):
             self._listeners.remove(listener)
+
+    def send(
+        self, method: str, params: dict[str, Any] | None = None, *, session_id: str | None = None
+    ) -> None:
+        """Send one command without waiting for its reply: what a listener may do (it runs
+        on the reader thread, which a waiting :meth:`call` would block). Errors are dropped."""
+        if self._closed.is_set():
+            return
+        with self._lock:
+            self._next_id += 1
+            message: dict[str, Any] = {
+                "id": self._next_id,
+                "method": method,
+                "params": params or {},
+            }
+            if session_id is not None:
+                message["sessionId"] = session_id
+            with contextlib.suppress(OSError):
+                self._write.write(json.dumps(message, separators=(",", ":")).encode() + b"\0")
 
     def call(
         self,

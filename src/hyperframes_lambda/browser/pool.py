@@ -16,6 +16,7 @@ never recycled while a page of it renders.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 from dataclasses import dataclass, field
@@ -34,8 +35,13 @@ PoolKey = tuple[str, bool, int, int, tuple[str, ...], int]
 class BrowserPool:
     """``acquire`` a running browser for a page; ``close`` them all at the end."""
 
+    # Slots 1…slots-1 start in the background when slot 0 starts, with its settings: a
+    # render that opens that many pages finds their browsers up (local one-piece renders).
+    slots: int = 1
     _browsers: dict[PoolKey, BrowserProcess] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _warming: list[threading.Thread] = field(default_factory=list)
+    _closed: bool = False
     # How many browsers this pool started, and how many of those replaced one over budget.
     launches: int = 0
     recycles: int = 0
@@ -80,7 +86,33 @@ class BrowserPool:
             self.launches += 1
             browser.pages_served = 1
             self._browsers[key] = browser
+            if slot == 0 and not self._closed:
+                for other in range(1, self.slots):
+                    self._warm(
+                        (binary.path, deterministic, width, height, extra_flags, other), binary
+                    )
             return browser
+
+    def _warm(self, key: PoolKey, binary: ChromeBinary) -> None:
+        """Start ``key``'s browser in the background, serving no page yet (called holding
+        the lock). A failure is not reported: the page that needs it launches again."""
+        _path, deterministic, width, height, extra_flags, _slot = key
+
+        def start() -> None:
+            with contextlib.suppress(Exception), self._lock:
+                if self._closed or key in self._browsers:
+                    return
+                browser = launch_browser(
+                    binary, width=width, height=height, deterministic=deterministic,
+                    extra_flags=extra_flags,
+                )  # fmt: skip
+                self.launches += 1
+                browser.pages_served = 0
+                self._browsers[key] = browser
+
+        thread = threading.Thread(target=start, name=f"browser-warm-{key[-1]}", daemon=True)
+        self._warming.append(thread)
+        thread.start()
 
     @staticmethod
     def _over_budget(browser: BrowserProcess) -> str | None:
@@ -104,6 +136,11 @@ class BrowserPool:
         browser.close()
 
     def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            warming = list(self._warming)
+        for thread in warming:  # a browser still starting is closed too, not orphaned
+            thread.join()
         with self._lock:
             browsers = list(self._browsers.values())
             self._browsers.clear()

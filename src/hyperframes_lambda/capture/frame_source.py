@@ -32,6 +32,8 @@ class CaptureStats:
     frames: int = 0
     seconds: float = 0.0
     load_seconds: float = 0.0
+    # Time spent handing frames on (``on_frame``: a full encoder queue blocks there).
+    deliver_seconds: float = 0.0
 
     @property
     def fps(self) -> float:
@@ -100,9 +102,11 @@ def open_frame_source(
     entry: str,
     settings: CaptureSettings,
     binary: ChromeBinary | None = None,
+    pool: BrowserPool | None = None,
 ) -> Iterator[PageCapture]:
-    """Serve ``compiled_dir`` and yield a ready :class:`PageCapture` on ``entry``."""
-    with open_frame_sources(compiled_dir, entry, settings, 1, binary) as pages:
+    """Serve ``compiled_dir`` and yield a ready :class:`PageCapture` on ``entry`` (in a
+    browser of ``pool``, slot 0, when given: it outlives the page)."""
+    with open_frame_sources(compiled_dir, entry, settings, 1, binary, pool) as pages:
         yield pages[0]
 
 
@@ -116,7 +120,10 @@ def capture_frames(
     stats = stats or CaptureStats()
     started = time.perf_counter()
     for index in indices:
-        on_frame(index, page.capture(index))
+        data = page.capture(index)
+        delivering = time.perf_counter()
+        on_frame(index, data)
+        stats.deliver_seconds += time.perf_counter() - delivering
         stats.frames += 1
     stats.seconds += time.perf_counter() - started
     return stats
@@ -165,7 +172,9 @@ def capture_frames_parallel(
             item = queues[position % n].get()
             if isinstance(item, BaseException):
                 raise item
+            delivering = time.perf_counter()
             on_frame(*item)
+            stats.deliver_seconds += time.perf_counter() - delivering
             stats.frames += 1
     finally:
         stop.set()

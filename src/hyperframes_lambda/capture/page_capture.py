@@ -43,6 +43,7 @@ from ..errors import (
 from ..page.injection import new_document_scripts
 from ..page.locations import project_path, user_locations
 from ..timing import frame_time
+from .page_events import PageEvents
 
 ImageFormat = Literal["jpeg", "png"]
 CaptureMode = Literal["beginframe", "screenshot"]
@@ -69,6 +70,8 @@ _ZERO_DURATION_GRACE_S = 1.0
 
 
 PAGE_TIMEOUT_ENV = "HYPERFRAMES_PAGE_TIMEOUT_S"
+# PageCapture.timings: once per page, then summed over its frames ("frames" counts them).
+PAGE_TIMING_KEYS = ("launch", "load", "ready", "seek", "settle", "draw", "frames")
 
 
 def _page_timeout_s(default: float) -> float:
@@ -162,6 +165,18 @@ class PageCapture:
         self._origin = f"{parts.scheme}://{parts.netloc}" if page_url else ""
         self._entry = project_path(parts.path) if page_url else "the page"
         self._unresponsive = False
+        # Seconds this page spent per step (summed over frames): where a render's time goes
+        # (benchmarks/reference_bench.py prints them). "launch" and "load" once; "seek" the
+        # seek call less "settle" (the page waiting on fonts, images, video frames), "draw"
+        # the BeginFrame or screenshot that makes the frame's bytes.
+        self.timings: dict[str, float] = dict.fromkeys(PAGE_TIMING_KEYS, 0.0)
+        self._events = PageEvents(
+            self._cdp,
+            session_id,
+            target_id,
+            page_url,
+            lambda: f"{self._entry}: during {self._phase}",
+        )
         # The page's memory budget, watched from outside while it loads and renders.
         self._budget = current_budget()
         self._watch = browser.memory_watch
@@ -200,6 +215,7 @@ class PageCapture:
             ["beginframe", "screenshot"] if settings.mode == "auto" else [settings.mode]
         )
         for attempt, mode in enumerate(modes):
+            launch_started = time.perf_counter()
             launch = {
                 "width": settings.css_width,
                 "height": settings.css_height,
@@ -239,6 +255,7 @@ class PageCapture:
                 page_url=url,
                 blocked_requests=blocked_requests,
             )
+            page.timings["launch"] = time.perf_counter() - launch_started
             try:
                 page._watch.attach(page._budget, page.phase)
                 page._load(url)
@@ -255,8 +272,10 @@ class PageCapture:
         duration (which implies its render-ready gate passed), fonts and images loaded.
         Sub-composition timelines registered late get a short grace, then a rebind.
         """
+        load_started = time.perf_counter()
         self._call("Page.navigate", {"url": url})
         started = time.monotonic()
+        loaded_at: float | None = None
         deadline = started + self.settings.ready_timeout_s
         ready_since: float | None = None
         zero_since: float | None = None
@@ -275,6 +294,7 @@ class PageCapture:
             )
             if status.get("readyState") == "complete":
                 self._phase = "ready"
+                loaded_at = loaded_at or time.perf_counter()
             if status.get("errors"):
                 failed = [str(f) for f in status.get("failedLoads") or []]
                 raise PageScriptError(
@@ -323,12 +343,16 @@ class PageCapture:
         self.warnings.extend(
             _collapse_image_warnings([str(w) for w in status.get("warnings") or []])
         )
+        self.warnings.extend(self.dialog_warnings)  # later ones are logged as they come
         prepared = self._evaluate("window.__hfEngine.prepare()") or {}
         self.duration = float(prepared.get("duration") or status.get("duration") or 0.0)
         if self.mode == "beginframe":
             # Draw once with a screenshot so we hold the bytes of the last drawn frame:
             # "no damage" replies are then always answerable.
             self._draw("the loaded page")
+        now = time.perf_counter()
+        self.timings["load"] = (loaded_at or now) - load_started
+        self.timings["ready"] = now - (loaded_at or now)
 
     def _report_blocked_requests(self) -> None:
         """What the page tried to reach beyond its own files failed in the page (README
@@ -379,12 +403,30 @@ class PageCapture:
         """Seek to frame ``index`` (absolute) and return its screenshot bytes."""
         t = frame_time(index, self.settings.fps)
         self._phase = f"seek at frame {index}"
+        started = time.perf_counter()
         if self._seek(t):
             self._composite(t)
         self._phase = f"capture of frame {index}"
+        drawing = time.perf_counter()
+        data = self._screenshot() if self.mode == "screenshot" else self._draw(f"frame {index}")
+        timings = self.timings
+        timings["seek"] += drawing - started
+        timings["draw"] += time.perf_counter() - drawing
+        timings["frames"] += 1
+        return data
+
+    @property
+    def browser_pid(self) -> int:
+        """The browser's process id (its renderer and GPU processes are its children)."""
+        return self._browser.process.pid
+
+    def redraw(self) -> bytes:
+        """Draw and capture the page as it stands, without seeking: the floor of what a
+        frame costs here (benchmarks/reference_bench.py). Every BeginFrame that asks for a
+        screenshot draws (measured: each such frame reports damage)."""
         if self.mode == "screenshot":
             return self._screenshot()
-        return self._draw(f"frame {index}")
+        return self._draw("a redraw")
 
     def _draw(self, what: str) -> bytes:
         """One BeginFrame with a screenshot. No image and no damage means the page looks
@@ -406,7 +448,12 @@ class PageCapture:
     def _seek(self, t: float) -> bool:
         """Seek; True when the page has a shader transition to composite for this frame."""
         value = self._await(f"window.__hfEngine.seek({t!r})", f"seeking to t={t:.4f}s")
-        return bool(isinstance(value, dict) and value.get("compositePending"))
+        if not isinstance(value, dict):
+            return False
+        settle_s = float(value.get("settleMs") or 0.0) / 1000
+        self.timings["settle"] += settle_s
+        self.timings["seek"] -= settle_s
+        return bool(value.get("compositePending"))
 
     def _composite(self, t: float) -> None:
         """HyperFrames' page-side compositor: the page clones the two scenes into canvases
@@ -463,13 +510,19 @@ class PageCapture:
     ) -> dict[str, Any]:
         timeout = self.settings.call_timeout_s if timeout is None else timeout
         try:
-            return self._cdp.call(method, params, session_id=self._session, timeout=timeout)
+            reply = self._cdp.call(method, params, session_id=self._session, timeout=timeout)
         except CdpTimeoutError as exc:
+            self._events.check()  # a page that left is why nothing answered
             if self._watch.overrun is not None:
                 raise self._watch.error(self._entry) from exc
             raise self._why_no_reply(method, timeout) from exc
         except BrowserCrashedError as exc:
             raise self._crash_cause(exc) from exc
+        except RenderError:
+            self._events.check()
+            raise
+        self._events.check()  # before the reply is read: it may be the other document's
+        return reply
 
     def _crash_cause(self, exc: BrowserCrashedError) -> RenderError:
         """A page or browser that died: stopped by the memory watch, or out of memory by
@@ -549,7 +602,13 @@ class PageCapture:
             raise PageScriptError(self._locate(_exception_text(reply["exceptionDetails"])))
         return reply.get("result", {}).get("value")
 
+    @property
+    def dialog_warnings(self) -> list[str]:
+        """The dialogs the page opened so far, each answered at once (:mod:`page_events`)."""
+        return list(self._events.warnings)
+
     def close(self) -> None:
+        self._events.close()
         self._watch.detach()
         self._cdp.remove_listener(self._on_event)
         if self._pool is None:

@@ -23,6 +23,7 @@ from html.parser import HTMLParser
 from pathlib import Path, PurePosixPath
 from urllib.parse import urljoin, urlsplit
 
+from ..cache import write_atomic
 from ..errors import AssetFetchError
 from ..net.remote_assets import RemoteFetcher
 from .deterministic_fonts import inject_deterministic_fonts, normalize_generic_first
@@ -171,12 +172,13 @@ class _Localizer:
             return relative
         relative = f"{REMOTE_DIR}/{local_name_for(absolute)}"
         self.remote[absolute] = relative
-        data = self.fetcher.fetch(absolute)
-        if relative.endswith(".css") or b"@font-face" in data[:4096] or b"url(" in data[:65536]:
-            data = self._rewrite_remote_css(data.decode("utf-8", "replace"), absolute).encode()
         target = self.root / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+        self.fetcher.fetch_to(absolute, target)  # streamed: a large video never sits in memory
+        with target.open("rb") as handle:
+            head = handle.read(65536)
+        if relative.endswith(".css") or b"@font-face" in head[:4096] or b"url(" in head:
+            css = target.read_bytes().decode("utf-8", "replace")
+            write_atomic(target, self._rewrite_remote_css(css, absolute).encode())
         return relative
 
     def _rewrite_remote_css(self, css: str, base_url: str) -> str:

@@ -42,7 +42,10 @@ from ..browser.pool import BrowserPool
 from ..errors import (
     BrowserCrashedError,
     CdpProtocolError,
+    ChunkDigestMismatchError,
+    ChunkIndexOutOfRangeError,
     ChunkMissingError,
+    ChunkUnverifiableError,
     CompositionError,
     InternalError,
     InvalidEventError,
@@ -59,7 +62,23 @@ from ..stages.assemble import assemble
 from ..stages.chunk_tag import read_tag
 from ..stages.plan import PlanResult, plan
 from ..stages.plan_archive import extract_archive, extract_plan_archive
-from ..stages.render_chunk import CHUNK_EXTENSIONS, read_plan_document, render_chunk
+from ..stages.plan_artifacts import (
+    ARTIFACTS_DIR,
+    Artifact,
+    ArtifactManifest,
+    read_manifest,
+    unpack_artifact,
+    write_artifact,
+    write_core_archive,
+)
+from ..stages.plan_artifacts import missing as missing_artifacts
+from ..stages.render_chunk import (
+    CHUNK_EXTENSIONS,
+    LoadedPlan,
+    load_plan,
+    read_plan_document,
+    render_chunk,
+)
 from ..stages.still import StillRequest, render_stills, still_format
 from ..timing import fps_json, frame_at
 from .batch_steps import BATCH_ACTIONS, run_batch_action
@@ -79,7 +98,7 @@ from .events import (
 )
 from .heartbeat import HeartbeatWriter
 from .storage import SHA256_METADATA, Storage, check_allowed, join_uri
-from .work_dirs import new_work_dir, release_work_dir, sweep_stale
+from .work_dirs import new_work_dir, release_work_dir, sweep_stale, without_local_paths
 
 SERVICE = "hyperframes-render"
 PLAN_ARCHIVE = "plan.tar.gz"
@@ -184,14 +203,16 @@ def as_lambda_error(exc: RenderError) -> RenderError:
     code, or the reference's name where SPEC §10 keeps it).
 
     The Python runtime reports ``type(exc).__name__`` as ``errorType``; Step Functions
-    matches those names against the template's terminal list.
+    matches those names against the template's terminal list. Paths on the function's
+    disk are shown from inside the invocation's work directory (:func:`without_local_paths`).
     """
     name = exc.error_type()
     cls = _LAMBDA_ERROR_CLASSES.get(name)
     if cls is None or not issubclass(cls, type(exc)):
         cls = type(name, (type(exc),), {"__module__": __name__})
         _LAMBDA_ERROR_CLASSES[name] = cls
-    return cls(str(exc))
+    roots = [Path(work_root()), Path(tempfile.gettempdir())]
+    return cls(without_local_paths(str(exc), roots))
 
 
 def work_root() -> str:
@@ -326,11 +347,103 @@ def _with_offloaded_config(event: Any) -> Any:
     return {**inner, "Config": resolve_offloaded(pointer, fetch)}
 
 
-def _fetch_plan(plan_uri: str, work: Path) -> Path:
-    archive = storage().download(plan_uri, work / PLAN_ARCHIVE)
+ArtifactChoice = Callable[[LoadedPlan, ArtifactManifest], list[Artifact]]
+
+
+def fetch_plan(
+    plan_uri: str,
+    work: Path,
+    plan_hash: str | None = None,
+    choose: ArtifactChoice | None = None,
+    store: Storage | None = None,
+) -> Path:
+    """The plan's core archive, then the artifacts ``choose`` picks from its manifest (and
+    holds no copy of already): a chunk fetches only what it renders.
+
+    The plan is verified (its hash recomputed from the core and the manifest, the versions
+    checked) before any artifact is fetched, so the manifest every artifact is checked
+    against is the planner's. A plan without a manifest (an archive of a whole plan
+    directory, as ``hyperframes-lambda plan`` writes) needs nothing more."""
+    store = store or storage()
+    archive = store.download(plan_uri, work / PLAN_ARCHIVE)
     plan_dir = extract_plan_archive(archive, work / "plan")
     archive.unlink()
+    if choose is None:
+        return plan_dir
+    loaded = load_plan(plan_dir, plan_hash)
+    try:
+        manifest = read_manifest(plan_dir)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise StoredObjectCorruptError(
+            f"the plan's artifact manifest is unreadable ({type(exc).__name__}: {exc}); re-plan"
+        ) from exc
+    if manifest is None:
+        return plan_dir
+    wanted = missing_artifacts(plan_dir, choose(loaded, manifest))
+    base = plan_uri.rsplit("/", 1)[0]
+
+    def fetch(artifact: Artifact) -> None:
+        local = work / ARTIFACTS_DIR / artifact.object_name
+        store.download(join_uri(base, ARTIFACTS_DIR, artifact.object_name), local)
+        try:
+            unpack_artifact(local, artifact, manifest, plan_dir)
+        finally:
+            local.unlink(missing_ok=True)
+
+    if wanted:
+        with ThreadPoolExecutor(max_workers=min(4, len(wanted))) as pool:
+            list(pool.map(fetch, wanted))
     return plan_dir
+
+
+def chunk_artifacts(index: int) -> ArtifactChoice:
+    """What renderChunk ``index`` fetches (CHUNK_INDEX_OUT_OF_RANGE before any download)."""
+
+    def choose(loaded: LoadedPlan, manifest: ArtifactManifest) -> list[Artifact]:
+        if not 0 <= index < len(loaded.chunks):
+            raise ChunkIndexOutOfRangeError(
+                f"chunk index {index} is out of range: the plan has {len(loaded.chunks)} "
+                f"chunks (0…{len(loaded.chunks) - 1})"
+            )
+        return manifest.for_chunk(index)
+
+    return choose
+
+
+def _assemble_artifacts(loaded: LoadedPlan, manifest: ArtifactManifest) -> list[Artifact]:
+    """The soundtrack; and for a thumbnail, the page and the frames of its videos then."""
+    wanted = manifest.of_kind("soundtrack") if loaded.document.get("hasAudio") else []
+    thumbnail = loaded.document.get("thumbnailFrame")
+    if thumbnail is not None:
+        wanted += manifest.for_frames([int(thumbnail)], loaded.capture.fps)
+    return wanted
+
+
+def _upload_plan(result: PlanResult, prefix: str, work: Path) -> str:
+    """The plan's core archive at ``prefix/plan.tar.gz`` and each artifact at
+    ``prefix/artifacts/<id>.<format>``, packed one at a time per upload thread (so /tmp
+    holds at most a few packed artifacts beside the plan)."""
+    meta = {META_PLAN_HASH: result.plan_hash}
+    manifest = read_manifest(result.plan_dir)
+    artifacts = list(manifest.artifacts) if manifest is not None else []
+    packed = work / ARTIFACTS_DIR
+
+    def upload(artifact: Artifact) -> None:
+        local = write_artifact(result.plan_dir, artifact, packed)
+        try:
+            uri = join_uri(prefix, ARTIFACTS_DIR, artifact.object_name)
+            storage().upload(local, uri, meta, INTERMEDIATE_TAG)
+        finally:
+            local.unlink(missing_ok=True)
+
+    if artifacts:
+        with ThreadPoolExecutor(max_workers=min(4, len(artifacts))) as pool:
+            list(pool.map(upload, artifacts))
+    core = write_core_archive(result.plan_dir, work / PLAN_ARCHIVE)
+    plan_uri = join_uri(prefix, PLAN_ARCHIVE)
+    storage().upload(core, plan_uri, meta, INTERMEDIATE_TAG)  # last: the plan is complete
+    core.unlink()
+    return plan_uri
 
 
 def _project_root(extracted: Path, entry_file: str) -> Path:
@@ -386,11 +499,10 @@ def _plan(event: PlanEvent, work: Path, _context: Any = None) -> dict[str, Any]:
         )
     archive = storage().download(event.ProjectS3Uri, work / "project.tar.gz")
     project = _project_root(extract_archive(archive, work / "project"), event.config.entry_file)
-    result = _plan_project(event, project, work)
-    plan_uri = join_uri(event.PlanOutputS3Prefix, PLAN_ARCHIVE)
-    storage().upload(
-        work / PLAN_ARCHIVE, plan_uri, {META_PLAN_HASH: result.plan_hash}, INTERMEDIATE_TAG
-    )
+    archive.unlink()  # /tmp holds the project once, not twice
+    result = _plan_project(event, project, work, archive=False)
+    shutil.rmtree(work / "project", ignore_errors=True)
+    plan_uri = _upload_plan(result, event.PlanOutputS3Prefix, work)
     audio_uri = None
     if result.audio_path is not None:
         audio_uri = join_uri(event.PlanOutputS3Prefix, result.audio_path.name)
@@ -463,7 +575,9 @@ def _render_chunk(event: RenderChunkEvent, work: Path, context: Any = None) -> d
             beat.finish(done=True, reused=True, frames=int(reused["FramesEncoded"]))
             done = True
             return reused
-        plan_dir = _fetch_plan(event.PlanS3Uri, work)
+        plan_dir = fetch_plan(
+            event.PlanS3Uri, work, event.PlanHash, chunk_artifacts(event.ChunkIndex)
+        )
         # The heartbeat starts once the plan is here: an invocation that cannot even fetch
         # its plan (a render already stopped and its storage removed) writes nothing back.
         beat.start()
@@ -541,14 +655,27 @@ def _assemble(event: AssembleEvent, work: Path, _context: Any = None) -> dict[st
             f"event.ChunkSha256s has {len(event.ChunkSha256s)} entries for "
             f"{len(event.ChunkS3Uris)} ChunkS3Uris"
         )
-    plan_dir = _fetch_plan(event.PlanS3Uri, work)
+    plan_dir = fetch_plan(event.PlanS3Uri, work, event.PlanHash, _assemble_artifacts)
     ext = CHUNK_EXTENSIONS.get(event.Format, "")  # none for an audio-only output
 
     def fetch_chunk(index: int, uri: str) -> Path:
+        """The chunk's bytes, checked against the SHA-256 the event gives or the one stored
+        with the object; a chunk with neither is refused, not trusted."""
+        dest = work / "chunks" / f"{index:04d}{ext}"
+        expected = event.ChunkSha256s[index] if event.ChunkSha256s is not None else None
         try:
-            return storage().download(uri, work / "chunks" / f"{index:04d}{ext}")
+            verified = storage().download_checked(uri, dest, expected)
         except StorageObjectNotFoundError:
             raise ChunkMissingError(f"chunk {index} is missing: {uri}") from None
+        except PlanArtifactDigestMismatchError as exc:
+            raise ChunkDigestMismatchError(f"chunk {index}: {exc}") from None
+        if not verified:
+            dest.unlink(missing_ok=True)
+            raise ChunkUnverifiableError(
+                f"chunk {index} ({uri}) has no SHA-256 stored with it and the event gives "
+                "none (ChunkSha256s): its bytes cannot be verified; render the chunk again"
+            )
+        return dest
 
     chunks = _parallel(event.ChunkS3Uris, fetch_chunk) if event.ChunkS3Uris else []
     out = work / ("output" if event.Format == "png-sequence" else f"output.{event.Format}")

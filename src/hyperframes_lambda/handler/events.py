@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictInt,
     TypeAdapter,
     ValidationError,
     ValidationInfo,
@@ -24,26 +25,35 @@ from pydantic import (
 )
 
 from ..config import AUDIO_FORMATS, OutputFormat, RenderConfig, describe_validation_error
-from ..errors import InvalidEventError
+from ..errors import InvalidEventError, quoted
+from ..stages.chunking import MAX_PARALLEL_CHUNKS
+from .storage import s3_key_problem
 
 ACTIONS = ("plan", "renderChunk", "assemble", "still")
 STILL_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
 ENVELOPE_KEYS = ("Payload", "Input")
 MAX_ENVELOPE_DEPTH = 4
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# Integers are strict (``true``, ``"3"`` and ``3.0`` are refused, not coerced) and bounded:
+# a chunk index below the most chunks a plan has, a frame index that fits 32 bits.
+MAX_CHUNK_INDEX = MAX_PARALLEL_CHUNKS - 1
+MAX_FRAME_INDEX = 2**31 - 1
 
 
 def _storage_uri(value: str) -> str:
     if value.startswith("s3://"):
         bucket, _, key = value[5:].partition("/")
         if not bucket or not re.fullmatch(r"[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]", bucket):
-            raise ValueError(f"{value!r} does not name a valid S3 bucket")
+            raise ValueError(f"{quoted(value)} does not name a valid S3 bucket")
         if not key:
-            raise ValueError(f"{value!r} has no object key")
+            raise ValueError(f"{quoted(value)} has no object key")
+        problem = s3_key_problem(key)
+        if problem is not None:
+            raise ValueError(f"{quoted(value)}: the object key {problem}")
         return value
     if value.startswith("file:///"):
         return value
-    raise ValueError(f"{value!r} must be an s3://bucket/key or file:///absolute/path URI")
+    raise ValueError(f"{quoted(value)} must be an s3://bucket/key or file:///absolute/path URI")
 
 
 def _sha256(value: str) -> str:
@@ -77,7 +87,7 @@ class RenderChunkEvent(_Event):
     Action: Literal["renderChunk"]
     PlanS3Uri: StorageUri
     PlanHash: Sha256
-    ChunkIndex: int = Field(ge=0)
+    ChunkIndex: StrictInt = Field(ge=0, le=MAX_CHUNK_INDEX)
     ChunkOutputS3Prefix: StorageUri
     Format: OutputFormat
 
@@ -110,9 +120,11 @@ class StillEvent(_Event):
     Action: Literal["still"]
     ProjectS3Uri: StorageUri
     OutputS3Uri: StorageUri
-    Frames: list[Annotated[int, Field(ge=0)]] = Field(default_factory=list)
+    Frames: list[Annotated[StrictInt, Field(ge=0, le=MAX_FRAME_INDEX)]] = Field(
+        default_factory=list
+    )
     Times: list[Annotated[float, Field(ge=0, allow_inf_nan=False)]] = Field(default_factory=list)
-    Quality: int | None = Field(default=None, ge=1, le=100)
+    Quality: StrictInt | None = Field(default=None, ge=1, le=100)
     config: RenderConfig = Field(default_factory=RenderConfig, alias="Config")
 
     @model_validator(mode="after")
@@ -120,7 +132,9 @@ class StillEvent(_Event):
         if not self.Frames and not self.Times:
             raise ValueError("Frames or Times: name at least one frame")
         if not self.OutputS3Uri.lower().endswith(STILL_SUFFIXES):
-            raise ValueError(f"OutputS3Uri: a still is .png, .jpg or .webp ({self.OutputS3Uri})")
+            raise ValueError(
+                f"OutputS3Uri: a still is .png, .jpg or .webp (got {quoted(self.OutputS3Uri)})"
+            )
         return self
 
 
@@ -210,7 +224,7 @@ def parse_event(raw: Any) -> AnyEvent:
         )
     if event["Action"] not in ACTIONS:
         raise InvalidEventError(
-            f"event.Action: must be one of {', '.join(ACTIONS)} (got {event['Action']!r})"
+            f"event.Action: must be one of {', '.join(ACTIONS)} (got {quoted(event['Action'])})"
         )
     try:
         return _EVENT_ADAPTER.validate_python(event)

@@ -44,6 +44,7 @@ from ..errors import (
     StorageRequestRejectedError,
     StorageTransientError,
     StoredObjectCorruptError,
+    quoted,
 )
 
 if TYPE_CHECKING:
@@ -95,6 +96,22 @@ def parse_uri(uri: str) -> Location:
     if parts.scheme == "file":
         return Location("file", "", unquote(parts.path))
     raise ValueError(f"{uri!r} is neither s3:// nor file://")
+
+
+def s3_key_problem(key: str) -> str | None:
+    """Why ``key`` is not an object key we read or write, or None. ``.`` and ``..``
+    segments name another object on a local store (and S3 consoles and SDKs normalise them
+    differently); ``#`` and ``?`` are cut off by URI parsing, so the object used would not
+    be the one named; control characters have no business in a key."""
+    segments = key.split("/")
+    if any(segment in (".", "..") for segment in segments):
+        return "has a '.' or '..' segment"
+    for char in "#?":
+        if char in key:
+            return f"contains {char!r}"
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in key):
+        return "contains a control character"
+    return None
 
 
 def join_uri(prefix: str, *names: str) -> str:
@@ -329,6 +346,10 @@ class Storage:
         except ValueError as exc:
             raise StorageRequestRejectedError(str(exc)) from None
         root = os.environ.get(ENV_LOCAL_STORAGE)
+        if location.scheme == "s3":
+            problem = s3_key_problem(uri.partition("://")[2].partition("/")[2])
+            if problem is not None:
+                raise StorageRequestRejectedError(f"{quoted(uri)}: the object key {problem}")
         if location.scheme == "s3" and root:
             relative = Path(location.bucket, location.key)
             if ".." in relative.parts or not location.key:
@@ -343,18 +364,25 @@ class Storage:
 
     def download(self, uri: str, dest: Path, expected_sha256: str | None = None) -> Path:
         """Fetch ``uri`` to ``dest``; verify its SHA-256 (given, or stored at upload)."""
+        self.download_checked(uri, dest, expected_sha256)
+        return dest
+
+    def download_checked(self, uri: str, dest: Path, expected_sha256: str | None = None) -> bool:
+        """As :meth:`download`; True when the bytes were checked against a SHA-256 (given,
+        or stored at upload), False when there was none to check them against."""
         store, location = self._where(uri)
         dest.parent.mkdir(parents=True, exist_ok=True)
         stored = store.fetch(location, uri, dest)
-        for expected in (expected_sha256, stored):
-            if expected:
-                actual = file_sha256(dest)
+        expected_ones = [e for e in (expected_sha256, stored) if e]
+        if expected_ones:
+            actual = file_sha256(dest)
+            for expected in expected_ones:
                 if actual != expected:
                     dest.unlink(missing_ok=True)
                     raise PlanArtifactDigestMismatchError(
                         f"{uri} has sha256 {actual}, expected {expected}: corrupted or replaced"
                     )
-        return dest
+        return bool(expected_ones)
 
     def upload(
         self,

@@ -130,3 +130,17 @@ def sweep_stale(work_root: Path, temp_root: Path) -> list[Path]:
                 shutil.rmtree(path, ignore_errors=True)
                 removed.append(path)
     return removed
+
+
+def without_local_paths(message: str, roots: list[Path]) -> str:
+    """``message`` with every path below one of ``roots`` (the work root, the temp
+    directory) shown from inside its per-invocation directory: ``/tmp/hf-invoke-1-2-ab/
+    plan/compiled/v.mp4`` → ``plan/compiled/v.mp4``. An error's cause is shown to whoever
+    started the render; the layout of the function's disk is none of their business."""
+    names: set[str] = set()
+    for root in roots:
+        names.update({str(root).rstrip("/"), os.path.realpath(root).rstrip("/")})
+    for name in sorted((n for n in names if n), key=len, reverse=True):
+        # Not inside a URI or a longer path: s3://bucket/tmp/x stays as it is.
+        message = re.sub(r"(?<![\w./:-])" + re.escape(name) + r"/[^/\s'\"]+/?", "", message)
+    return message

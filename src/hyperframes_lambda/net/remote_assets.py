@@ -3,22 +3,27 @@
 Why: compositions routinely load GSAP & co. from jsDelivr, unpkg or cdnjs. Those hosts are
 not always reachable (this build machine, locked-down networks), but the same files are in
 the package's npm tarball, which the registry serves with a published SHA-512. Each URL is
-fetched once per machine (disk cache) and once per render (memory), and we remember where
-its bytes came from so the render log can say so.
+fetched once per machine while its disk-cache entry lasts (the cache is bounded, least
+recently used out first: :mod:`asset_cache`), bodies stream to disk rather than memory,
+and we remember where its bytes came from so the render log can say so.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
-import json
 import posixpath
+import shutil
+import tempfile
 import threading
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
-from ..cache import cache_root, write_atomic
+from ..cache import atomic_writer, cache_root
 from ..errors import (
     AssetFetchError,
     AssetIntegrityError,
@@ -28,10 +33,12 @@ from ..errors import (
     RenderError,
 )
 from ..net import npm_registry
+from ..net.asset_cache import AssetCache
 from ..net.fetch_policy import ALLOWED_SCHEMES, OPT_IN_HINT, FetchBudget, FetchPolicy
 from ..net.safe_http import guarded_get
 
 NO_PACKAGE = "no npm package named by this URL"
+COPY_SIZE = 1 << 20
 
 _JSDELIVR_HOSTS = frozenset(
     {"cdn.jsdelivr.net", "fastly.jsdelivr.net", "gcore.jsdelivr.net", "testingcf.jsdelivr.net"}
@@ -162,12 +169,35 @@ def resolve_npm_file(npm_file: NpmFile) -> tuple[str, str, bytes]:
     )
 
 
+class _HashingSink:
+    """Writes a body to a file as it arrives, hashing and counting it on the way."""
+
+    def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes, /) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        return self.handle.write(data)
+
+    def restart(self) -> None:
+        self.handle.seek(0)
+        self.handle.truncate()
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+
 class RemoteFetcher:
-    """Fetches remote asset URLs: memory → disk cache → the URL itself → the npm tarball.
+    """Fetches remote asset URLs: disk cache → the URL itself → the npm tarball.
 
     One fetcher per plan: it carries the plan's :class:`FetchBudget` (bytes and seconds).
     Direct fetches follow ``policy`` (default: :meth:`FetchPolicy.from_env`); a policy
     refusal of a CDN URL still tries the npm tarball, which is our registry fetch.
+    Bodies are streamed to a file in the cache directory (hashed on the way), never held
+    whole in memory; the cache keeps under its bound (:mod:`asset_cache`). A URL fetched
+    twice by one fetcher is charged to the budget once.
     """
 
     def __init__(
@@ -176,13 +206,14 @@ class RemoteFetcher:
         *,
         allow_direct: bool = True,
         policy: FetchPolicy | None = None,
+        cache_max_bytes: int | None = None,
     ) -> None:
         self.cache_dir = cache_dir if cache_dir is not None else cache_root() / "remote"
+        self.cache = AssetCache(self.cache_dir, cache_max_bytes)
         self.allow_direct = allow_direct
         self.policy = policy if policy is not None else FetchPolicy.from_env()
         self.budget = FetchBudget(self.policy)
         self.records: dict[str, FetchRecord] = {}
-        self._memory: dict[str, bytes] = {}
         self._lock = threading.Lock()
 
     def source_of(self, url: str) -> str | None:
@@ -191,65 +222,103 @@ class RemoteFetcher:
         return record.source if record else None
 
     def fetch_to(self, url: str, dest: Path) -> Path:
-        """Fetch ``url`` and write it atomically to ``dest``."""
-        write_atomic(dest, self.fetch(url))
+        """Fetch ``url`` and write it atomically to ``dest``, a block at a time."""
+        with self.open(url) as body, atomic_writer(dest) as out:
+            shutil.copyfileobj(body, out, COPY_SIZE)
         return dest
 
     def fetch(self, url: str) -> bytes:
-        """The bytes of ``url``; raises AssetFetchError naming the URL and every failure,
-        or the policy's FetchNotAllowedError / AssetTooLargeError / FetchDeadlineError."""
-        with self._lock:
-            hit = self._memory.get(url)
-        if hit is not None:
-            return hit
+        """The bytes of ``url`` in memory: for small text (stylesheets); use
+        :meth:`fetch_to` for anything that may be large. Errors as :meth:`open`."""
+        with self.open(url) as body:
+            return body.read()
+
+    @contextlib.contextmanager
+    def open(self, url: str) -> Iterator[IO[bytes]]:
+        """An open file holding the body of ``url``, positioned at its start.
+
+        Raises AssetFetchError naming the URL and every failure, or the policy's
+        FetchNotAllowedError / AssetTooLargeError / FetchDeadlineError."""
         _check_before_cache(url, self.policy)
         key = hashlib.sha256(url.encode()).hexdigest()
-        body_path = self.cache_dir / key
-        meta_path = self.cache_dir / f"{key}.json"
-        cached = self._read_cache(url, body_path, meta_path)
-        if cached is not None:
-            data, origin = cached
-            self.budget.admit(url, len(data))
-            self._remember(url, data, "cache", origin)
-            return data
-        data, source = self._fetch_uncached(url)
-        self.budget.admit(url, len(data))
-        digest = hashlib.sha256(data).hexdigest()
-        meta = {"url": url, "source": source, "sha256": digest, "size": len(data)}
+        handle = self._open_cached(url, key)
+        if handle is None:
+            handle = self._download(url, key)
         try:
-            write_atomic(body_path, data)
-            write_atomic(meta_path, json.dumps(meta).encode())
-        except OSError:
-            pass  # the disk cache only saves a later fetch; this render has the bytes
-        self._remember(url, data, source, None)
-        return data
+            yield handle
+        finally:
+            handle.close()
 
-    def _remember(self, url: str, data: bytes, source: str, origin: str | None) -> None:
-        record = FetchRecord(url, source, hashlib.sha256(data).hexdigest(), len(data), origin)
+    def _charge(self, url: str, size: int) -> bool:
+        """Admit ``size`` bytes for ``url`` unless this fetcher already did; True if new."""
         with self._lock:
-            self._memory[url] = data
-            self.records[url] = record
+            if url in self.records:
+                return False
+        self.budget.admit(url, size)
+        return True
 
-    @staticmethod
-    def _read_cache(url: str, body_path: Path, meta_path: Path) -> tuple[bytes, str] | None:
-        """Cached bytes, only when their recorded URL and sha256 still match."""
+    def _record(self, record: FetchRecord) -> None:
+        with self._lock:
+            self.records.setdefault(record.url, record)
+
+    def _open_cached(self, url: str, key: str) -> IO[bytes] | None:
+        """The cached body, only when its recorded URL and sha256 still match."""
+        hit = self.cache.open(key)
+        if hit is None:
+            return None
+        meta, handle = hit.meta, hit.handle
+        digest = hashlib.sha256()
+        size = 0
+        while block := handle.read(COPY_SIZE):
+            digest.update(block)
+            size += len(block)
+        if meta.get("url") != url or meta.get("sha256") != digest.hexdigest():
+            handle.close()
+            return None
+        handle.seek(0)
         try:
-            meta = json.loads(meta_path.read_text())
-            data = body_path.read_bytes()
-        except (OSError, ValueError):
-            return None
-        if not isinstance(meta, dict) or meta.get("url") != url:
-            return None
-        if meta.get("sha256") != hashlib.sha256(data).hexdigest():
-            return None
-        return data, str(meta.get("source", "unknown"))
+            self._charge(url, size)
+        except BaseException:
+            handle.close()
+            raise
+        origin = str(meta.get("source", "unknown"))
+        self._record(FetchRecord(url, "cache", digest.hexdigest(), size, origin))
+        return handle
 
-    def _fetch_uncached(self, url: str) -> tuple[bytes, str]:
+    def _download(self, url: str, key: str) -> IO[bytes]:
+        """Fetch ``url`` into a file (cached when it fits); return it open at its start."""
+        try:
+            part = self.cache.new_part()
+        except OSError:  # an unwritable cache: the temp directory still works
+            part = tempfile.NamedTemporaryFile()  # noqa: SIM115 - returned open
+        part_path = Path(part.name)
+        try:
+            sink = _HashingSink(part)
+            source = self._fetch_uncached(url, sink)
+            self._charge(url, sink.size)
+            part.flush()
+            digest = sink.digest.hexdigest()
+            meta = {"url": url, "source": source, "sha256": digest, "size": sink.size}
+            if part_path.parent == self.cache_dir:
+                try:
+                    self.cache.commit(key, part_path, meta)
+                except OSError:
+                    part_path.unlink(missing_ok=True)  # the cache only saves a later fetch
+            self._record(FetchRecord(url, source, digest, sink.size, None))
+            part.seek(0)
+            return part
+        except BaseException:
+            part.close()
+            part_path.unlink(missing_ok=True)
+            raise
+
+    def _fetch_uncached(self, url: str, sink: _HashingSink) -> str:
+        """Stream the body into ``sink``; return where it came from."""
         direct_error = "direct fetch disabled"
         refusal: RenderError | None = None  # the policy's verdict on the direct fetch
         if self.allow_direct:
             try:
-                return guarded_get(url, self.policy, self.budget, npm_registry.USER_AGENT), "direct"
+                guarded_get(url, self.policy, self.budget, npm_registry.USER_AGENT, sink)
             except AssetTooLargeError:
                 raise  # the npm tarball holds the same bytes: no fallback can help
             except (FetchNotAllowedError, FetchDeadlineError) as exc:
@@ -258,6 +327,8 @@ class RemoteFetcher:
                 refusal, direct_error = exc, str(exc)
             except AssetFetchError as exc:
                 direct_error = str(exc)
+            else:
+                return "direct"
         npm_file = npm_file_for_cdn_url(url)
         if npm_file is None:
             if refusal is not None:
@@ -271,7 +342,9 @@ class RemoteFetcher:
             except AssetFetchError as exc:
                 npm_error = str(exc)
             else:
-                return data, f"npm:{npm_file.name}@{version}/{path}"
+                sink.restart()
+                sink.write(data)
+                return f"npm:{npm_file.name}@{version}/{path}"
         message = f"could not fetch {url}: direct: {direct_error}; npm fallback: {npm_error}"
         if refusal is not None:
             raise type(refusal)(message) from refusal

@@ -24,6 +24,7 @@ import time
 import urllib.error
 import urllib.parse
 from dataclasses import dataclass
+from typing import Protocol
 
 from ..errors import AssetFetchError, AssetTooLargeError, FetchDeadlineError, FetchNotAllowedError
 from ..net.fetch_policy import (
@@ -37,6 +38,15 @@ from ..net.fetch_policy import (
 
 READ_SIZE = 64 * 1024
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+
+class Sink(Protocol):
+    """Where a body goes as it arrives (a file, a hashing writer): never held whole here."""
+
+    def write(self, data: bytes, /) -> object: ...
+
+    def restart(self) -> None:
+        """Forget what was written (a retried exchange starts the body again)."""
 
 
 @dataclass(frozen=True)
@@ -175,8 +185,11 @@ class _Deadline:
         )
 
 
-def guarded_get(url: str, policy: FetchPolicy, budget: FetchBudget, user_agent: str) -> bytes:
-    """The body of ``url`` under ``policy``; time spent is charged to ``budget``.
+def guarded_get(
+    url: str, policy: FetchPolicy, budget: FetchBudget, user_agent: str, sink: Sink
+) -> int:
+    """Stream the body of ``url`` into ``sink`` under ``policy``; return its size. Time
+    spent is charged to ``budget``.
 
     Raises FetchNotAllowedError (scheme, address, redirects), AssetTooLargeError,
     FetchDeadlineError, or AssetFetchError (network failure, HTTP error status).
@@ -187,9 +200,11 @@ def guarded_get(url: str, policy: FetchPolicy, budget: FetchBudget, user_agent: 
         for _ in range(policy.max_redirects + 1):
             target = _target(url, current)
             addresses = _checked_addresses(url, target, policy)
-            location, body = _get_once(url, target, addresses, policy, budget, deadline, user_agent)
+            location, size = _get_once(
+                url, target, addresses, policy, budget, deadline, user_agent, sink
+            )
             if location is None:
-                return body
+                return size
             current = urllib.parse.urljoin(current, location)
         raise FetchNotAllowedError(
             f"{url}: refused by the fetch policy: more than {policy.max_redirects} redirects"
@@ -216,8 +231,9 @@ def _get_once(
     budget: FetchBudget,
     deadline: _Deadline,
     user_agent: str,
-) -> tuple[str | None, bytes]:
-    """One request to one checked address: (redirect location, b"") or (None, body)."""
+    sink: Sink,
+) -> tuple[str | None, int]:
+    """One request to one checked address: (redirect location, 0) or (None, body size)."""
     if deadline.expired():
         raise deadline.error()
     last: Exception | None = None
@@ -226,7 +242,7 @@ def _get_once(
         try:
             with _Watchdog(conn, deadline):
                 try:
-                    return _exchange(url, target, conn, policy, budget, deadline, user_agent)
+                    return _exchange(url, target, conn, policy, budget, deadline, user_agent, sink)
                 except (OSError, http.client.HTTPException) as exc:
                     if deadline.expired():
                         raise deadline.error() from exc
@@ -246,7 +262,8 @@ def _exchange(
     budget: FetchBudget,
     deadline: _Deadline,
     user_agent: str,
-) -> tuple[str | None, bytes]:
+    sink: Sink,
+) -> tuple[str | None, int]:
     conn.request(
         "GET",
         target.path,
@@ -255,7 +272,7 @@ def _exchange(
     response = conn.getresponse()
     location = response.getheader("Location")
     if response.status in REDIRECT_STATUSES and location:
-        return location, b""
+        return location, 0
     if not 200 <= response.status < 300:
         raise AssetFetchError(f"HTTP {response.status}")
     limit = min(policy.max_asset_bytes, budget.remaining_bytes())
@@ -263,7 +280,7 @@ def _exchange(
     if declared is not None and declared.strip().isdigit() and int(declared) > limit:
         budget.admit(url, int(declared))  # raises, naming the cap that was hit
         raise AssetTooLargeError(f"{url}: {declared} bytes exceeds the byte cap")
-    parts: list[bytes] = []
+    sink.restart()
     size = 0
     while True:
         piece = response.read(READ_SIZE)
@@ -275,8 +292,8 @@ def _exchange(
         if size > limit:
             budget.admit(url, size)  # raises, naming the cap that was hit
             raise AssetTooLargeError(f"{url}: more than {limit} bytes")
-        parts.append(piece)
-    return None, b"".join(parts)
+        sink.write(piece)
+    return None, size
 
 
 def is_network_failure(exc: BaseException) -> bool:

@@ -81,6 +81,8 @@
     cancelAnimationFrame: window.cancelAnimationFrame.bind(window),
   };
   let nowMs = 0;
+  // The wall clock, for the renderer's own timings only (how long a seek waited on loads).
+  const wallNow = performance.now.bind(performance);
 
   // mulberry32, reseeded from the whole milliseconds of the seek time: the same stream
   // the reference engine uses in its distributed renders (we seed in every render).
@@ -571,8 +573,30 @@
     }
     return promise;
   }
+  // The frame a video shows at the next seek is fetched and decoded while this one is
+  // drawn: seeks go forward by a steady step (several pages share the frames, so the step
+  // is the last one seen). Only a head start: the next seek still waits for its frame
+  // through loadFrame, which reports a failure (a prefetch never does).
+  const prefetched = new Map();   // url -> Image, kept so its decode is not collected
+  let lastSeekT = null;
+  function frameUrl(v, t) {
+    let k = Math.floor((t - v.start) * fps + 1e-9);
+    k = v.loop ? k % v.info.count : Math.min(k, v.info.count - 1);
+    return `${v.info.dir}/frame_${String(k).padStart(6, "0")}.${v.info.ext}`;
+  }
+  function prefetchFrame(url) {
+    if (frameCache.has(url) || prefetched.has(url)) return;
+    const img = new Image();
+    img.src = url;
+    img.decode().catch(() => {});
+    prefetched.set(url, img);
+    if (prefetched.size > 16) prefetched.delete(prefetched.keys().next().value);
+  }
   function seekVideos(t) {
     const pending = [];
+    const step = lastSeekT === null ? 0 : t - lastSeekT;
+    lastSeekT = t;
+    const next = step > 0 && step <= 8 / fps ? t + step : null;
     for (const v of videos || []) {
       if (!v.info) continue;
       // Half-open like every clip window ([start, end)); a clip that runs to the end of
@@ -585,9 +609,8 @@
         v.img.style.setProperty("visibility", "hidden", "important");
         continue;
       }
-      let k = Math.floor((t - v.start) * fps + 1e-9);
-      k = v.loop ? k % v.info.count : Math.min(k, v.info.count - 1);
-      const url = `${v.info.dir}/frame_${String(k).padStart(6, "0")}.${v.info.ext}`;
+      const url = frameUrl(v, t);
+      if (next !== null && next < v.end - eps && next >= v.start - eps) prefetchFrame(frameUrl(v, next));
       layOver(v);
       if (url !== v.url) {
         v.url = url;
@@ -872,10 +895,12 @@
       }
       bake();
       liftTextClipDescendants();
+      const settleStarted = wallNow();
       const frames = seekVideos(t);
       const pending = [...frames, ...pendingImages()];
       if (pending.length) await Promise.all(pending);
       await settleLoads();
+      const settleMs = wallNow() - settleStarted;
       // New video frames: scenes that sample videos as textures redraw (runtime hook).
       if (frames.length && typeof window.__hfReseekGpu === "function") window.__hfReseekGpu(t);
       if (typeof window.__hfWaitForSeekCompletion === "function") await window.__hfWaitForSeekCompletion();
@@ -884,7 +909,7 @@
       throwIfErrors();
       // A shader transition in progress: the renderer draws once, then the page finishes
       // compositing (HyperFrames' page-side compositor) before the frame is captured.
-      return { compositePending: !!window.__hf_page_composite_pending };
+      return { compositePending: !!window.__hf_page_composite_pending, settleMs };
     },
     async prepareComposite() {
       if (typeof window.__hf_page_composite_prepare === "function") await window.__hf_page_composite_prepare();

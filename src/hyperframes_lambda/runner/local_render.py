@@ -7,15 +7,24 @@ decoded result was verified: a failed render leaves nothing at ``output``.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import multiprocessing.util
 import os
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_EXCEPTION,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
+from queue import Empty
 from typing import Any, Literal
 
 from ..browser.pool import BrowserPool
@@ -24,16 +33,16 @@ from ..compile.composition import read_composition
 from ..config import OutputFormat, RenderConfig, parse_config
 from ..errors import CompositionError, InvalidConfigError
 from ..lint import LintReport
-from ..lint.render_check import run_lint
+from ..lint.render_check import LintOutcome, run_lint
 from ..net.remote_assets import RemoteFetcher
 from ..stages.assemble import assemble
 from ..stages.plan import PlanResult, plan
-from ..stages.render_chunk import CHUNK_EXTENSIONS, ChunkResult, render_chunk
+from ..stages.render_chunk import CHUNK_EXTENSIONS, ChunkResult, ChunkSession, render_chunk
 from ..stages.render_size import resolve_fps
 from ..stages.still import StillRequest, render_stills
 from ..timing import frames_between, frames_duration
 from .interrupts import install_worker_interrupt_handlers, stop_pool_workers, worker_task
-from .output_target import created_parents, resolve_output
+from .output_target import created_parents, output_lock, resolve_output
 from .progress import Progress, ProgressCallback, Stage
 
 
@@ -215,16 +224,76 @@ def render_local(
     config = options.config()
     # An audio-only render starts no browser, so it is not linted unless asked to be strict.
     wants_lint = options.lint and (not config.is_audio_only or options.strict_lint)
-    linted = run_lint(project_dir, entry, strict=options.strict_lint) if wants_lint else None
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(created_parents(output))
+        stack.enter_context(output_lock(output))  # before any work: a second render fails
+        # Strict: findings fail the render before any work. Otherwise the linter (its own
+        # browser) runs beside the plan and the frames; its findings are the same.
+        lint_future: Future[tuple[LintOutcome, float]] | None = None
+        linted: LintOutcome | None = None
+        lint_seconds = 0.0
+        if wants_lint and options.strict_lint:
+            linted, lint_seconds = _timed_lint(project_dir, entry, strict=True)
+        elif wants_lint:
+            lint_future = stack.enter_context(ThreadPoolExecutor(1)).submit(
+                _timed_lint, project_dir, entry, strict=False
+            )
+        # A one-piece render: the browser that probes the page in the plan renders the
+        # frames too, and the chunk's other browsers start while the plan goes on. A
+        # caller's pool (a batch's) serves the same way and outlives the render.
+        pool = browser_pool
+        if pool is None:
+            one_piece = options.chunk_size is None and (options.chunks or 1) == 1
+            slots = (options.pages or default_page_count(1)) if one_piece else 1
+            pool = stack.enter_context(contextlib.closing(BrowserPool(slots=slots)))
+        result = _render(
+            project_dir, output, options, config, started, pool, on_progress, fetcher,
+            own_pool=browser_pool is None,
+        )  # fmt: skip
+        if lint_future is not None:
+            linted, lint_seconds = lint_future.result()
+    result.timings["lint"] = lint_seconds
+    result.timings["total"] = time.perf_counter() - started
+    return replace(
+        result,
+        lint=linted.report if linted else None,
+        lint_warnings=linted.warnings if linted else [],
+    )
+
+
+def _timed_lint(project_dir: Path, entry: str, *, strict: bool) -> tuple[LintOutcome, float]:
+    started = time.perf_counter()
+    outcome = run_lint(project_dir, entry, strict=strict)
+    return outcome, time.perf_counter() - started
+
+
+def _render(
+    project_dir: Path,
+    output: Path,
+    options: RenderOptions,
+    config: RenderConfig,
+    started: float,
+    browsers: BrowserPool,
+    on_progress: ProgressCallback | None,
+    fetcher: RemoteFetcher | None,
+    *,
+    own_pool: bool = True,
+) -> RenderResult:
+    """plan → chunks → assemble (render_local without the linter and the output lock)."""
 
     def report(stage: Stage, done: int, total: int) -> None:
         if on_progress is not None:
             on_progress(Progress(stage, done, total, time.perf_counter() - started))
 
-    with created_parents(output), tempfile.TemporaryDirectory(prefix="hf-render-") as work:
+    with (
+        tempfile.TemporaryDirectory(prefix="hf-render-") as work,
+        _WorkerPool(_expected_workers(options, config.is_audio_only)) as pool,
+    ):
         work_dir = Path(work)
         report("plan", 0, 1)
-        planned = plan(project_dir, config, work_dir / "plan", fetcher=fetcher)
+        planned = plan(
+            project_dir, config, work_dir / "plan", fetcher=fetcher, browser_pool=browsers
+        )
         report("plan", 1, 1)
         timings = {"plan": planned.timings["total"]}
         chunk_dir = work_dir / "chunks"
@@ -238,14 +307,12 @@ def render_local(
             pass
         elif workers <= 1:
             report("frames", 0, planned.total_frames)
-            results = _render_chunks_here(
-                planned, chunk_paths, pages, options, report, browser_pool
-            )
+            results = _render_chunks_here(planned, chunk_paths, pages, options, report, browsers)
         else:
+            if own_pool:
+                browsers.close()  # the workers start their own
             report("frames", 0, planned.total_frames)
-            results = _render_chunks_in_workers(
-                planned, chunk_paths, workers, pages, options, report
-            )
+            results = pool.render(planned, chunk_paths, workers, pages, options, report)
         timings["chunks"] = time.perf_counter() - t
         thumbnail = None
         if planned.thumbnail_frame is not None:
@@ -263,10 +330,8 @@ def render_local(
         report("assemble", 1, 1)
     timings["total"] = time.perf_counter() - started
     return RenderResult(
-        output, planned, results, workers, results[0].capture_mode if results else None,
-        timings, lint=linted.report if linted else None,
-        lint_warnings=linted.warnings if linted else [],
-    )  # fmt: skip
+        output, planned, results, workers, results[0].capture_mode if results else None, timings
+    )
 
 
 def thumbnail_path(output: Path) -> Path:
@@ -307,28 +372,56 @@ def _render_chunks_here(
         done += 1
         report("frames", done, planned.total_frames)
 
-    return [
-        render_chunk(
-            planned.plan_dir,
-            i,
-            path,
-            expected_hash=planned.plan_hash,
-            pages=pages,
-            dump_frames=options.dump_frames,
-            on_frame=on_frame,
-            browser_pool=browser_pool,
-        )
-        for i, path in enumerate(chunk_paths)
-    ]
+    # One plan check and one page load for all the chunks (in the pool's browsers if given).
+    session = ChunkSession(browser_pool)
+    try:
+        return [
+            render_chunk(
+                planned.plan_dir,
+                i,
+                path,
+                expected_hash=planned.plan_hash,
+                pages=pages,
+                dump_frames=options.dump_frames,
+                on_frame=on_frame,
+                session=session,
+            )
+            for i, path in enumerate(chunk_paths)
+        ]
+    finally:
+        session.close()
+
+
+def _expected_workers(options: RenderOptions, audio_only: bool) -> int:
+    """Worker processes to start before planning: the ones asked for, when more than one
+    chunk is (a one-chunk render runs in this process)."""
+    if audio_only or ((options.chunks or 1) <= 1 and options.chunk_size is None):
+        return 0
+    wanted = options.workers or cpu_count()
+    return max(0, min(wanted, options.chunks) if options.chunks else wanted)
 
 
 _progress_queue: Any = None
+_session: ChunkSession | None = None
 
 
 def _init_worker(queue: Any) -> None:
-    global _progress_queue  # noqa: PLW0603 - per-worker-process handle, set once at spawn
+    """A chunk worker: interrupts as exceptions, and a session its chunks share (closed,
+    with its browsers, when the process exits). Imports what a chunk needs now, while the
+    parent plans, not when the first chunk arrives."""
+    global _progress_queue, _session  # noqa: PLW0603 - per-worker-process state, set at spawn
     _progress_queue = queue
     install_worker_interrupt_handlers()
+    _session = ChunkSession()
+    multiprocessing.util.Finalize(None, _session.close, exitpriority=10)
+    from ..browser.resolve import resolve_chrome
+
+    with contextlib.suppress(Exception):  # a chunk reports a missing browser itself
+        resolve_chrome()
+
+
+def _ready() -> bool:
+    return True
 
 
 def _report_frame(_index: int) -> None:
@@ -343,57 +436,104 @@ def _worker_render_chunk(
         return render_chunk(
             Path(plan_dir), index, Path(path), expected_hash=plan_hash, pages=pages,
             dump_frames=Path(dump) if dump else None, on_frame=_report_frame,
+            session=_session,
         )  # fmt: skip
 
 
-def _render_chunks_in_workers(
-    planned: PlanResult,
-    chunk_paths: list[Path],
-    workers: int,
-    pages: int,
-    options: RenderOptions,
-    report: Callable[[Stage, int, int], None],
-) -> list[ChunkResult]:
-    """Chunks in ``workers`` spawned processes; frames reported back for the progress bar.
+class _WorkerPool:
+    """Chunk worker processes, started before the plan so their start-up (an interpreter,
+    the package's imports) overlaps it; each keeps its browser, its pages and the verified
+    plan across the chunks it renders (:class:`ChunkSession`), so ``--chunks 4 --workers
+    2`` loads the page twice, as one chunk with two browsers does."""
 
-    Interrupted (Ctrl-C, SIGTERM), the workers are sent SIGTERM and waited for: each one
-    stops its browsers and removes its files before the work directory goes."""
-    context = multiprocessing.get_context("spawn")
-    with context.Manager() as manager:
-        queue = manager.Queue()
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+        self._context = multiprocessing.get_context("spawn")
+        self._pool: ProcessPoolExecutor | None = None
+        self._manager: Any = None
+        self._queue: Any = None
+
+    def __enter__(self) -> _WorkerPool:
+        if self.workers > 1:
+            self._start(self.workers)
+        return self
+
+    def _start(self, workers: int) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self.workers = workers
+            # A manager's queue, not a multiprocessing.Queue: that one's semaphore starts a
+            # resource-tracker process that outlives the render by a moment.
+            self._manager = self._context.Manager()
+            self._queue = self._manager.Queue()
+            self._pool = ProcessPoolExecutor(
+                workers, mp_context=self._context, initializer=_init_worker,
+                initargs=(self._queue,),
+            )  # fmt: skip
+            for _ in range(workers):  # spawn them all now
+                self._pool.submit(_ready)
+        return self._pool
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            if exc[0] is not None and issubclass(exc[0], KeyboardInterrupt):  # type: ignore[arg-type]
+                stop_pool_workers(self._pool._processes)  # no public handle on the workers
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._manager.shutdown()
+
+    def render(
+        self,
+        planned: PlanResult,
+        chunk_paths: list[Path],
+        workers: int,
+        pages: int,
+        options: RenderOptions,
+        report: Callable[[Stage, int, int], None],
+    ) -> list[ChunkResult]:
+        """The chunks in the workers (``workers`` of them, started now unless they were);
+        frames reported back for the progress bar.
+
+        Interrupted (Ctrl-C, SIGTERM), the workers are sent SIGTERM and waited for: each
+        one stops its browsers and removes its files before the work directory goes."""
+        pool = self._start(workers)
+        queue = self._queue
         dump = str(options.dump_frames) if options.dump_frames else None
-        with ProcessPoolExecutor(
-            workers, mp_context=context, initializer=_init_worker, initargs=(queue,)
-        ) as pool:
-            futures = [
-                pool.submit(
-                    _worker_render_chunk,
-                    str(planned.plan_dir),
-                    i,
-                    str(path),
-                    planned.plan_hash,
-                    pages,
-                    dump,
-                )
-                for i, path in enumerate(chunk_paths)
-            ]
-            done, reported = 0, 0  # 0 was reported before the chunks started
-            pending = set(futures)
-            try:
-                while pending:
-                    finished, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
-                    while not queue.empty():
-                        done += queue.get()
-                    if done != reported:
-                        report("frames", done, planned.total_frames)
-                        reported = done
-                    for future in finished:
-                        if future.exception() is not None:
-                            for other in pending:
-                                other.cancel()
-                            raise future.exception()  # type: ignore[misc]
-            except KeyboardInterrupt:
-                stop_pool_workers(pool._processes)  # no public handle on the workers
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
-            return [f.result() for f in futures]
+        futures = [
+            pool.submit(
+                _worker_render_chunk,
+                str(planned.plan_dir),
+                i,
+                str(path),
+                planned.plan_hash,
+                pages,
+                dump,
+            )
+            for i, path in enumerate(chunk_paths)
+        ]
+        done, reported = 0, 0  # 0 was reported before the chunks started
+        pending = set(futures)
+        try:
+            while pending:
+                finished, pending = wait(pending, timeout=0.2, return_when=FIRST_EXCEPTION)
+                done += _drain(queue)
+                if done != reported:
+                    report("frames", done, planned.total_frames)
+                    reported = done
+                for future in finished:
+                    if future.exception() is not None:
+                        for other in pending:
+                            other.cancel()
+                        raise future.exception()  # type: ignore[misc]
+        except KeyboardInterrupt:
+            stop_pool_workers(pool._processes)  # no public handle on the workers
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
+        return [f.result() for f in futures]
+
+
+def _drain(queue: Any) -> int:
+    total = 0
+    while True:
+        try:
+            total += queue.get_nowait()
+        except Empty:
+            return total

@@ -7,12 +7,15 @@ an existing directory) means png-sequence, a directory of frames. Any other exte
 or one that contradicts the explicit format, is refused. The parent directory must accept
 a new file (a missing one is made, and removed again if the render fails); a png-sequence
 replaces its directory on success, so an existing directory must be empty or hold only a previous
-sequence (never someone's project or home directory).
+sequence (never someone's project or home directory). While a render writes an output it
+holds ``.<name>.lock`` beside it (:func:`output_lock`): a second render onto the same path
+fails at once with ``OUTPUT_IN_USE`` instead of silently replacing the first one's output.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import tempfile
@@ -21,7 +24,7 @@ from pathlib import Path
 from typing import cast
 
 from ..config import OutputFormat
-from ..errors import InvalidOutputError
+from ..errors import InvalidOutputError, OutputInUseError
 
 VIDEO_EXTENSIONS: dict[str, OutputFormat] = {
     ".mp4": "mp4", ".mov": "mov", ".webm": "webm", ".gif": "gif",
@@ -131,3 +134,45 @@ def created_parents(output: Path) -> Iterator[list[Path]]:
             with contextlib.suppress(OSError):  # not empty: someone else wrote there
                 directory.rmdir()
         raise
+
+
+def lock_path(output: Path) -> Path:
+    """The lock file a render of ``output`` holds: ``.<name>.lock`` beside it."""
+    return output.absolute().parent / f".{output.name}.lock"
+
+
+@contextlib.contextmanager
+def output_lock(output: Path, output_name: str = "output") -> Iterator[Path]:
+    """Hold the output's lock file for the block (the output's directory must exist), or
+    raise :class:`OutputInUseError` at once when another render holds it. The kernel drops
+    the lock if the process dies; the file is removed when the block ends."""
+    path = lock_path(output)
+    while True:
+        handle = path.open("a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read(40).strip()
+            handle.close()
+            raise OutputInUseError(
+                f"{output_name} {output} is being written by another render"
+                + (f" (process {holder})" if holder.isdigit() else "")
+                + f"; wait for it to finish or choose another {output_name} (lock file {path})"
+            ) from None
+        try:
+            same = os.fstat(handle.fileno()).st_ino == path.stat().st_ino
+        except FileNotFoundError:
+            same = False  # the holder before us removed it as we opened it
+        if same:
+            break
+        handle.close()
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+        handle.close()

@@ -11,11 +11,21 @@ from fractions import Fraction
 from ..errors import CompositionError, InvalidConfigError, PlanTooLargeError
 from ..timing import frame_count
 
-# Lambda stops an invocation at 15 minutes. We budget 10 minutes of capture per chunk at a
-# pessimistic 5 frames/s for 1920x1080 (measured 11-20 fps on 2 cores; Lambda's 10 GB
-# functions have 6 vCPUs), scaled by pixel count.
-LAMBDA_SECONDS_BUDGET = 600
+# A Lambda chunk is planned to take at most half of the function's timeout (900 s, Lambda's
+# ceiling, unless HYPERFRAMES_LAMBDA_TIMEOUT_S says otherwise: the SAM template sets it to
+# LambdaTimeoutSec), so a slow container or a retry still has room. A frame's cost is the
+# larger of two estimates:
+# - pixels: a pessimistic 5 frames/s at 1920x1080 (measured 11-20 fps on 2 cores; Lambda's
+#   10 GB functions have 6 vCPUs), scaled by pixel count;
+# - a floor for the work every frame costs whatever its size (seek, CDP round trips, the
+#   screenshot): 120 fps was measured at 320x180 on this 2-core build machine (issue 23),
+#   8.3 ms a frame; taken x3 for the same margin the 1080p figure carries, 25 ms.
+# Pixels alone planned 108,000-frame chunks at 320x180: ~15 minutes at the measured rate.
+ENV_LAMBDA_TIMEOUT = "HYPERFRAMES_LAMBDA_TIMEOUT_S"
+DEFAULT_LAMBDA_TIMEOUT_S = 900
+LAMBDA_TIMEOUT_SHARE = 0.5
 LAMBDA_FPS_AT_1080P = 5.0
+LAMBDA_FRAME_FLOOR_S = 0.025
 ENV_MAX_FRAMES = "HYPERFRAMES_MAX_FRAMES"
 DEFAULT_MAX_FRAMES = 1_080_000  # 10 hours at 30 fps
 MAX_PARALLEL_CHUNKS = 256  # the Config.maxParallelChunks ceiling
@@ -51,10 +61,28 @@ def place_chunks(chunks: list[Chunk], first_frame: int, step: int) -> list[Chunk
     ]
 
 
-def lambda_frame_budget(width: int, height: int) -> int:
-    """Most frames one Lambda chunk should hold to finish well inside 15 minutes."""
-    scale = (1920 * 1080) / (width * height)
-    return max(1, int(LAMBDA_SECONDS_BUDGET * LAMBDA_FPS_AT_1080P * scale))
+def lambda_timeout_s() -> int:
+    """The function's timeout in seconds: ``$HYPERFRAMES_LAMBDA_TIMEOUT_S`` or 900."""
+    raw = os.environ.get(ENV_LAMBDA_TIMEOUT, "").strip()
+    if not raw:
+        return DEFAULT_LAMBDA_TIMEOUT_S
+    if not raw.isdigit() or int(raw) <= 0:
+        raise InvalidConfigError(
+            f"{ENV_LAMBDA_TIMEOUT}={raw[:40]!r} must be a positive whole number"
+        )
+    return int(raw)
+
+
+def lambda_frame_seconds(width: int, height: int) -> float:
+    """The seconds one frame is expected to take on Lambda: pixel cost, at least the floor."""
+    by_pixels = (width * height) / (1920 * 1080) / LAMBDA_FPS_AT_1080P
+    return max(by_pixels, LAMBDA_FRAME_FLOOR_S)
+
+
+def lambda_frame_budget(width: int, height: int, timeout_s: int | None = None) -> int:
+    """Most frames one Lambda chunk should hold to take at most half the function's timeout."""
+    seconds = (timeout_s if timeout_s is not None else lambda_timeout_s()) * LAMBDA_TIMEOUT_SHARE
+    return max(1, int(seconds / lambda_frame_seconds(width, height)))
 
 
 def slice_chunks(
@@ -133,8 +161,9 @@ def plan_chunks(
     if runtime_cap == "lambda":
         if chunk_size is not None and chunk_size > budget:
             warnings.append(
-                f"chunkSize {chunk_size} may not finish inside Lambda's 15 minutes at "
-                f"{width}x{height}; at most {budget} frames per chunk is recommended"
+                f"chunkSize {chunk_size} may take more than half the function's timeout "
+                f"({lambda_timeout_s()} s) at {width}x{height}; at most {budget} frames per "
+                "chunk is recommended"
             )
         elif chunk_size is None:
             target = min(target or budget, budget)
@@ -150,8 +179,8 @@ def plan_chunks(
         raise PlanTooLargeError(
             f"{total_frames} frames at {width}x{height} in at most {max_parallel_chunks} "
             f"chunks (maxParallelChunks) makes {len(chunks)} chunks of up to {largest} frames, "
-            f"but a Lambda chunk holds at most {budget} frames to finish inside 15 minutes "
-            f"(runtimeCap lambda): "
+            f"but a Lambda chunk holds at most {budget} frames to take at most half the "
+            f"function's timeout of {lambda_timeout_s()} s (runtimeCap lambda): "
             + (
                 f"set maxParallelChunks to {needed} or more, or shorten the composition"
                 if needed <= MAX_PARALLEL_CHUNKS

@@ -23,7 +23,9 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ..browser.font_set import font_set_id
+from ..browser.pool import BrowserPool
 from ..browser.resolve import browser_build, resolve_chrome
+from ..cache import file_sha256
 from ..capture import font_report
 from ..capture.frame_source import open_frame_source
 from ..capture.page_capture import CaptureSettings
@@ -42,11 +44,14 @@ from ..net.remote_assets import RemoteFetcher
 from ..timing import fps_json, frame_at, frames_duration
 from .chunking import Chunk, checked_frame_count, place_chunks, plan_chunks
 from .plan_archive import write_plan_archive
-from .plan_hash import PLAN_JSON, canonical_json, compute_plan_hash
+from .plan_artifacts import VideoWindow, build_manifest, is_core, video_windows, write_manifest
+from .plan_hash import PLAN_JSON, canonical_json, compute_plan_hash, plan_files
 from .render_size import resolve_fps, resolve_output_size
 from .versions import renderer_version
 
-PROTOCOL_VERSION = 2  # 2: plan.json names the browser build and the font set
+# 2: plan.json names the browser build and the font set; 3: the artifact manifest
+# (meta/artifacts.json), and no source video once its frames are extracted.
+PROTOCOL_VERSION = 3
 COMPILED_DIR = "compiled"
 VIDEO_FRAMES_DIR = "video-frames"
 AUDIO_FILE = "audio.m4a"
@@ -129,14 +134,18 @@ def plan(
     archive: Path | None = None,
     *,
     fetcher: RemoteFetcher | None = None,
+    browser_pool: BrowserPool | None = None,
 ) -> PlanResult:
     """Compile ``project_dir`` into ``plan_dir`` (must not exist or be empty) and, if
     ``archive`` is given, write the frozen ``plan.tar.gz`` there. On failure nothing is
-    left: neither a half-built plan directory nor an archive."""
+    left: neither a half-built plan directory nor an archive.
+
+    With ``browser_pool``, the page is probed in the pool's browser (slot 0), which stays
+    up for the chunk rendered next in the same process: one browser start less."""
     if plan_dir.exists() and (not plan_dir.is_dir() or any(plan_dir.iterdir())):
         raise InvalidConfigError(f"plan directory {plan_dir} is not empty")
     try:
-        return _plan(project_dir, config, plan_dir, archive, fetcher)
+        return _plan(project_dir, config, plan_dir, archive, fetcher, browser_pool)
     except BaseException:
         shutil.rmtree(plan_dir, ignore_errors=True)
         raise
@@ -148,6 +157,7 @@ def _plan(
     plan_dir: Path,
     archive: Path | None,
     fetcher: RemoteFetcher | None,
+    browser_pool: BrowserPool | None = None,
 ) -> PlanResult:
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -209,7 +219,9 @@ def _plan(
     if static is not None:  # an audio-only output whose HTML says it all: no browser
         duration, media = static.duration, static.media
     else:
-        duration, media = _probe_page(project_dir, plan_dir, entry_url_path, capture, warnings)
+        duration, media = _probe_page(
+            project_dir, plan_dir, entry_url_path, capture, warnings, browser_pool
+        )
     timings["probe"] = time.perf_counter() - t
     if duration <= 0:
         raise CompositionError(
@@ -239,8 +251,8 @@ def _plan(
 
     with tempfile.TemporaryDirectory(prefix="hf-plan-scratch-") as scratch:
         t = time.perf_counter()
-        video_manifest = (
-            [] if cfg.is_audio_only else _extract_videos(media, plan_dir, fps, duration)
+        video_manifest, extracted_sources = (
+            ([], set()) if cfg.is_audio_only else _extract_videos(media, plan_dir, fps, duration)
         )
         timings["video"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -256,6 +268,7 @@ def _plan(
                 output_format=cfg.format, bitrate=cfg.audio_bitrate,
             )  # fmt: skip
         timings["audio"] = time.perf_counter() - t
+    _drop_sources(extracted_sources)
     if cfg.is_audio_only and not has_audio:
         raise CompositionError(
             f"{info.entry}: format {cfg.format} is audio only, but the composition has no "
@@ -268,12 +281,18 @@ def _plan(
     _write_json(plan_dir / VIDEO_JSON, video_manifest)
     _write_json(plan_dir / CHUNKS_JSON, [_chunk_json(c) for c in chunks])
     _write_volume_curves(media, plan_dir)
+    t = time.perf_counter()
+    digests = _write_artifact_manifest(
+        plan_dir, chunks, video_windows(media, video_manifest) if video_manifest else [], fps,
+        audio_file(cfg.format) if has_audio else None,
+    )  # fmt: skip
+    timings["manifest"] = time.perf_counter() - t
 
     ffmpeg_version = ffmpeg_version_line()
     browser = browser_build(resolve_chrome())
     font_set = font_set_id()
     plan_hash = compute_plan_hash(
-        plan_dir, encoder=encoder_json, ffmpeg_version=ffmpeg_version,
+        digests, encoder=encoder_json, ffmpeg_version=ffmpeg_version,
         renderer_version=renderer_version(), fps=fps, width=width, height=height, format=cfg.format,
         browser_build=browser, font_set=font_set,
     )  # fmt: skip
@@ -325,9 +344,10 @@ def _probe_page(
     entry_url_path: str,
     capture: CaptureSettings,
     warnings: list[str],
+    browser_pool: BrowserPool | None = None,
 ) -> tuple[float, list[dict[str, Any]]]:
     """Load the compiled page once: its duration and media clips (and what it warns of)."""
-    with open_frame_source(plan_dir, entry_url_path, capture) as page:
+    with open_frame_source(plan_dir, entry_url_path, capture, pool=browser_pool) as page:
         warnings.extend(page.warnings)
         warnings.extend(
             f"composition {cid!r} registered no timeline in window.__timelines; it is not "
@@ -446,16 +466,47 @@ def _chunk_json(chunk: Chunk) -> dict[str, int]:
     return data
 
 
+def _write_artifact_manifest(
+    plan_dir: Path,
+    chunks: list[Chunk],
+    windows: list[VideoWindow],
+    fps: Fraction,
+    soundtrack: str | None,
+) -> dict[str, str]:
+    """Write ``meta/artifacts.json`` (the last file of the plan but plan.json); returns
+    every hashed file's digest, each file read once."""
+    files = [p for p in plan_files(plan_dir) if not is_core(p)]
+    digests = {p: file_sha256(plan_dir / p) for p in files}
+    sizes = {p: (plan_dir / p).stat().st_size for p in files}
+    write_manifest(plan_dir, build_manifest(digests, sizes, chunks, windows, fps, soundtrack))
+    core = [p for p in plan_files(plan_dir) if is_core(p)]
+    return {**digests, **{p: file_sha256(plan_dir / p) for p in core}}
+
+
+def _drop_sources(sources: set[Path]) -> None:
+    """Empty each source video whose frames were extracted: nothing reads it again (the
+    page shows the frames, the soundtrack is mixed), and a 1.6 GB source kept beside its
+    frames doubled every plan. An empty file, not none: the page still names it, and a
+    missing file would be a missing asset."""
+    for source in sorted(sources):
+        source.unlink()  # a new empty file: never truncates another link to the same bytes
+        source.touch()
+
+
 def _extract_videos(
     media: list[dict[str, Any]], plan_dir: Path, fps: Fraction, duration: float
-) -> list[dict[str, Any]]:
-    """Pre-extract each <video>'s frames; returns the per-video manifest for the runtime.
+) -> tuple[list[dict[str, Any]], set[Path]]:
+    """Pre-extract each <video>'s frames; returns the per-video manifest for the runtime,
+    and the sources no longer needed once the soundtrack is mixed.
 
     The manifest is positional (one entry per ``<video>`` in document order). A clip that
     shows no frame inside the composition (it starts at or after the end, or lasts 0 s)
-    gets ``count: 0`` and no directory: the runtime shows nothing for it.
+    gets ``count: 0`` and no directory: the runtime shows nothing for it (and keeps its
+    source, which the page may still load).
     """
     manifest: list[dict[str, Any]] = []
+    extracted_from: set[Path] = set()
+    kept: set[Path] = set()
     for item in (m for m in media if m["kind"] == "video"):
         what = f"<video{' id=' + item['id'] if item.get('id') else ''}> #{item['index']}"
         source = _served_path(item.get("src"), plan_dir, what)
@@ -469,12 +520,14 @@ def _extract_videos(
         extracted = extract_video_frames(clip, fps, plan_dir / relative, composition_end=duration)
         if extracted is None:  # never on screen: nothing extracted, nothing shown
             manifest.append({"dir": f"/{relative}", "count": 0, "ext": "jpg"})
+            kept.add(source)
         else:
+            extracted_from.add(source)
             manifest.append({
                 "dir": f"/{relative}", "count": extracted.count, "ext": extracted.ext,
                 "width": extracted.width, "height": extracted.height,
             })  # fmt: skip
-    return manifest
+    return manifest, extracted_from - kept
 
 
 def _mix_soundtrack(

@@ -9,13 +9,16 @@ the disk either.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import shutil
 import tarfile
 import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 from ..errors import (
     ArchiveLimitError,
@@ -31,26 +34,45 @@ PROJECT_ENV_PREFIX = "HYPERFRAMES_PROJECT_ARCHIVE"
 PLAN_ENV_PREFIX = "HYPERFRAMES_PLAN_ARCHIVE"
 
 
-def write_plan_archive(plan_dir: Path, archive: Path) -> Path:
-    """Pack ``plan_dir`` into ``archive`` (written atomically)."""
+def write_plan_archive(
+    plan_dir: Path,
+    archive: Path,
+    *,
+    include: Callable[[str], bool] | None = None,
+    directories: bool = True,
+    compress: bool = True,
+) -> Path:
+    """Pack ``plan_dir`` (the files whose relative path ``include`` accepts, all by
+    default) into ``archive``, written atomically; ``compress=False`` writes a plain tar."""
     entries: list[Path] = sorted(
         plan_dir.rglob("*"), key=lambda p: p.relative_to(plan_dir).as_posix()
     )
+    if include is not None:  # the chosen files, and the directories that hold them
+        files = {p for p in entries if p.is_file() and include(p.relative_to(plan_dir).as_posix())}
+        parents = {parent for p in files for parent in p.relative_to(plan_dir).parents}
+        entries = [
+            p for p in entries if p in files or (p.is_dir() and p.relative_to(plan_dir) in parents)
+        ]
     partial = archive.with_name(archive.name + ".partial")
-    with (
-        partial.open("wb") as raw,
-        gzip.GzipFile(
-            filename="", mode="wb", fileobj=raw, mtime=FIXED_MTIME, compresslevel=6
-        ) as gz,
-        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
-    ):
+    with partial.open("wb") as raw, contextlib.ExitStack() as stack:
+        target: Any = raw
+        if compress:
+            target = stack.enter_context(
+                gzip.GzipFile(
+                    filename="", mode="wb", fileobj=raw, mtime=FIXED_MTIME, compresslevel=6
+                )
+            )
+        tar = stack.enter_context(tarfile.open(fileobj=target, mode="w", format=tarfile.PAX_FORMAT))
         for path in entries:
             relative = path.relative_to(plan_dir).as_posix()
+            is_dir = path.is_dir()
+            if is_dir and not directories:
+                continue
             info = tarfile.TarInfo(relative)
             info.mtime = FIXED_MTIME
             info.uid = info.gid = 0
             info.uname = info.gname = ""
-            if path.is_dir():
+            if is_dir:
                 info.type = tarfile.DIRTYPE
                 info.mode = 0o755
                 tar.addfile(info)
@@ -89,27 +111,35 @@ class ExtractLimits:
     max_entries: int
     max_depth: int
     env_prefix: str
+    # Read every member header before writing anything, so an archive over a cap writes
+    # nothing at all (costs a second pass over the stream).
+    prescan: bool = False
 
     @classmethod
     def from_env(
-        cls, env_prefix: str, max_bytes: int, max_entries: int, max_depth: int
-    ) -> ExtractLimits:
+        cls, env_prefix: str, max_bytes: int, max_entries: int, max_depth: int,
+        *, prescan: bool = False,
+    ) -> ExtractLimits:  # fmt: skip
         return cls(
             max_bytes=_env_int(f"{env_prefix}_MAX_BYTES", max_bytes),
             max_entries=_env_int(f"{env_prefix}_MAX_FILES", max_entries),
             max_depth=_env_int(f"{env_prefix}_MAX_DEPTH", max_depth),
             env_prefix=env_prefix,
+            prescan=prescan,
         )
 
 
 def project_limits() -> ExtractLimits:
-    """Project archives: 2 GiB, 20,000 entries, 32 levels, unless the environment says."""
-    return ExtractLimits.from_env(PROJECT_ENV_PREFIX, 2 * GiB, 20_000, 32)
+    """Project archives: 2 GiB, 20,000 entries, 32 levels, unless the environment says.
+    Untrusted input, so the member list is read and checked before anything is written."""
+    return ExtractLimits.from_env(PROJECT_ENV_PREFIX, 2 * GiB, 20_000, 32, prescan=True)
 
 
 def plan_limits() -> ExtractLimits:
     """Plan archives are our own output, with pre-extracted video frames (one file per
-    frame): 8 GiB (Lambda's /tmp holds 10), 2,000,000 entries, 32 levels."""
+    frame): 8 GiB (Lambda's /tmp holds 10), 2,000,000 entries, 32 levels. Their digest is
+    checked before extraction and every chunk extracts one, so they are read in one pass
+    (each header still checked before its bytes are written)."""
     return ExtractLimits.from_env(PLAN_ENV_PREFIX, 8 * GiB, 2_000_000, 32)
 
 
@@ -131,15 +161,13 @@ def _safe_extract(
     dest.mkdir(parents=True, exist_ok=True)
     try:
         with tarfile.open(archive, mode="r:*") as tar:
-            total = 0
-            for entries, member in enumerate(tar, start=1):
-                name = member.name
-                unsafe = name.startswith("/") or ".." in Path(name).parts
-                if unsafe or not (member.isfile() or member.isdir()):
-                    raise error(f"{archive.name}: unsafe or unsupported {what} member {name!r}")
-                total += member.size if member.isfile() else 0
-                _check_limits(archive, what, limits, name, entries, total)
-                tar.extract(member, dest, filter="data")
+            if limits.prescan:
+                members = _checked_members(tar, archive, error, what, limits)
+                for member in members:
+                    tar.extract(member, dest, filter="data")
+            else:
+                for member in _checked_members(tar, archive, error, what, limits):
+                    tar.extract(member, dest, filter="data")
     except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error, OSError) as exc:
         _discard(dest, created)
         raise error(f"{archive.name} is not a readable {what} (.tar.gz): {exc}") from exc
@@ -147,6 +175,27 @@ def _safe_extract(
         _discard(dest, created)
         raise
     return dest
+
+
+def _checked_members(
+    tar: tarfile.TarFile, archive: Path, error: type[RenderError], what: str,
+    limits: ExtractLimits,
+) -> list[tarfile.TarInfo] | Iterator[tarfile.TarInfo]:  # fmt: skip
+    """The members, each checked (safe name, regular file or directory, the caps): all of
+    them before any is returned with ``limits.prescan``, else one at a time."""
+
+    def checked() -> Iterator[tarfile.TarInfo]:
+        total = 0
+        for entries, member in enumerate(tar, start=1):
+            name = member.name
+            unsafe = name.startswith("/") or ".." in Path(name).parts
+            if unsafe or not (member.isfile() or member.isdir()):
+                raise error(f"{archive.name}: unsafe or unsupported {what} member {name[:200]!r}")
+            total += member.size if member.isfile() else 0
+            _check_limits(archive, what, limits, name, entries, total)
+            yield member
+
+    return list(checked()) if limits.prescan else checked()
 
 
 def _check_limits(

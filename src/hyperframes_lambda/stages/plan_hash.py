@@ -6,6 +6,12 @@ encoder JSON, the ffmpeg version line, the renderer version, ``fps x width x hei
 format`` (fps as ``30`` or ``30000/1001``), then the browser build and the font set (both
 decide pixels: a worker with another one refuses the plan). Workers recompute it from the
 files on disk before launching Chrome.
+
+A worker holds only part of a plan (its chunk's artifacts, see :mod:`.plan_artifacts`): a
+file the artifact manifest (``meta/artifacts.json``, itself a hashed file) lists but the
+worker did not fetch enters the hash with the digest the manifest records; every file on
+disk enters with the digest of its bytes. So the hash pins every byte of the plan whether
+a worker holds all of it or a part, and a file altered on disk changes it.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from ..timing import fps_text
 
 HASH_PREFIX = b"hyperframes-lambda/plan-hash/v1\0"
 PLAN_JSON = "plan.json"
+ARTIFACTS_JSON = "meta/artifacts.json"
 
 
 def canonical_json(value: Any) -> str:
@@ -41,8 +48,31 @@ def plan_files(plan_dir: Path) -> list[str]:
     return sorted(paths)
 
 
+def disk_digests(plan_dir: Path) -> dict[str, str]:
+    """SHA-256 of every file of the plan directory on disk (plan.json aside), by path."""
+    return {relative: file_sha256(plan_dir / relative) for relative in plan_files(plan_dir)}
+
+
+def manifest_digests(plan_dir: Path) -> dict[str, str]:
+    """The file digests the artifact manifest records ({} when the plan has none)."""
+    path = plan_dir / ARTIFACTS_JSON
+    if not path.is_file():
+        return {}
+    files = json.loads(path.read_text(encoding="utf-8"))["files"]
+    if not isinstance(files, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in files.items()
+    ):
+        raise ValueError(f"{ARTIFACTS_JSON}: 'files' is not a map of paths to digests")
+    return files
+
+
+def plan_digests(plan_dir: Path) -> dict[str, str]:
+    """What the plan hash covers: the manifest's digests, overridden by the bytes on disk."""
+    return {**manifest_digests(plan_dir), **disk_digests(plan_dir)}
+
+
 def compute_plan_hash(
-    plan_dir: Path,
+    plan_dir: Path | dict[str, str],
     *,
     encoder: dict[str, Any],
     ffmpeg_version: str,
@@ -54,9 +84,11 @@ def compute_plan_hash(
     browser_build: str = "",
     font_set: str = "",
 ) -> str:
+    """The plan hash of ``plan_dir`` (see :func:`plan_digests`), or of a digest map."""
+    digests = plan_digests(plan_dir) if isinstance(plan_dir, Path) else plan_dir
     digest = hashlib.sha256(HASH_PREFIX)
-    for relative in plan_files(plan_dir):
-        digest.update(relative.encode() + b"\0" + file_sha256(plan_dir / relative).encode() + b"\0")
+    for relative in sorted(digests):
+        digest.update(relative.encode() + b"\0" + digests[relative].encode() + b"\0")
     digest.update(canonical_json(encoder).encode() + b"\0")
     digest.update(ffmpeg_version.encode() + b"\0")
     digest.update(renderer_version.encode() + b"\0")

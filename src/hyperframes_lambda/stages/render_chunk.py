@@ -18,7 +18,7 @@ import os
 import subprocess
 import tarfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -34,7 +34,7 @@ from ..capture.frame_source import (
     dump_frame,
     open_frame_sources,
 )
-from ..capture.page_capture import CaptureMode, CaptureSettings
+from ..capture.page_capture import PAGE_TIMING_KEYS, CaptureMode, CaptureSettings, PageCapture
 from ..errors import (
     BrowserBuildMismatchError,
     ChunkIndexOutOfRangeError,
@@ -255,14 +255,20 @@ def render_chunk(
     on_start: Any = None,
     expected_format: str | None = None,
     browser_pool: BrowserPool | None = None,
+    session: ChunkSession | None = None,
 ) -> ChunkResult:
     """Capture and encode chunk ``chunk_index`` of the plan in ``plan_dir`` to ``out_path``.
 
     With ``browser_pool`` (a warm Lambda container's), browsers outlive the chunk and the
-    chunk's pages open in them. ``on_start(frames)`` is told the chunk's frame count once
-    the plan is verified; ``on_frame(index)`` is called per captured frame."""
+    chunk's pages open in them. With ``session`` (a local worker's), the plan verified and
+    the pages loaded for an earlier chunk of the same plan are used again.
+    ``on_start(frames)`` is told the chunk's frame count once the plan is verified;
+    ``on_frame(index)`` is called per captured frame."""
     started = time.perf_counter()
-    loaded = load_plan(plan_dir, expected_hash)
+    if session is not None:
+        loaded = session.plan(plan_dir, expected_hash)
+    else:
+        loaded = load_plan(plan_dir, expected_hash)
     if not 0 <= chunk_index < len(loaded.chunks):
         raise ChunkIndexOutOfRangeError(
             f"chunk index {chunk_index} is out of range: the plan has {len(loaded.chunks)} "
@@ -280,12 +286,16 @@ def render_chunk(
         dump_frames.mkdir(parents=True, exist_ok=True)
 
     load_started = time.perf_counter()
-    with (
-        open_frame_sources(
-            plan_dir, loaded.document["entry"], capture, pages, pool=browser_pool
-        ) as opened,
-        atomic_path(out_path) as partial,
-    ):
+    with contextlib.ExitStack() as stack:
+        if session is not None:
+            opened = session.pages(loaded, pages)
+        else:
+            opened = stack.enter_context(
+                open_frame_sources(
+                    plan_dir, loaded.document["entry"], capture, pages, pool=browser_pool
+                )
+            )
+        partial = stack.enter_context(atomic_path(out_path))
         timings["load"] = time.perf_counter() - load_started
         # Below Chrome's smallest scale factor the frames come at half the layout size.
         resize = capture.downscaled and opened[0].mode == "beginframe"
@@ -313,9 +323,13 @@ def render_chunk(
             sink.finish()
         except BaseException:
             sink.abort()
+            if session is not None:  # pages that failed a chunk are not used again
+                session.close()
             raise
         timings["capture"] = stats.seconds
+        timings["encodeWait"] = stats.deliver_seconds
         timings["encodeTail"] = time.perf_counter() - tail
+        timings.update(page_timings(opened))
         mode = opened[0].mode
         digest = file_sha256(partial)
     timings["total"] = time.perf_counter() - started
@@ -325,6 +339,69 @@ def render_chunk(
         font_set=str(loaded.document["fontSet"]),
         ffmpeg_version=str(loaded.document["ffmpegVersion"]),
     )  # fmt: skip
+
+
+def page_timings(pages: Sequence[PageCapture]) -> dict[str, float]:
+    """The pages' own timings (launch, load, ready, seek, settle, draw), summed over the
+    pages as ``page.<name>`` (with several pages they overlap in time: these are page
+    seconds, not wall seconds)."""
+    return {
+        f"page.{name}": sum(page.timings.get(name, 0.0) for page in pages)
+        for name in PAGE_TIMING_KEYS
+    }
+
+
+class ChunkSession:
+    """What a local worker keeps between the chunks it renders: the plan it verified and
+    the pages it loaded (their browsers with them), so its second chunk pays neither the
+    plan check nor a browser launch and page load again.
+
+    Frames do not depend on what a page captured before (pages capture any frame in any
+    order; the chunk-invariance tests hold frames byte-identical across chunkings), so a
+    page loaded for one chunk renders the next one's frames as a fresh page would. One
+    plan at a time: a session asked for another plan closes what it held. ``close()``
+    stops the browsers."""
+
+    def __init__(self, browser_pool: BrowserPool | None = None) -> None:
+        self._pool = browser_pool  # pages open in its browsers, which outlive the session
+        self._key: tuple[str, str | None] | None = None
+        self._loaded: LoadedPlan | None = None
+        self._stack: contextlib.ExitStack | None = None
+        self._pages: list[PageCapture] = []
+
+    def plan(self, plan_dir: Path, expected_hash: str | None) -> LoadedPlan:
+        key = (str(plan_dir.resolve()), expected_hash)
+        if self._key != key or self._loaded is None:
+            self.close()
+            self._loaded = load_plan(plan_dir, expected_hash)
+            self._key = key
+        return self._loaded
+
+    def pages(self, loaded: LoadedPlan, count: int) -> list[PageCapture]:
+        if len(self._pages) != count:
+            if self._stack is not None:
+                self._stack.close()
+            self._stack = contextlib.ExitStack()
+            try:
+                self._pages = self._stack.enter_context(
+                    open_frame_sources(
+                        loaded.plan_dir,
+                        loaded.document["entry"],
+                        loaded.capture,
+                        count,
+                        pool=self._pool,
+                    )
+                )
+            except BaseException:
+                self.close()
+                raise
+        return self._pages
+
+    def close(self) -> None:
+        stack, self._stack = self._stack, None
+        self._pages, self._loaded, self._key = [], None, None
+        if stack is not None:
+            stack.close()
 
 
 class _FrameSink:
