@@ -85,6 +85,8 @@ def test_chunked_render_has_the_same_audio(renders: tuple[Path, Path]) -> None:
 
 
 def test_plan_keeps_only_changing_curves(project: Path, tmp_path: Path) -> None:
+    """An audio-only plan too: a script naming `volume` sends it to the page (the HTML
+    alone cannot tell the curve); only the clips whose volume moves get one."""
     result = plan(project, {"format": "wav"}, tmp_path / "plan")
     curves = json.loads((result.plan_dir / VOLUME_JSON).read_text())
     assert [c["id"] for c in curves] == ["fading", "loud"]
