@@ -212,3 +212,21 @@ def test_overlapping_fades_shrink_to_fit_the_clip(sources: Path, tmp_path: Path)
     for lo in (0.0, 0.2, 0.45, 0.9):
         expected = ramp_rms(gain, lo, lo + 0.1)
         assert rms(samples, lo, lo + 0.1)[0] == pytest.approx(expected, rel=0.03), lo
+
+
+@pytest.mark.parametrize("points", [4, 4000])
+def test_volume_curve_scales_every_sample(tmp_path: Path, points: int) -> None:
+    """A timeline's volume curve (composition seconds, gain) on a clip starting at 0.5 s:
+    each sample is scaled by the curve linearly interpolated at its own time (not once per
+    decoded frame), the last gain held after the curve; 4000 points make a filter graph
+    too long for one command-line argument."""
+    dc = tone(tmp_path / "dc.wav", "0.5", 3.0, channels=2)
+    times = np.linspace(0.5, 2.0, points)
+    gains = 1.0 - 0.8 * (times - 0.5) / 1.5 + 0.05 * np.sin(times * 40)
+    curve = tuple(zip(times.tolist(), gains.tolist(), strict=True))
+    out = tmp_path / "audio.wav"
+    assert mix_audio([AudioTrack(dc, 0.5, volume=0.3, volume_curve=curve)], 3.0, out, codec="wav")
+    samples = audio_samples(out)[:, 0].astype(np.float64)
+    t = np.arange(len(samples)) / SR
+    expected = np.where(t < 0.5, 0.0, 0.5 * np.interp(t, times, gains))
+    assert np.abs(samples - expected).max() <= 1 / 32768 + 1e-9

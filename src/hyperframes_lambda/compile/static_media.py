@@ -5,7 +5,9 @@ single frame, so when the compiled entry says everything plainly it is read here
 browser starts. "Plainly" means what the page runtime would compute the same way
 (``page/engine.js``, ``clipWindows``/``describeMedia``): the root has a numeric
 ``data-duration``, every ``<audio>``/``<video>`` has numeric timing attributes and no timed
-ancestor other than the root, and no sub-composition is mounted. Anything else (a
+ancestor other than the root, no sub-composition is mounted, and no script (inline or a
+local file) mentions ``volume`` — a timeline may tween a clip's volume, which only the
+page can sample (GSAP itself never names it). Anything else (a
 ``data-start="intro + 1"`` reference, a timeline-defined length, clips made by script
 that the HTML cannot show) returns None and the planner asks the page instead.
 """
@@ -13,12 +15,13 @@ that the HTML cannot show) returns None and the planner asks the page instead.
 from __future__ import annotations
 
 import math
+import posixpath
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import unquote, urljoin, urlsplit
 
 _TIMING = (
     "data-start", "data-duration", "data-media-start", "data-playback-start", "data-volume",
@@ -44,6 +47,13 @@ class _MediaReader(HTMLParser):
         self.plain = True  # False once something only the page can resolve is seen
         self._stack: list[tuple[str, bool]] = []  # (tag, opens a timed scope)
         self._open_media: _Element | None = None
+        self.script_sources: list[str] = []
+        self.script_text: list[str] = []
+        self._in_script = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script:
+            self.script_text.append(data)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         found = dict(attrs)
@@ -59,12 +69,18 @@ class _MediaReader(HTMLParser):
             self._open_media = element
         elif tag == "source" and self._open_media is not None and found.get("src"):
             self._open_media.sources.append(str(found["src"]))
+        elif tag == "script":
+            self._in_script = True
+            if found.get("src"):
+                self.script_sources.append(str(found["src"]))
         if tag in _VOID:
             return
         opens_scope = not is_root and self.root is not None and "data-start" in found
         self._stack.append((tag, opens_scope))
 
     def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = False
         if tag in ("audio", "video"):
             self._open_media = None
         for depth in range(len(self._stack) - 1, -1, -1):
@@ -129,6 +145,24 @@ def _fades(attrs: dict[str, str | None]) -> dict[str, float]:
     return out
 
 
+def _scripts_mention_volume(reader: _MediaReader, entry: Path, base_url: str) -> bool:
+    """True when a script may set a clip's volume (or cannot be read to tell)."""
+    if any("volume" in text for text in reader.script_text):
+        return True
+    base = urlsplit(base_url)
+    for src in reader.script_sources:
+        url = urlsplit(urljoin(base_url, src))
+        if (url.scheme, url.netloc) != (base.scheme, base.netloc):
+            return True
+        served = entry.parent / posixpath.relpath(unquote(url.path), posixpath.dirname(base.path))
+        try:
+            if "volume" in served.read_text(encoding="utf-8", errors="replace"):
+                return True
+        except OSError:
+            return True
+    return False
+
+
 def read_static_media(entry: Path, base_url: str) -> StaticMedia | None:
     """The clips of the compiled ``entry`` as the page would describe them (``src``
     resolved against ``base_url``, the URL the page is served at), or None when only the
@@ -137,7 +171,7 @@ def read_static_media(entry: Path, base_url: str) -> StaticMedia | None:
     reader.feed(entry.read_text(encoding="utf-8", errors="replace"))
     reader.close()
     root = reader.root
-    if root is None or not reader.plain:
+    if root is None or not reader.plain or _scripts_mention_volume(reader, entry, base_url):
         return None
     duration = _number(root, "data-duration")
     if duration is None or duration <= 0:

@@ -36,6 +36,7 @@ _CODEC_ARGS: dict[str, list[str]] = {
     "wav": ["-c:a", "pcm_s16le"],
 }
 _ALOOP_MAX_SAMPLES = 2**31 - 1
+_GRAPH_ARG_LIMIT = 64 * 1024
 _BITEXACT = ["-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact"]
 
 
@@ -57,6 +58,10 @@ class AudioTrack:
     # (HyperFrames' data-fade-in / data-fade-out); shrunk in proportion when they overlap.
     fade_in: float = 0.0
     fade_out: float = 0.0
+    # The volume the timeline gives the clip over time (a GSAP tween of its ``volume``):
+    # (composition seconds, gain) samples, linearly interpolated; it replaces ``volume``.
+    # Empty when the volume stays put.
+    volume_curve: tuple[tuple[float, float], ...] = ()
 
     def __post_init__(self) -> None:
         if self.start < 0 or self.media_start < 0:
@@ -67,6 +72,10 @@ class AudioTrack:
             raise ValueError(f"{self.source}: playback_rate must be > 0 and volume >= 0")
         if self.fade_in < 0 or self.fade_out < 0:
             raise ValueError(f"{self.source}: fade_in and fade_out must be >= 0")
+        if any(
+            not (math.isfinite(t) and math.isfinite(g) and g >= 0) for t, g in self.volume_curve
+        ):
+            raise ValueError(f"{self.source}: volume_curve needs finite times and gains >= 0")
 
 
 def mix_audio(
@@ -149,13 +158,63 @@ def _track_chain(
         filters.append("asetpts=N/SR/TB")
     filters += [f"atempo={factor!r}" for factor in atempo_factors(rate)]
     filters.append(f"atrim=end_sample={clip_samples}")  # atempo lengths are approximate
+    if track.volume_curve:
+        filters.append(
+            volume_curve_filter(track.volume_curve, track.start, track.volume, sample_rate)
+        )
     filters += _fade_filters(track, clip_seconds, sample_rate)
-    if track.volume != 1.0:
+    if track.volume != 1.0 and not track.volume_curve:
         filters.append(f"volume={track.volume!r}")
     delay = round(track.start * sample_rate)
     if delay:
         filters.append(f"adelay=delays={delay}S:all=1")
     return ",".join(filters)
+
+
+def volume_curve_filter(
+    curve: Sequence[tuple[float, float]], start: float, base_volume: float, sample_rate: int
+) -> str:
+    """An ``aeval`` filter multiplying each sample of a clip by its volume curve.
+
+    Why ``aeval`` and not ``volume=...:eval=frame``: ``volume`` evaluates its expression
+    once per decoded frame (hundreds of samples), so a ramp becomes a staircase; ``aeval``
+    evaluates per sample, at ``n / sample_rate`` seconds into the clip — what HyperFrames
+    does when it bakes the curve into the clip's samples (``applyVolumeEnvelopeToWav``):
+    times relative to the clip's start, the clip's ``base_volume`` before the first sample,
+    linear between samples, the last value after. The gain is one double expression of the
+    sample index, so the result is the same on every run. Segments are chosen by a
+    balanced ``if(lt(...))`` tree, so a long curve costs a few comparisons per sample.
+    """
+    points: list[tuple[float, float]] = []
+    for time, gain in sorted((max(0.0, t - start), g) for t, g in curve):
+        if points and abs(points[-1][0] - time) < 1e-9:
+            points[-1] = (points[-1][0], gain)
+        else:
+            points.append((time, gain))
+    if not points:
+        return f"volume={base_volume!r}"
+    if points[0][0] > 0:
+        points.insert(0, (0.0, base_volume))
+    now = f"(n/{sample_rate})"
+
+    def piece(i: int) -> str:
+        time, gain = points[i]
+        if i == len(points) - 1:
+            return repr(gain)
+        next_time, next_gain = points[i + 1]
+        span = next_time - time
+        if span <= 0:
+            return repr(gain)
+        return f"({gain!r}+({next_gain - gain!r})*(({now}-{time!r})/{span!r}))"
+
+    def tree(lo: int, hi: int) -> str:  # pieces lo..hi-1; piece i holds from points[i]
+        if hi - lo == 1:
+            return piece(lo)
+        mid = (lo + hi) // 2
+        return f"if(lt({now},{points[mid][0]!r}),{tree(lo, mid)},{tree(mid, hi)})"
+
+    expression = tree(0, len(points))
+    return "aeval=val(ch)*" + expression.replace(",", "\\,") + ":c=same"
 
 
 def _fade_filters(track: AudioTrack, clip_seconds: float, sample_rate: int) -> list[str]:
@@ -217,10 +276,15 @@ def _encode(inputs: list[str], graph: str, out: Path, sample_rate: int, encoder:
     fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=out.suffix, dir=out.parent)
     os.close(fd)
     tmp = Path(tmp_name)
+    script = tmp.with_name(tmp.name + ".graph")
+    graph_args = ["-filter_complex", graph]
+    if len(graph) > _GRAPH_ARG_LIMIT:  # one argv string holds at most 128 KiB on Linux
+        script.write_text(graph, encoding="utf-8")
+        graph_args = ["-/filter_complex", str(script)]
     try:
         result = subprocess.run(
             [ffmpeg_exe(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", "-y",
-             *inputs, "-filter_complex", graph, "-map", "[mix]",
+             *inputs, *graph_args, "-map", "[mix]",
              *encoder, "-ar", str(sample_rate), "-ac", "2",
              *_BITEXACT, str(tmp)],
             capture_output=True, text=True, errors="replace", check=False,
@@ -230,6 +294,7 @@ def _encode(inputs: list[str], graph: str, out: Path, sample_rate: int, encoder:
         tmp.replace(out)
     finally:
         tmp.unlink(missing_ok=True)
+        script.unlink(missing_ok=True)
 
 
 def audio_samples(path: Path, sample_rate: int = 48000) -> npt.NDArray[np.float32]:

@@ -393,6 +393,89 @@
     return out;
   }
 
+  // ---- volume automation: a clip's volume changed by the timeline (a GSAP tween of
+  // `audio.volume`) is followed in the mix, as HyperFrames' producer does
+  // (hyperframes@0.8.170, discoverAudioVolumeAutomationFromTimeline): once, on the plan's
+  // page, the root timeline is seeked (totalTime, events suppressed) at every step from
+  // the clip's start to its end (or the composition's), the element's volume read after
+  // its data-volume is applied, and the samples kept where the value changes (with the
+  // last sample of each flat run, so the mixer's linear interpolation between kept samples
+  // gives back every sample). `volume` is wrapped while sampling so a tween above 1 is
+  // read instead of throwing (HyperFrames wraps only the clip being sampled, so another
+  // clip's tween above 1 throws there), clamped to HyperFrames' +12 dB. Only clips whose volume
+  // leaves their data-volume get a curve. `clips` are [{kind, index, start, end}] as
+  // media() described them; `step` is 1 / min(60, fps). The page is left seeked at 0.
+  const MAX_GAIN = Math.pow(10, 12 / 20);
+  function volumeCurves(clips, compositionDuration, step) {
+    const results = [];
+    const root = rootElement();
+    const id = root && root.getAttribute("data-composition-id");
+    const tl = id && window.__timelines && window.__timelines[id];
+    if (!tl || !(compositionDuration > 0)) return results;
+    const seekTl = (t) => {
+      if (typeof tl.totalTime === "function") tl.totalTime(t, true);
+      else if (typeof tl.seek === "function") tl.seek(t, true);
+    };
+    const clampGain = (v) => (Number.isFinite(v) ? Math.max(0, Math.min(MAX_GAIN, v)) : 1);
+    const descriptor = Object.getOwnPropertyDescriptor(HTMLMediaElement.prototype, "volume");
+    // Every sampled element is wrapped for the whole pass: the timeline moves them all.
+    const wrapped = [];
+    for (const clip of clips) {
+      const el = document.querySelectorAll(clip.kind)[clip.index];
+      if (!el || wrapped.includes(el)) continue;
+      let authored = Number(descriptor.get.call(el));
+      Object.defineProperty(el, "volume", {
+        configurable: true,
+        get: () => authored,
+        set: (value) => {
+          authored = Number(value);
+          descriptor.set.call(el, Number.isFinite(authored) ? Math.max(0, Math.min(1, authored)) : 1);
+        },
+      });
+      wrapped.push(el);
+    }
+    try {
+      for (const clip of clips) {
+        const el = document.querySelectorAll(clip.kind)[clip.index];
+        if (!el) continue;
+        const sampleStart = Math.max(0, clip.start);
+        const sampleEnd = Math.min(compositionDuration, clip.end === null ? Infinity : clip.end);
+        if (!(sampleEnd >= sampleStart)) continue;
+        const attr = Number.parseFloat(el.dataset.volume ?? "");
+        if (Number.isFinite(attr)) el.volume = clampGain(attr);
+        const keyframes = [];
+        let previous;
+        for (let t = sampleStart; t <= sampleEnd + 1e-6; t = Math.min(sampleEnd, t + step)) {
+          seekTl(t);
+          const raw = Number(el.volume);
+          if (!Number.isFinite(raw)) {
+            if (t === sampleEnd) break;
+            continue;
+          }
+          const volume = clampGain(raw);
+          const sample = { time: Number(t.toFixed(6)), volume: Number(volume.toFixed(6)) };
+          const last = keyframes[keyframes.length - 1];
+          if (!last || Math.abs(last.volume - volume) > 1e-4) {
+            if (last && previous && previous.time > last.time) keyframes.push(previous);
+            keyframes.push(sample);
+          } else if (t === sampleEnd && sample.time > last.time) {
+            keyframes.push(sample);
+          }
+          previous = sample;
+          if (t === sampleEnd) break;
+        }
+        const base = Number.isFinite(attr) ? clampGain(attr) : 1;
+        if (keyframes.some((k) => Math.abs(k.volume - base) > 1e-4)) {
+          results.push({ kind: clip.kind, index: clip.index, keyframes });
+        }
+      }
+    } finally {
+      for (const el of wrapped) delete el.volume;
+    }
+    seekTl(0);
+    return results;
+  }
+
   // ---- video frames: window.__hfVideoFrames lists, per <video> in document order,
   // {dir, count, ext} of the frames the planner extracted. As in HyperFrames' engine, the
   // frame for time t is shown by a sibling <img class="__render_frame__"
@@ -838,6 +921,7 @@
       return true;
     },
     media: describeMedia,
+    volumeCurves,
     get errors() { return errors.slice(); },
   };
 })();

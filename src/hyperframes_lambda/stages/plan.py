@@ -15,6 +15,7 @@ import json
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -65,6 +66,7 @@ ENCODER_JSON = "meta/encoder.json"
 CAPTURE_JSON = "meta/capture.json"
 CHUNKS_JSON = "meta/chunks.json"
 VIDEO_JSON = "meta/video.json"
+VOLUME_JSON = "meta/volume.json"
 
 
 @dataclass(frozen=True)
@@ -278,6 +280,7 @@ def _plan(
     _write_json(plan_dir / CAPTURE_JSON, _capture_json(capture, video_manifest))
     _write_json(plan_dir / VIDEO_JSON, video_manifest)
     _write_json(plan_dir / CHUNKS_JSON, [_chunk_json(c) for c in chunks])
+    _write_volume_curves(media, plan_dir)
     t = time.perf_counter()
     digests = _write_artifact_manifest(
         plan_dir, chunks, video_windows(media, video_manifest) if video_manifest else [], fps,
@@ -355,7 +358,45 @@ def _probe_page(
         # Named families that fell back, glyphs no font has (once per render, here).
         report = font_report.check_page(page.cdp_call, page.evaluate)
         warnings.extend(report.warnings(font_report.authored_text(project_dir)))
+        _sample_volume_curves(page.evaluate, media, page.duration, capture.fps)
         return page.duration, media
+
+
+def _sample_volume_curves(
+    evaluate: Callable[[str], Any], media: list[dict[str, Any]], duration: float, fps: Fraction
+) -> None:
+    """Add ``volumeCurve`` ([[seconds, gain], ...]) to each sounding clip whose volume the
+    timeline changes, sampled on the page as HyperFrames' producer samples it: at the
+    output frame rate, at most 60 per second (``engine.js``, ``volumeCurves``). Runs last
+    on the probe page: it leaves the timeline seeked wherever sampling took it."""
+    sounding = [
+        {"kind": m["kind"], "index": m["index"], "start": m["start"], "end": m.get("end")}
+        for m in media
+        if m["kind"] == "audio" or not m["muted"]
+    ]
+    if not sounding:
+        return
+    step = f"1 / Math.min(60, Math.max(1, {float(fps)!r}))"
+    curves = evaluate(
+        f"window.__hfEngine.volumeCurves({json.dumps(sounding)}, {duration!r}, {step})"
+    )
+    by_clip = {(c["kind"], c["index"]): c["keyframes"] for c in curves or []}
+    for item in media:
+        keyframes = by_clip.get((item["kind"], item["index"]))
+        if keyframes:
+            item["volumeCurve"] = [[float(k["time"]), float(k["volume"])] for k in keyframes]
+
+
+def _write_volume_curves(media: list[dict[str, Any]], plan_dir: Path) -> None:
+    """Keep the sampled curves in the plan (``meta/volume.json``, so the plan hash covers
+    them); written only when some clip has one, so other plans stay as they were."""
+    curves = [
+        {"kind": m["kind"], "index": m["index"], "id": m.get("id"), "curve": m["volumeCurve"]}
+        for m in media
+        if m.get("volumeCurve")
+    ]
+    if curves:
+        _write_json(plan_dir / VOLUME_JSON, curves)
 
 
 def _thumbnail_frame(cfg: RenderConfig, total: int, fps: Fraction) -> int | None:
@@ -524,6 +565,7 @@ def _mix_soundtrack(
                 loop=bool(item["loop"]),
                 fade_in=float(item.get("fadeIn", 0)),
                 fade_out=float(item.get("fadeOut", 0)),
+                volume_curve=tuple((float(t), float(g)) for t, g in item.get("volumeCurve", ())),
             )
         )
     if not tracks:
