@@ -53,7 +53,7 @@ def test_the_maps_concurrency_is_read_from_the_deployed_definition() -> None:
     text = asl.substitute(
         asl.ASL_PATH.read_text(),
         {"RenderFunctionArn": "arn:aws:lambda:us-east-1:1:function:f",
-         "RenderBucketName": "b", "MapMaxConcurrency": "7"},
+         "RenderBucketName": "b", "MapMaxConcurrency": "7", "AllowedOutputBuckets": ""},
     )  # fmt: skip
     assert map_concurrency_of(text) == 7
     assert map_concurrency_of("not json") is None

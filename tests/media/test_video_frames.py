@@ -217,7 +217,7 @@ def test_the_plan_keeps_a_manifest_slot_for_a_clip_never_on_screen(
         {**common, "index": 0, "start": 1.5, "end": None},  # starts when the composition ends
         {**common, "index": 1, "start": 0.0, "end": 1.0},
     ]
-    manifest = _extract_videos(media, tmp_path, Fraction(FPS), duration=1.5)
+    manifest, _sources_done = _extract_videos(media, tmp_path, Fraction(FPS), duration=1.5)
     assert manifest == [
         {"dir": "/video-frames/000", "count": 0, "ext": "jpg"},
         {"dir": "/video-frames/001", "count": 30, "ext": "jpg", "width": 64, "height": 48},

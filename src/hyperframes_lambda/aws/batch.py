@@ -40,6 +40,7 @@ from ..errors import (
     BatchRowsInvalidError,
     ExecutionNotFoundError,
     RenderError,
+    StackNotFoundError,
     StackOutputMissingError,
 )
 from .execution_input import offload_if_large
@@ -405,7 +406,12 @@ def is_batch(client: RenderClient, execution: str) -> bool:
     """Whether ``execution`` (a name or ARN) is an execution of the stack's batch machine."""
     from botocore.exceptions import ClientError
 
-    machine = client.stack.batch_state_machine_arn
+    try:
+        machine = client.stack.batch_state_machine_arn
+    except StackNotFoundError:
+        if execution.startswith("arn:"):
+            return False  # a render's ARN needs no stack: let its own lookup say what is wrong
+        raise
     if not machine:
         return False
     if execution.startswith("arn:"):

@@ -427,6 +427,8 @@ class Emulator:
         """The template's function environment (the bucket is added per stack)."""
         return {
             "HYPERFRAMES_EPHEMERAL_STORAGE_MB": str(EPHEMERAL_MB),
+            "HYPERFRAMES_LAMBDA_TIMEOUT_S": str(TIMEOUT_S),
+            "HYPERFRAMES_OUTPUT_BUCKETS": "",  # AllowedOutputBuckets' default: none
             "POWERTOOLS_SERVICE_NAME": "hyperframes-render",
             "POWERTOOLS_METRICS_NAMESPACE": self.options.stack,
         }
